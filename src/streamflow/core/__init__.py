@@ -1,0 +1,47 @@
+"""The pure fraud core shared by the Kedro pipelines and the Flink job.
+
+Event contract, customer state, the five rules and the feature vector. Depends on
+the standard library only (numpy is allowed, kedro and pyflink never are), so
+batch and stream compute the same numbers from the same code.
+"""
+
+from streamflow.core.contract import (
+    CHANNELS,
+    SCHEMA_VERSION,
+    ContractConfig,
+    Event,
+    parse_event,
+)
+from streamflow.core.errors import (
+    EVENT_ERROR_CODES,
+    ConfigError,
+    CoreError,
+    EventError,
+    StateError,
+)
+from streamflow.core.features import FEATURE_NAMES, Assessment, FeatureVector, process_event, replay_events
+from streamflow.core.rules import RuleResult, RulesConfig, rules_score
+from streamflow.core.state import CustomerState, RunningStats
+
+__all__ = [
+    "CHANNELS",
+    "EVENT_ERROR_CODES",
+    "FEATURE_NAMES",
+    "SCHEMA_VERSION",
+    "Assessment",
+    "ConfigError",
+    "ContractConfig",
+    "CoreError",
+    "CustomerState",
+    "Event",
+    "EventError",
+    "FeatureVector",
+    "RuleResult",
+    "RulesConfig",
+    "RunningStats",
+    "StateError",
+    "parse_event",
+    "process_event",
+    "replay_events",
+    "rules_score",
+]

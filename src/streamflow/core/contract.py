@@ -1,0 +1,354 @@
+"""Event contract v1: parse raw bytes or text into a typed :class:`Event`.
+
+The one parser used by the batch pipelines (silver) and the stream (Flink), so both
+accept and reject exactly the same events with the same error codes. See
+``docs/event_contract.md`` for the contract itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from streamflow.core.currencies import ISO_4217_CODES
+from streamflow.core.errors import (
+    BadEncodingError,
+    BadTimestampError,
+    BadTypeError,
+    BadValueError,
+    InvalidJsonError,
+    MissingFieldError,
+    OutOfRangeError,
+    PayloadTooLargeError,
+)
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+CHANNELS: frozenset[str] = frozenset({"pos", "online", "atm", "mobile"})
+ID_FIELDS: tuple[str, ...] = ("transaction_id", "customer_id", "card_id", "store_id", "product_id")
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "schema_version",
+    *ID_FIELDS,
+    "amount",
+    "currency",
+    "timestamp",
+    "latitude",
+    "longitude",
+    "channel",
+)
+DEFAULT_MAX_AMOUNT = 1_000_000.0
+DEFAULT_MAX_PAYLOAD_BYTES = 16_384
+MAX_ID_LENGTH = 128
+_MS_PER_SECOND = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractConfig:
+    """Limits of the event contract (``event_contract`` block of the parameters).
+
+    Attributes:
+        max_amount: Largest accepted amount (inclusive).
+        max_payload_bytes: Largest accepted raw payload, in bytes of UTF-8.
+        allowed_currencies: Accepted currency codes; defaults to every active ISO 4217 code.
+
+    """
+
+    max_amount: float = DEFAULT_MAX_AMOUNT
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    allowed_currencies: frozenset[str] = ISO_4217_CODES
+
+    @classmethod
+    def from_dict(cls, block: dict[str, Any] | None) -> ContractConfig:
+        """Build from the ``event_contract`` parameters block (missing keys take defaults)."""
+        from streamflow.core.config import build_dataclass
+
+        return build_dataclass(cls, block or {}, converters={"allowed_currencies": frozenset})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A transaction event that passed the contract.
+
+    ``event_time_ms`` is the event time as Unix epoch milliseconds (UTC);
+    ``utc_offset_minutes`` keeps the offset the event was stamped with, so rules can
+    use the local wall-clock hour where the payment happened.
+    """
+
+    schema_version: int
+    transaction_id: str
+    customer_id: str
+    card_id: str
+    store_id: str
+    product_id: str
+    amount: float
+    currency: str
+    timestamp: str
+    event_time_ms: int
+    utc_offset_minutes: int
+    latitude: float
+    longitude: float
+    channel: str
+
+    @property
+    def local_hour(self) -> float:
+        """Local wall-clock hour of day as a fraction in [0, 24)."""
+        local_ms = self.event_time_ms + self.utc_offset_minutes * 60 * _MS_PER_SECOND
+        return (local_ms % 86_400_000) / 3_600_000
+
+    def to_dict(self) -> dict[str, Any]:
+        """The typed event as a flat record (contract fields plus the derived times)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+DEFAULT_CONTRACT = ContractConfig()
+
+
+def parse_event(raw: bytes | str, config: ContractConfig = DEFAULT_CONTRACT) -> Event:
+    """Parse one raw event (a JSON object) into a typed :class:`Event`.
+
+    Args:
+        raw: The payload as landed: UTF-8 bytes or text, one JSON object.
+        config: Contract limits.
+
+    Returns:
+        The typed event. Unknown extra fields are ignored; a ``schema_version`` above
+        the current one is parsed best-effort and logged once per version.
+
+    Raises:
+        EventError: A subclass with a stable ``code`` saying what was wrong.
+
+    """
+    payload = _decode(raw, config.max_payload_bytes)
+    document = _load_json(payload)
+    if not isinstance(document, dict):
+        raise BadTypeError(
+            f"expected a JSON object per event, got {type(document).__name__}",
+            field="$",
+            expected="object",
+            got=document,
+        )
+    for name in REQUIRED_FIELDS:
+        if document.get(name) is None:
+            state = "is null" if name in document else "is absent"
+            raise MissingFieldError(f"required field '{name}' {state}", field=name, expected="a value", got=None)
+    schema_version = _schema_version(document["schema_version"])
+    ids = {name: _identifier(name, document[name]) for name in ID_FIELDS}
+    event_time_ms, offset_minutes = _timestamp(document["timestamp"])
+    return Event(
+        schema_version=schema_version,
+        **ids,
+        amount=_amount(document["amount"], config.max_amount),
+        currency=_currency(document["currency"], config.allowed_currencies),
+        timestamp=document["timestamp"],
+        event_time_ms=event_time_ms,
+        utc_offset_minutes=offset_minutes,
+        latitude=_coordinate("latitude", document["latitude"], 90.0),
+        longitude=_coordinate("longitude", document["longitude"], 180.0),
+        channel=_channel(document["channel"]),
+    )
+
+
+def _decode(raw: bytes | str, max_payload_bytes: int) -> str:
+    if isinstance(raw, str):
+        size = len(raw) if raw.isascii() else len(raw.encode("utf-8", "surrogatepass"))
+        text = raw
+    else:
+        size = len(raw)
+        text = ""
+    if size > max_payload_bytes:
+        raise PayloadTooLargeError(
+            f"payload is {size} bytes, the limit is {max_payload_bytes}",
+            expected=f"at most {max_payload_bytes} bytes",
+            got=f"{size} bytes",
+        )
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadEncodingError(
+                f"payload is not valid UTF-8 (byte {exc.start}: {exc.reason})",
+                expected="UTF-8 text",
+                got=raw[max(0, exc.start - 8) : exc.start + 8],
+            ) from exc
+    return text
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _load_json(text: str) -> Any:
+    try:
+        return _STRICT_JSON.decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJsonError(f"payload is not valid JSON: {exc}", expected="one JSON object", got=text) from exc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _schema_version(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadTypeError(
+            f"schema_version must be an integer, got {type(value).__name__}",
+            field="schema_version",
+            expected="integer",
+            got=value,
+        )
+    if value < 1:
+        raise OutOfRangeError(
+            f"schema_version must be >= 1, got {value}",
+            field="schema_version",
+            expected=">= 1",
+            got=value,
+        )
+    if value > SCHEMA_VERSION:
+        _warn_forward_version(value)
+    return value
+
+
+@lru_cache(maxsize=64)
+def _warn_forward_version(version: int) -> None:
+    logger.warning(
+        "Event schema_version %s is newer than %s: parsing best-effort, extra fields ignored",
+        version,
+        SCHEMA_VERSION,
+    )
+
+
+def _identifier(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadTypeError(
+            f"{name} must be a string, got {type(value).__name__}",
+            field=name,
+            expected="string",
+            got=value,
+        )
+    if not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise BadValueError(
+            f"{name} must be a non-blank string of at most {MAX_ID_LENGTH} characters, got {len(value)} characters",
+            field=name,
+            expected=f"1..{MAX_ID_LENGTH} characters, not blank",
+            got=value,
+        )
+    return value
+
+
+def _amount(value: Any, max_amount: float) -> float:
+    if not _is_number(value):
+        raise BadTypeError(
+            f"amount must be a number, got {type(value).__name__}",
+            field="amount",
+            expected="number",
+            got=value,
+        )
+    if not 0 < value <= max_amount:
+        raise OutOfRangeError(
+            f"amount must be > 0 and <= {max_amount:g}, got {value}",
+            field="amount",
+            expected=f"(0, {max_amount:g}]",
+            got=value,
+        )
+    return float(value)
+
+
+def _currency(value: Any, allowed: frozenset[str]) -> str:
+    if not isinstance(value, str):
+        raise BadTypeError(
+            f"currency must be a string, got {type(value).__name__}",
+            field="currency",
+            expected="string",
+            got=value,
+        )
+    if value not in allowed:
+        raise BadValueError(
+            f"currency must be an upper-case ISO 4217 code (e.g. 'EUR'), got {value!r}",
+            field="currency",
+            expected="ISO 4217 code",
+            got=value,
+        )
+    return value
+
+
+def _timestamp(value: Any) -> tuple[int, int]:
+    if not isinstance(value, str):
+        raise BadTypeError(
+            f"timestamp must be an ISO 8601 string, got {type(value).__name__}",
+            field="timestamp",
+            expected="ISO 8601 string with offset",
+            got=value,
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadTimestampError(
+            f"timestamp is not ISO 8601: {value!r}",
+            field="timestamp",
+            expected="e.g. 2026-01-31T14:05:00+01:00",
+            got=value,
+        ) from exc
+    offset = parsed.utcoffset()
+    if offset is None:
+        raise BadTimestampError(
+            f"timestamp has no UTC offset: {value!r} (add 'Z' or '+HH:MM')",
+            field="timestamp",
+            expected="ISO 8601 with offset",
+            got=value,
+        )
+    try:
+        epoch_ms = (parsed - _EPOCH) // _ONE_MS
+    except OverflowError as exc:
+        raise BadTimestampError(
+            f"timestamp is out of the representable range: {value!r}",
+            field="timestamp",
+            expected="a date between years 1 and 9999",
+            got=value,
+        ) from exc
+    return epoch_ms, int(offset.total_seconds() // 60)
+
+
+def _coordinate(name: str, value: Any, limit: float) -> float:
+    if not _is_number(value):
+        raise BadTypeError(
+            f"{name} must be a number, got {type(value).__name__}",
+            field=name,
+            expected="number",
+            got=value,
+        )
+    if not -limit <= value <= limit:
+        raise OutOfRangeError(
+            f"{name} must be within [-{limit:g}, {limit:g}], got {value}",
+            field=name,
+            expected=f"[-{limit:g}, {limit:g}]",
+            got=value,
+        )
+    return float(value)
+
+
+def _channel(value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadTypeError(
+            f"channel must be a string, got {type(value).__name__}",
+            field="channel",
+            expected="string",
+            got=value,
+        )
+    if value not in CHANNELS:
+        raise BadValueError(
+            f"channel must be one of {sorted(CHANNELS)}, got {value!r}",
+            field="channel",
+            expected=" | ".join(sorted(CHANNELS)),
+            got=value,
+        )
+    return value

@@ -1,0 +1,157 @@
+"""Typed errors of the fraud core, each with a stable machine-readable ``code``.
+
+Codes are part of the public contract: dead-letter records, quarantine tables and
+alerts carry them, so a code is never renamed once released.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CoreError(Exception):
+    """Base of every error raised by ``streamflow.core``."""
+
+    code = "core_error"
+
+
+class EventError(CoreError):
+    """A raw event that does not follow the event contract.
+
+    Attributes:
+        code: Stable error code (``invalid_json``, ``missing_field``, ...).
+        field: The offending field, ``"$"`` for the whole payload.
+        expected: What the contract expects.
+        got: What arrived (a short, printable rendering).
+
+    """
+
+    code = "event_error"
+
+    def __init__(self, message: str, *, field: str = "$", expected: str = "", got: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.expected = expected
+        self.got = _short_repr(got)
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as a flat record for dead-letter and quarantine outputs."""
+        return {
+            "error_code": self.code,
+            "error_field": self.field,
+            "error_message": self.message,
+        }
+
+
+class InvalidJsonError(EventError):
+    """The payload is not a strict JSON document (NaN and Infinity are rejected)."""
+
+    code = "invalid_json"
+
+
+class BadEncodingError(EventError):
+    """The payload bytes are not valid UTF-8."""
+
+    code = "bad_encoding"
+
+
+class PayloadTooLargeError(EventError):
+    """The payload is larger than the configured maximum."""
+
+    code = "payload_too_large"
+
+
+class MissingFieldError(EventError):
+    """A required field is absent or null."""
+
+    code = "missing_field"
+
+
+class BadTypeError(EventError):
+    """A field has the wrong JSON type (e.g. a string amount)."""
+
+    code = "bad_type"
+
+
+class BadValueError(EventError):
+    """A field has the right type but a value outside its allowed set or format."""
+
+    code = "bad_value"
+
+
+class OutOfRangeError(EventError):
+    """A numeric field is outside its allowed range."""
+
+    code = "out_of_range"
+
+
+class BadTimestampError(EventError):
+    """The timestamp is not ISO 8601 with a UTC offset."""
+
+    code = "bad_timestamp"
+
+
+EVENT_ERROR_TYPES: tuple[type[EventError], ...] = (
+    InvalidJsonError,
+    BadEncodingError,
+    PayloadTooLargeError,
+    MissingFieldError,
+    BadTypeError,
+    BadValueError,
+    OutOfRangeError,
+    BadTimestampError,
+)
+EVENT_ERROR_CODES: tuple[str, ...] = tuple(error.code for error in EVENT_ERROR_TYPES)
+
+
+class StateError(CoreError):
+    """Serialized customer state that cannot be read back."""
+
+    code = "state_error"
+
+
+class StateTruncatedError(StateError):
+    """The bytes end before the declared content does."""
+
+    code = "state_truncated"
+
+
+class StateBadMagicError(StateError):
+    """The bytes do not start with the state magic marker."""
+
+    code = "state_bad_magic"
+
+
+class StateVersionError(StateError):
+    """The bytes were written by a newer (unknown) serialization version."""
+
+    code = "state_unsupported_version"
+
+
+class StateChecksumError(StateError):
+    """The CRC32 of the content does not match: the bytes are corrupted."""
+
+    code = "state_checksum_mismatch"
+
+
+class StateInvalidError(StateError):
+    """The bytes decode, but to values that no valid state can hold."""
+
+    code = "state_invalid"
+
+
+class ConfigError(CoreError):
+    """A configuration block that is missing keys, has unknown keys or bad values."""
+
+    code = "config_error"
+
+
+_MAX_REPR = 80
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    if len(text) > _MAX_REPR:
+        return text[: _MAX_REPR - 3] + "..."
+    return text

@@ -1,0 +1,27 @@
+"""Plain-text summaries of run reports, for people reading a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_generation_summary(manifest: dict[str, Any]) -> str:
+    """A few lines on what the generator wrote."""
+    patterns = ", ".join(
+        f"{name} {count:,}" for name, count in manifest["events_per_pattern"].items() if name != "none"
+    )
+    codes = ", ".join(f"{code} {count:,}" for code, count in manifest["expected_error_codes"].items())
+    partitions = manifest["partitions"]
+    return "\n".join(
+        [
+            "Generated event stream",
+            f"  lines       {manifest['total_lines']:,} in {len(partitions)} daily files "
+            f"({partitions[0]} .. {partitions[-1]})"
+            if partitions
+            else "  lines       0",
+            f"  valid       {manifest['valid_events']:,} "
+            f"(fraud {manifest['fraud_events']:,} = {manifest['fraud_rate']:.2%})",
+            f"  patterns    {patterns}",
+            f"  malformed   {manifest['malformed_lines']:,}: {codes}",
+        ]
+    )

@@ -1,0 +1,215 @@
+import json
+
+import pytest
+
+from streamflow.core import EVENT_ERROR_CODES, ContractConfig, EventError, parse_event
+from streamflow.core.contract import REQUIRED_FIELDS
+from tests.factories import payload
+
+DEFAULT = ContractConfig()
+
+
+def _code(raw: bytes | str, config: ContractConfig = DEFAULT) -> str:
+    with pytest.raises(EventError) as caught:
+        parse_event(raw, config)
+    return caught.value.code
+
+
+def test_valid_payload_parses_to_typed_event() -> None:
+    event = parse_event(json.dumps(payload(timestamp="2026-01-05T13:30:00+01:00")))
+    assert event.transaction_id == "tx-1"
+    assert event.amount == 42.5
+    assert event.event_time_ms == 1767616200000  # 12:30 UTC
+    assert event.utc_offset_minutes == 60
+    assert event.local_hour == 13.5
+
+
+@pytest.mark.parametrize("raw_type", [bytes, str])
+def test_bytes_and_text_give_the_same_event(raw_type: type) -> None:
+    text = json.dumps(payload())
+    raw = text.encode() if raw_type is bytes else text
+    assert parse_event(raw) == parse_event(text)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("amount", 10), ("amount", 10.25), ("latitude", -90), ("latitude", 90.0), ("longitude", -180), ("longitude", 180)],
+)
+def test_integer_and_float_numbers_are_both_accepted(field: str, value: float) -> None:
+    event = parse_event(json.dumps(payload(**{field: value})))
+    assert getattr(event, field) == float(value)
+    assert isinstance(getattr(event, field), float)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected_ms", "offset"),
+    [
+        ("2026-01-05T12:00:00Z", 1767614400000, 0),
+        ("2026-01-05T12:00:00+00:00", 1767614400000, 0),
+        ("2026-01-05T07:00:00-05:00", 1767614400000, -300),
+        ("2026-01-05T17:30:00.250+05:30", 1767614400250, 330),
+        ("20260105T120000Z", 1767614400000, 0),
+    ],
+)
+def test_iso_timestamps_with_offset_give_utc_epoch_ms(timestamp: str, expected_ms: int, offset: int) -> None:
+    event = parse_event(json.dumps(payload(timestamp=timestamp)))
+    assert event.event_time_ms == expected_ms
+    assert event.utc_offset_minutes == offset
+
+
+def test_unknown_fields_are_ignored() -> None:
+    event = parse_event(json.dumps(payload(device="ios", risk={"x": 1})))
+    assert event.customer_id == "C1"
+
+
+def test_newer_schema_version_is_parsed_best_effort_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    event = parse_event(json.dumps(payload(schema_version=7, new_field=[1, 2])))
+    assert event.schema_version == 7
+    assert "schema_version 7 is newer" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ('{"schema_version": 1, "amount": ', "invalid_json"),
+        ("", "invalid_json"),
+        ("not json at all", "invalid_json"),
+        ('{"amount": NaN}', "invalid_json"),
+        ('{"amount": Infinity}', "invalid_json"),
+        (b"\xff\xfe{}", "bad_encoding"),
+        (b'{"customer_id": "\xc3\x28"}', "bad_encoding"),
+        ("[1, 2, 3]", "bad_type"),
+        ('"just a string"', "bad_type"),
+    ],
+)
+def test_payload_level_errors_have_stable_codes(raw: bytes | str, code: str) -> None:
+    assert _code(raw) == code
+
+
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+def test_each_absent_field_is_missing_field(field: str) -> None:
+    record = payload()
+    del record[field]
+    with pytest.raises(EventError) as caught:
+        parse_event(json.dumps(record))
+    assert caught.value.code == "missing_field"
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("field", REQUIRED_FIELDS)
+def test_each_null_field_is_missing_field(field: str) -> None:
+    assert _code(json.dumps(payload(**{field: None}))) == "missing_field"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("schema_version", "1"),
+        ("schema_version", 1.0),
+        ("schema_version", True),
+        ("transaction_id", 123),
+        ("customer_id", ["C1"]),
+        ("card_id", {"id": 1}),
+        ("store_id", 1.5),
+        ("product_id", False),
+        ("amount", "12.50"),
+        ("amount", True),
+        ("currency", 978),
+        ("timestamp", 1767614400),
+        ("latitude", "48.85"),
+        ("longitude", [2.35]),
+        ("channel", 1),
+    ],
+)
+def test_wrong_json_types_are_bad_type(field: str, value: object) -> None:
+    with pytest.raises(EventError) as caught:
+        parse_event(json.dumps(payload(**{field: value})))
+    assert caught.value.code == "bad_type"
+    assert caught.value.field == field
+    assert "must be" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", 0),
+        ("amount", -0.01),
+        ("amount", 1_000_000.01),
+        ("amount", 10**400),
+        ("latitude", 90.0001),
+        ("latitude", -91),
+        ("longitude", 180.5),
+        ("longitude", -720),
+        ("schema_version", 0),
+    ],
+)
+def test_values_outside_their_range_are_out_of_range(field: str, value: object) -> None:
+    assert _code(json.dumps(payload(**{field: value}))) == "out_of_range"
+
+
+def test_json_number_overflowing_to_infinity_is_out_of_range() -> None:
+    assert _code(json.dumps(payload()).replace("42.5", "1e400")) == "out_of_range"
+
+
+def test_amount_at_the_cap_is_accepted_and_the_cap_is_configurable() -> None:
+    assert parse_event(json.dumps(payload(amount=1_000_000))).amount == 1_000_000.0
+    assert _code(json.dumps(payload(amount=501)), ContractConfig(max_amount=500)) == "out_of_range"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("currency", "eur"),
+        ("currency", "EURO"),
+        ("currency", "XYZ"),
+        ("currency", ""),
+        ("channel", "POS"),
+        ("channel", "fax"),
+        ("channel", ""),
+        ("customer_id", ""),
+        ("card_id", "   "),
+        ("store_id", "S" * 129),
+    ],
+)
+def test_values_outside_their_domain_are_bad_value(field: str, value: str) -> None:
+    assert _code(json.dumps(payload(**{field: value}))) == "bad_value"
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2026-01-05T12:00:00", "2026-13-45T25:61:00+00:00", "yesterday", "", "05/01/2026 12:00"],
+)
+def test_unparseable_or_naive_timestamps_are_bad_timestamp(timestamp: str) -> None:
+    assert _code(json.dumps(payload(timestamp=timestamp))) == "bad_timestamp"
+
+
+def test_payload_over_the_limit_is_payload_too_large_before_parsing() -> None:
+    config = ContractConfig(max_payload_bytes=1024)
+    oversized = json.dumps(payload(notes="x" * 2000))
+    assert _code(oversized, config) == "payload_too_large"
+    assert _code(b"{" * 5000, config) == "payload_too_large"
+    assert _code("é" * 600, config) == "payload_too_large"  # 1,200 bytes in UTF-8
+
+
+def test_error_message_says_expected_and_got_and_field() -> None:
+    with pytest.raises(EventError) as caught:
+        parse_event(json.dumps(payload(latitude=123.4)))
+    error = caught.value
+    assert error.field == "latitude"
+    assert "[-90, 90]" in error.message
+    assert "123.4" in error.message
+    assert error.to_dict() == {"error_code": "out_of_range", "error_field": "latitude", "error_message": error.message}
+
+
+def test_every_error_code_is_distinct_and_documented() -> None:
+    assert len(set(EVENT_ERROR_CODES)) == len(EVENT_ERROR_CODES)
+    with open("docs/event_contract.md", encoding="utf-8") as contract_doc:
+        text = contract_doc.read()
+    assert all(f"`{code}`" in text for code in EVENT_ERROR_CODES)
+
+
+def test_contract_config_rejects_unknown_keys() -> None:
+    from streamflow.core import ConfigError
+
+    with pytest.raises(ConfigError, match="max_amout"):
+        ContractConfig.from_dict({"max_amout": 5})
