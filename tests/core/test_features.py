@@ -109,3 +109,17 @@ def test_core_imports_without_kedro_pyflink_or_pandas() -> None:
     result = subprocess.run([sys.executable, "-c", BLOCKER], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "core ok"
+
+
+def test_core_imports_on_a_bare_interpreter_without_site_packages() -> None:
+    # -S: no site-packages at all, so neither kedro, pyflink, numpy nor pandas can be found
+    code = "import sys; sys.path.insert(0, 'src'); import streamflow.core, kedro"
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False)
+    assert "No module named 'kedro'" in result.stderr  # the core itself imported fine
+    bare = subprocess.run(
+        [sys.executable, "-S", "-c", "import sys; sys.path.insert(0, 'src'); import streamflow.core; print('ok')"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bare.stdout.strip() == "ok", bare.stderr
