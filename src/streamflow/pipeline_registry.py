@@ -5,14 +5,20 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
+DEFAULT_LOOP = ("generate", "medallion")
+
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register every pipeline under ``pipelines/``; ``__default__`` is the whole loop.
+
+    Kedro 1.7 imports only the requested pipelines for ``--pipelines NAME``, so the
+    default is composed only when every part of it was found.
 
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
 
     """
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    if all(name in pipelines for name in DEFAULT_LOOP):
+        pipelines["__default__"] = sum((pipelines[name] for name in DEFAULT_LOOP), Pipeline([]))
     return pipelines

@@ -25,3 +25,21 @@ def format_generation_summary(manifest: dict[str, Any]) -> str:
             f"  malformed   {manifest['malformed_lines']:,}: {codes}",
         ]
     )
+
+
+def format_quality_summary(report: dict[str, Any]) -> str:
+    """Rows per layer, quarantined rows by reason, and the quality verdict."""
+    layers = report["layers"]
+    reasons = ", ".join(f"{code} {count:,}" for code, count in report["quarantined_by_code"].items()) or "none"
+    failed = [check for check in report["checks"] if not check["passed"]]
+    lines = [
+        "Medallion",
+        f"  bronze      {layers['bronze_rows']:,} rows",
+        f"  silver      {layers['silver_rows']:,} rows   duplicates {layers['duplicate_rows']:,}",
+        f"  quarantine  {layers['quarantined_rows']:,} rows: {reasons}",
+        f"  gold        fact_transactions {layers['fact_transactions_rows']:,} rows",
+        f"  quality     {report['verdict'].upper()} "
+        f"({len(report['checks']) - len(failed)}/{len(report['checks'])} checks passed)",
+    ]
+    lines += [f"              {'BLOCKING ' if check['blocking'] else ''}{check['message']}" for check in failed]
+    return "\n".join(lines)

@@ -3,9 +3,14 @@
 ``conf/prod`` holds production overrides; select it with ``kedro run --env prod``.
 """
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from streamflow.hooks import RunSummaryHooks
+
+# Kedro 1.7's OmegaConfigLoader calls an OmegaConf API that warns on every command; not ours to fix.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
 HOOKS = (RunSummaryHooks(),)
 

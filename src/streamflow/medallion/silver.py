@@ -1,0 +1,263 @@
+"""Silver: parse with the core's event parser, deduplicate, validate; quarantine the rest.
+
+Invariant (asserted): bronze rows = silver rows + quarantined rows + duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from streamflow.core import ContractConfig, Event, EventError, parse_event
+from streamflow.medallion.schemas import ARROW_STRING, Quarantine, SilverTransactions
+
+DUPLICATE_CODE = "duplicate_transaction_id"
+FUTURE_TIMESTAMP_CODE = "future_timestamp"
+PAYLOAD_PREVIEW_BYTES = 10_240
+EVENT_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "customer_id",
+    "card_id",
+    "store_id",
+    "product_id",
+    "amount",
+    "currency",
+    "channel",
+    "event_time_ms",
+    "utc_offset_minutes",
+    "latitude",
+    "longitude",
+    "schema_version",
+)
+STRING_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "customer_id",
+    "card_id",
+    "store_id",
+    "product_id",
+    "currency",
+    "channel",
+)
+LINEAGE_COLUMNS: tuple[str, ...] = ("source_file", "line_number", "ingested_at")
+# Pandera check name (without arguments) -> quarantine error code
+CHECK_CODES: dict[str, str] = {
+    "not_nullable": "missing_field",
+    "greater_than": "out_of_range",
+    "greater_than_or_equal_to": "out_of_range",
+    "less_than": "out_of_range",
+    "less_than_or_equal_to": "out_of_range",
+    "in_range": "out_of_range",
+    "isin": "bad_value",
+    "str_matches": "bad_value",
+    "str_length": "bad_value",
+    "field_uniqueness": DUPLICATE_CODE,
+    FUTURE_TIMESTAMP_CODE: FUTURE_TIMESTAMP_CODE,
+}
+
+
+class SilverInvariantError(RuntimeError):
+    """Rows were lost or double-counted between bronze and silver."""
+
+
+@dataclass(frozen=True)
+class SilverResult:
+    """Everything silver produces from one bronze batch."""
+
+    silver: pd.DataFrame
+    quarantine: pd.DataFrame
+    duplicates: pd.DataFrame
+    report: dict[str, Any]
+
+
+def parse_bronze(bronze: pd.DataFrame, contract: ContractConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse every bronze payload with the core parser.
+
+    Returns:
+        Typed events (``EVENT_COLUMNS`` + ``event_time`` + lineage) and quarantine rows
+        for payloads the parser rejected.
+
+    """
+    events: list[Event] = []
+    good: list[int] = []
+    errors: list[EventError] = []
+    bad: list[int] = []
+    for position, payload in enumerate(bronze["payload"].tolist()):
+        try:
+            events.append(parse_event(payload, contract))
+            good.append(position)
+        except EventError as error:
+            errors.append(error)
+            bad.append(position)
+    typed = pd.DataFrame({name: list(map(attrgetter(name), events)) for name in EVENT_COLUMNS})
+    typed = typed.astype(
+        {
+            **dict.fromkeys(STRING_COLUMNS, ARROW_STRING),
+            "event_time_ms": "int64",
+            "utc_offset_minutes": "int64",
+            "schema_version": "int64",
+            "amount": "float64",
+        }
+    )
+    typed.insert(
+        EVENT_COLUMNS.index("event_time_ms"), "event_time", pd.to_datetime(typed["event_time_ms"], unit="ms", utc=True)
+    )
+    lineage = bronze.iloc[good][list(LINEAGE_COLUMNS)].reset_index(drop=True)
+    lineage["source_file"] = lineage["source_file"].astype(ARROW_STRING)
+    parsed = pd.concat([typed, lineage], axis=1)
+    quarantine = quarantine_rows(
+        bronze.iloc[bad],
+        stage="parse",
+        codes=[error.code for error in errors],
+        fields=[error.field for error in errors],
+        messages=[error.message for error in errors],
+    )
+    return parsed, quarantine
+
+
+def deduplicate(parsed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the first row per ``transaction_id`` (bronze order); return the rest separately."""
+    repeated = parsed["transaction_id"].duplicated(keep="first")
+    first = parsed.loc[~repeated, ["transaction_id", "source_file", "line_number"]].set_index("transaction_id")
+    duplicates = parsed.loc[repeated, ["transaction_id", "source_file", "line_number"]].reset_index(drop=True)
+    duplicates = duplicates.assign(
+        first_source_file=duplicates["transaction_id"].map(first["source_file"]),
+        first_line_number=duplicates["transaction_id"].map(first["line_number"]).astype("int64"),
+    )
+    return parsed.loc[~repeated].reset_index(drop=True), duplicates
+
+
+def silver_schema(contract: ContractConfig, *, latest_allowed: pd.Timestamp) -> pa.DataFrameSchema:
+    """The silver contract for one run: the static model plus run-dependent checks."""
+    schema = SilverTransactions.to_schema()
+    schema = schema.update_column(
+        "event_time",
+        checks=[
+            pa.Check.le(latest_allowed, name=FUTURE_TIMESTAMP_CODE, error="event time beyond the future tolerance")
+        ],
+    )
+    schema = schema.update_column("currency", checks=[pa.Check.isin(sorted(contract.allowed_currencies))])
+    return schema.update_column("amount", checks=[pa.Check.in_range(0.0, contract.max_amount, include_min=False)])
+
+
+def validate_silver(
+    candidates: pd.DataFrame, bronze: pd.DataFrame, schema: pa.DataFrameSchema
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lazy Pandera validation: failing rows go to quarantine with a code, the rest go on.
+
+    Args:
+        candidates: Parsed, deduplicated rows.
+        bronze: The bronze batch (for the payloads of quarantined rows).
+        schema: From :func:`silver_schema`.
+
+    Raises:
+        SchemaErrors: When a whole column is wrong (a type or a missing column): that is
+            a bug upstream, not bad data, and no row-level quarantine can fix it.
+
+    """
+    try:
+        return schema.validate(candidates, lazy=True), quarantine_rows(bronze.iloc[:0], stage="validate")
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+        if failures["index"].isna().any():
+            raise
+        failures = failures.assign(code=failures["check"].map(_check_code))
+        first = failures.sort_values("index", kind="stable").drop_duplicates("index")
+    failed = candidates.loc[first["index"].to_numpy()]
+    payloads = (
+        bronze.set_index(["source_file", "line_number"])
+        .loc[list(zip(failed["source_file"], failed["line_number"], strict=True))]
+        .reset_index()
+    )
+    quarantine = quarantine_rows(
+        payloads,
+        stage="validate",
+        codes=first["code"].tolist(),
+        fields=first["column"].astype(str).tolist(),
+        messages=[
+            f"{column} failed {check}: got {case!r}"
+            for column, check, case in zip(first["column"], first["check"], first["failure_case"], strict=True)
+        ],
+    )
+    return candidates.drop(index=failed.index).reset_index(drop=True), quarantine
+
+
+def quarantine_rows(
+    bronze_rows: pd.DataFrame,
+    *,
+    stage: str,
+    codes: list[str] | None = None,
+    fields: list[str] | None = None,
+    messages: list[str] | None = None,
+) -> pd.DataFrame:
+    """Quarantine records for bronze rows: lineage, hash, a 10 KB payload preview and the error."""
+    payloads = bronze_rows["payload"].tolist()
+    frame = pd.DataFrame(
+        {
+            "source_file": bronze_rows["source_file"].to_numpy(dtype=object),
+            "line_number": bronze_rows["line_number"].to_numpy(dtype="int64"),
+            "ingested_at": bronze_rows["ingested_at"].to_numpy(),
+            "payload_hash": bronze_rows["payload_hash"].to_numpy(dtype=object),
+            "payload_size": bronze_rows["payload_size"].to_numpy(dtype="int64"),
+            "payload": pd.Series([_preview(p) for p in payloads], dtype=object),
+            "payload_truncated": pd.Series([len(p) > PAYLOAD_PREVIEW_BYTES for p in payloads], dtype=bool),
+            "stage": stage,
+            "error_code": pd.Series(codes or [], dtype=object),
+            "error_field": pd.Series(fields or [], dtype=object),
+            "error_message": pd.Series(messages or [], dtype=object),
+        }
+    )
+    frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True)
+    return Quarantine.validate(frame)
+
+
+def run_silver(bronze: pd.DataFrame, contract: ContractConfig, *, future_tolerance: pd.Timedelta) -> SilverResult:
+    """Bronze to silver, quarantine and duplicates, with the row invariant checked."""
+    parsed, parse_quarantine = parse_bronze(bronze, contract)
+    unique, duplicates = deduplicate(parsed)
+    ingested_at = bronze["ingested_at"].max() if len(bronze) else pd.Timestamp.now(tz="UTC")
+    schema = silver_schema(contract, latest_allowed=ingested_at + future_tolerance)
+    silver, validate_quarantine = validate_silver(unique, bronze, schema)
+    quarantine = pd.concat([parse_quarantine, validate_quarantine], ignore_index=True)
+    report = silver_report(bronze, silver, quarantine, duplicates)
+    return SilverResult(silver, quarantine, duplicates, report)
+
+
+def silver_report(
+    bronze: pd.DataFrame, silver: pd.DataFrame, quarantine: pd.DataFrame, duplicates: pd.DataFrame
+) -> dict[str, Any]:
+    """Row counts per outcome; raises when bronze rows are not all accounted for."""
+    accounted = len(silver) + len(quarantine) + len(duplicates)
+    if accounted != len(bronze):
+        raise SilverInvariantError(
+            f"bronze rows {len(bronze):,} != silver {len(silver):,} + quarantined {len(quarantine):,} "
+            f"+ duplicates {len(duplicates):,} = {accounted:,}"
+        )
+    by_code = quarantine["error_code"].value_counts().sort_index()
+    return {
+        "bronze_rows": len(bronze),
+        "silver_rows": len(silver),
+        "quarantined_rows": len(quarantine),
+        "duplicate_rows": len(duplicates),
+        "quarantined_by_code": {str(code): int(count) for code, count in by_code.items()},
+        "ingested_at": _iso(bronze["ingested_at"].max()) if len(bronze) else None,
+        "latest_event_time": _iso(silver["event_time"].max()) if len(silver) else None,
+        "event_dates": sorted(silver["event_time"].dt.strftime("%Y-%m-%d").unique().tolist()),
+        "invariant": "bronze_rows = silver_rows + quarantined_rows + duplicate_rows",
+    }
+
+
+def _check_code(check: object) -> str:
+    name = str(check).split("(", 1)[0]
+    return CHECK_CODES.get(name, "schema_violation")
+
+
+def _preview(payload: bytes) -> str:
+    return payload[:PAYLOAD_PREVIEW_BYTES].decode("utf-8", errors="replace")
+
+
+def _iso(timestamp: pd.Timestamp) -> str:
+    return timestamp.isoformat()

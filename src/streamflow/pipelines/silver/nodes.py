@@ -1,0 +1,35 @@
+"""Nodes of the ``silver`` pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from streamflow.core import ContractConfig
+from streamflow.medallion.silver import run_silver
+
+
+def build_silver(
+    bronze_transactions: pd.DataFrame, event_contract: dict[str, Any], future_tolerance_minutes: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Parse, deduplicate and validate bronze rows.
+
+    Args:
+        bronze_transactions: The bronze table.
+        event_contract: The ``event_contract`` parameters (limits shared with the stream).
+        future_tolerance_minutes: How far past the ingestion time an event time may be.
+
+    Returns:
+        Silver rows, quarantined rows, duplicate rows and the row-count report.
+
+    Raises:
+        SilverInvariantError: If bronze rows are not all accounted for.
+
+    """
+    result = run_silver(
+        bronze_transactions,
+        ContractConfig.from_dict(event_contract),
+        future_tolerance=pd.Timedelta(minutes=future_tolerance_minutes),
+    )
+    return result.silver, result.quarantine, result.duplicates, result.report

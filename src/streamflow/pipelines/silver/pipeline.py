@@ -1,0 +1,19 @@
+"""Wiring of the ``silver`` pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from streamflow.pipelines.silver.nodes import build_silver
+
+
+def create_pipeline(**kwargs: object) -> Pipeline:
+    """Bronze to validated silver, quarantine and duplicates."""
+    return Pipeline(
+        [
+            Node(
+                func=build_silver,
+                inputs=["bronze_transactions", "params:event_contract", "params:silver.future_tolerance_minutes"],
+                outputs=["silver_transactions", "quarantine", "silver_duplicates", "silver_report"],
+                name="build_silver_node",
+            ),
+        ]
+    )
