@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from streamflow.core.currencies import ISO_4217_CODES
 from streamflow.core.errors import (
@@ -72,9 +72,8 @@ class ContractConfig:
         return build_dataclass(cls, block or {}, converters={"allowed_currencies": frozenset})
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A transaction event that passed the contract.
+class Event(NamedTuple):
+    """A transaction event that passed the contract (immutable).
 
     ``event_time_ms`` is the event time as Unix epoch milliseconds (UTC);
     ``utc_offset_minutes`` keeps the offset the event was stamped with, so rules can
@@ -104,7 +103,7 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """The typed event as a flat record (contract fields plus the derived times)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return self._asdict()
 
 
 DEFAULT_CONTRACT = ContractConfig()
@@ -125,33 +124,47 @@ def parse_event(raw: bytes | str, config: ContractConfig = DEFAULT_CONTRACT) -> 
         EventError: A subclass with a stable ``code`` saying what was wrong.
 
     """
-    payload = _decode(raw, config.max_payload_bytes)
-    document = _load_json(payload)
-    if not isinstance(document, dict):
+    document = _load_json(_decode(raw, config.max_payload_bytes))
+    if type(document) is not dict:
         raise BadTypeError(
             f"expected a JSON object per event, got {type(document).__name__}",
             field="$",
             expected="object",
             got=document,
         )
-    for name in REQUIRED_FIELDS:
-        if document.get(name) is None:
-            state = "is null" if name in document else "is absent"
-            raise MissingFieldError(f"required field '{name}' {state}", field=name, expected="a value", got=None)
-    schema_version = _schema_version(document["schema_version"])
-    ids = {name: _identifier(name, document[name]) for name in ID_FIELDS}
-    event_time_ms, offset_minutes = _timestamp(document["timestamp"])
+    values = [document.get(name) for name in REQUIRED_FIELDS]
+    if None in values:
+        name = REQUIRED_FIELDS[values.index(None)]
+        state = "is null" if name in document else "is absent"
+        raise MissingFieldError(f"required field '{name}' {state}", field=name, expected="a value", got=None)
+    # Checked in the contract's field order: the first failure wins.
+    version = _schema_version(values[0])
+    transaction_id = _identifier("transaction_id", values[1])
+    customer_id = _identifier("customer_id", values[2])
+    card_id = _identifier("card_id", values[3])
+    store_id = _identifier("store_id", values[4])
+    product_id = _identifier("product_id", values[5])
+    amount = _amount(values[6], config.max_amount)
+    currency = _currency(values[7], config.allowed_currencies)
+    event_time_ms, offset_minutes = _timestamp(values[8])
+    latitude = _coordinate("latitude", values[9], 90.0)
+    longitude = _coordinate("longitude", values[10], 180.0)
+    channel = _channel(values[11])
     return Event(
-        schema_version=schema_version,
-        **ids,
-        amount=_amount(document["amount"], config.max_amount),
-        currency=_currency(document["currency"], config.allowed_currencies),
-        timestamp=document["timestamp"],
-        event_time_ms=event_time_ms,
-        utc_offset_minutes=offset_minutes,
-        latitude=_coordinate("latitude", document["latitude"], 90.0),
-        longitude=_coordinate("longitude", document["longitude"], 180.0),
-        channel=_channel(document["channel"]),
+        version,
+        transaction_id,
+        customer_id,
+        card_id,
+        store_id,
+        product_id,
+        amount,
+        currency,
+        cast(str, values[8]),
+        event_time_ms,
+        offset_minutes,
+        latitude,
+        longitude,
+        channel,
     )
 
 
@@ -195,10 +208,13 @@ def _load_json(text: str) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    kind = type(value)
+    return kind is float or kind is int or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def _schema_version(value: Any) -> int:
+    if type(value) is int and value == SCHEMA_VERSION:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise BadTypeError(
             f"schema_version must be an integer, got {type(value).__name__}",
@@ -228,6 +244,8 @@ def _warn_forward_version(version: int) -> None:
 
 
 def _identifier(name: str, value: Any) -> str:
+    if type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and not value.isspace():
+        return value
     if not isinstance(value, str):
         raise BadTypeError(
             f"{name} must be a string, got {type(value).__name__}",

@@ -21,6 +21,7 @@ import importlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import sqlalchemy as sa
@@ -33,6 +34,7 @@ WriteMode = Literal["insert_new", "upsert", "replace_partitions"]
 WRITE_MODES: tuple[str, ...] = ("insert_new", "upsert", "replace_partitions")
 MERGE_RULES: tuple[str, ...] = ("min", "max")
 CHUNK_ROWS = 50_000
+SQLITE_CACHE_KIB = 262_144
 
 # Both dialects' inserts have on_conflict_do_nothing / on_conflict_do_update.
 _DIALECT_INSERTS: dict[str, Any] = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
@@ -43,7 +45,7 @@ _SQL_TYPES: dict[str, Any] = {
     "int64": sa.BigInteger(),
     "bool": sa.Boolean(),
     "datetime64[ns]": sa.DateTime(),
-    "date": sa.Date(),
+    "date": sa.Date(),  # columns whose pandera metadata says sql_type: date
 }
 
 
@@ -121,6 +123,8 @@ class GoldTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         """The SQLAlchemy engine, created on first use."""
         if self._engine is None:
             self._engine = sa.create_engine(self._url)
+            if self._engine.dialect.name == "sqlite":
+                sa.event.listen(self._engine, "connect", _tune_sqlite)
         return self._engine
 
     def table(self) -> sa.Table:
@@ -151,18 +155,21 @@ class GoldTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 f"{self._table_name}: rows do not satisfy {self._schema_path}:\n{exc.failure_cases.head(20)}"
             ) from exc
         table = self.table()
-        rows = _to_sql_rows(data[list(schema.columns)])
+        frame = data[list(schema.columns)]
         try:
             with self.engine.begin() as connection:
                 table.create(connection, checkfirst=True)
                 if self._write_mode == "replace_partitions":
                     assert self._partition_column is not None
-                    keys = sorted(set(data[self._partition_column].tolist()))
+                    keys = _partition_keys(data[self._partition_column], table.c[self._partition_column])
                     for chunk in _chunks(keys, 1_000):
                         connection.execute(table.delete().where(table.c[self._partition_column].in_(chunk)))
                 statement = self._insert_statement(table, connection.dialect.name)
-                for chunk in _chunks(rows, CHUNK_ROWS):
-                    connection.execute(statement, chunk)
+                if connection.dialect.name == "sqlite":
+                    _insert_sqlite(connection, statement, frame)
+                else:
+                    for chunk in _chunks(_to_sql_rows(frame), CHUNK_ROWS):
+                        connection.execute(statement, chunk)
         except sa.exc.OperationalError as exc:
             raise DatasetError(_unreachable(self._table_name, self._url, exc)) from exc
 
@@ -202,7 +209,7 @@ def table_from_schema(
     """A SQLAlchemy table with one column per schema column, typed from its dtype."""
     columns = []
     for column_name, column in schema.columns.items():
-        dtype = str(column.dtype)
+        dtype = "date" if (column.metadata or {}).get("sql_type") == "date" else str(column.dtype)
         if dtype not in _SQL_TYPES:
             raise DatasetError(f"{name}.{column_name}: no SQL type for dtype {dtype!r}")
         columns.append(
@@ -225,9 +232,7 @@ def conform(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     for name, column in schema.columns.items():
         dtype = str(column.dtype)
         values = frame[name]
-        if dtype == "date":
-            casts[name] = pd.to_datetime(values).dt.date.astype(object)
-        elif dtype == "datetime64[ns]":
+        if dtype == "datetime64[ns]":
             casts[name] = pd.to_datetime(values).astype("datetime64[ns]")
         elif dtype == "str":
             casts[name] = values.astype(object)
@@ -246,10 +251,54 @@ def _merged(column: sa.Column[Any], incoming: Any, rule: str | None) -> Any:
     return incoming
 
 
+def _insert_sqlite(connection: sa.Connection, statement: Any, frame: pd.DataFrame) -> None:
+    """Bulk insert through the driver's ``executemany`` with values SQLite stores natively.
+
+    Dates and times are written as the ISO text SQLAlchemy itself writes and reads back
+    for SQLite; this skips SQLAlchemy's per-value processing (about 10x faster).
+    """
+    compiled = statement.compile(dialect=connection.dialect)
+    order = list(compiled.positiontup or [])
+    if sorted(order) != sorted(frame.columns):
+        raise DatasetError(f"unexpected bind parameters {order} for columns {list(frame.columns)}")
+    columns = [_sqlite_values(frame[name], statement.table.c[name].type) for name in order]
+    rows = list(zip(*columns, strict=True))
+    for chunk in _chunks(rows, CHUNK_ROWS):
+        connection.exec_driver_sql(str(compiled), chunk)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """A larger page cache for bulk loads into indexed tables (per connection, not persisted)."""
+    dbapi_connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+
+
+def _sqlite_values(column: pd.Series[Any], sql_type: Any) -> list[Any]:
+    """One column as Python values SQLite stores natively; missing values become ``None``."""
+    missing = column.isna().to_numpy()
+    if pd.api.types.is_datetime64_any_dtype(column):
+        date_only = isinstance(sql_type, sa.Date)
+        text = np.datetime_as_string(column.to_numpy(dtype="datetime64[us]"), unit="D" if date_only else "us")
+        if not date_only and len(text):
+            text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")  # ISO "T" -> " "
+        values: list[Any] = text.tolist()
+    elif pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype="int64").tolist()
+    else:
+        values = column.tolist()
+    if missing.any():
+        values = [None if gap else value for value, gap in zip(values, missing.tolist(), strict=True)]
+    return values
+
+
 def _to_sql_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Records with Python scalars; NaN and NaT become NULL."""
     converted = frame.astype(object).where(frame.notna(), None)
     return converted.to_dict("records")  # type: ignore[return-value]
+
+
+def _partition_keys(values: pd.Series[Any], column: sa.Column[Any]) -> list[Any]:
+    keys = sorted(set(values.tolist()))
+    return [pd.Timestamp(key).date() for key in keys] if isinstance(column.type, sa.Date) else keys
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from streamflow.medallion.schemas import ARROW_STRING
+
+ARROW_BINARY = pd.ArrowDtype(pa.binary())
 BRONZE_COLUMNS: tuple[str, ...] = (
     "source_file",
     "line_number",
@@ -50,13 +55,14 @@ def ingest_files(files: Mapping[str, bytes], ingested_at: pd.Timestamp) -> pd.Da
         sources.extend([name] * len(lines))
         numbers.extend(range(1, len(lines) + 1))
         payloads.extend(lines)
+    count = len(payloads)
     return pd.DataFrame(
         {
-            "source_file": pd.Series(sources, dtype=object),
-            "line_number": pd.Series(numbers, dtype="int64"),
-            "ingested_at": pd.Series([ingested_at] * len(payloads), dtype="datetime64[ns, UTC]"),
-            "payload_hash": pd.Series([hashlib.sha256(p).hexdigest() for p in payloads], dtype=object),
-            "payload_size": pd.Series([len(p) for p in payloads], dtype="int64"),
-            "payload": pd.Series(payloads, dtype=object),
+            "source_file": pd.array(sources, dtype=ARROW_STRING),
+            "line_number": np.array(numbers, dtype="int64"),
+            "ingested_at": pd.Series(ingested_at, index=range(count), dtype="datetime64[ns, UTC]"),
+            "payload_hash": pd.array([hashlib.sha256(p).hexdigest() for p in payloads], dtype=ARROW_STRING),
+            "payload_size": np.array([len(p) for p in payloads], dtype="int64"),
+            "payload": pd.array(pa.array(payloads, type=pa.binary()), dtype=ARROW_BINARY),
         }
     )

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from streamflow.medallion.schemas import (
+    ARROW_STRING,
     AggDailyFraud,
     AggHourlySales,
     FactFraudAlerts,
@@ -26,11 +27,11 @@ def _utc_naive(values: pd.Series[Any]) -> pd.Series[Any]:
 
 
 def build_fact_transactions(silver: pd.DataFrame) -> pd.DataFrame:
-    """Silver rows as ``fact_transactions`` rows (UTC times without zone, date and hour keys)."""
+    """Silver rows as ``fact_transactions`` rows (UTC times without zone, day and hour keys)."""
     event_time = _utc_naive(silver["event_time"])
     facts = silver.assign(
         event_time=event_time,
-        event_date=event_time.dt.date.astype(object),
+        event_date=event_time.dt.normalize(),
         event_hour=event_time.dt.floor("h"),
         ingested_at=_utc_naive(silver["ingested_at"]),
     )
@@ -41,63 +42,78 @@ def build_dimension(silver: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """One row per id with the first and last event time seen in this batch."""
     event_time = _utc_naive(silver["event_time"])
     grouped = event_time.groupby(silver[id_column], sort=True, observed=True)
-    return (
-        pd.DataFrame(
-            {
-                "first_seen": grouped.min(),
-                "last_seen": grouped.max(),
-            }
-        )
-        .rename_axis(id_column)
-        .reset_index()
-    )
+    dimension = pd.DataFrame({"first_seen": grouped.min(), "last_seen": grouped.max()})
+    dimension = dimension.rename_axis(id_column).reset_index()
+    return dimension.astype({id_column: ARROW_STRING})
 
 
 def empty_fraud_alerts() -> pd.DataFrame:
     """``fact_fraud_alerts`` with its schema and no rows (until the stream writes alerts)."""
     schema = FactFraudAlerts.to_schema()
-    return pd.DataFrame(
-        {name: pd.Series(dtype=_pandas_dtype(str(column.dtype))) for name, column in schema.columns.items()}
+    return pd.DataFrame({name: pd.Series(dtype=column.dtype.type) for name, column in schema.columns.items()})
+
+
+def aggregate_hourly_sales(hourly_totals: pd.DataFrame, event_dates: list[str]) -> pd.DataFrame:
+    """``agg_hourly_sales`` rows for ``event_dates``.
+
+    Args:
+        hourly_totals: ``event_date, event_hour, currency, channel, transactions, amount_sum``
+            grouped over the whole fact table by the database.
+        event_dates: The dates this batch touched (``YYYY-MM-DD``).
+
+    """
+    totals = _typed_totals(hourly_totals, ["event_date", "event_hour"])
+    hourly = totals[totals["event_date"].isin(pd.to_datetime(event_dates))]
+    hourly = hourly.assign(
+        currency=hourly["currency"].astype(ARROW_STRING),
+        channel=hourly["channel"].astype(ARROW_STRING),
+        transactions=hourly["transactions"].astype("int64"),
+        amount_sum=hourly["amount_sum"].astype("float64"),
+        amount_avg=hourly["amount_sum"].astype("float64") / hourly["transactions"],
+    )
+    columns = list(AggHourlySales.to_schema().columns)
+    return AggHourlySales.validate(
+        hourly[columns].sort_values(["event_hour", "currency", "channel"], ignore_index=True)
     )
 
 
-def _pandas_dtype(dtype: str) -> str:
-    return "object" if dtype == "date" else dtype
+def aggregate_daily_fraud(
+    daily_transactions: pd.DataFrame, daily_alerts: pd.DataFrame, event_dates: list[str]
+) -> pd.DataFrame:
+    """``agg_daily_fraud`` rows for ``event_dates``.
 
+    Args:
+        daily_transactions: ``event_date, transactions`` over the whole fact table.
+        daily_alerts: ``event_date, alerts, alerted_amount`` over the whole alerts table.
+        event_dates: The dates this batch touched (``YYYY-MM-DD``).
 
-def aggregate_hourly_sales(facts: pd.DataFrame, event_dates: list[str]) -> pd.DataFrame:
-    """Transactions and amounts per UTC hour, currency and channel for ``event_dates``."""
-    touched = facts[facts["event_date"].astype(str).isin(event_dates)]
-    grouped = touched.groupby(["event_hour", "currency", "channel"], sort=True, observed=True)["amount"]
-    hourly = grouped.agg(transactions="count", amount_sum="sum", amount_avg="mean").reset_index()
-    hourly.insert(0, "event_date", hourly["event_hour"].dt.date.astype(object))
-    return AggHourlySales.validate(hourly.astype({"transactions": "int64"}))
-
-
-def aggregate_daily_fraud(facts: pd.DataFrame, alerts: pd.DataFrame, event_dates: list[str]) -> pd.DataFrame:
-    """Alerts against transactions per UTC day for ``event_dates``."""
-    touched = facts[facts["event_date"].astype(str).isin(event_dates)]
-    transactions = touched.groupby("event_date").size().rename("transactions")
-    alerted = alerts[alerts["event_date"].astype(str).isin(event_dates)].groupby("event_date")
-    daily = pd.concat(
-        [transactions, alerted.size().rename("alerts"), alerted["amount"].sum().rename("alerted_amount")], axis=1
-    ).fillna(0)
-    daily = daily.astype({"transactions": "int64", "alerts": "int64", "alerted_amount": "float64"})
+    """
+    days = pd.DataFrame({"event_date": pd.to_datetime(event_dates)})
+    transactions = _typed_totals(daily_transactions, ["event_date"])
+    alerts = _typed_totals(daily_alerts, ["event_date"])
+    daily = days.merge(transactions, on="event_date", how="left").merge(alerts, on="event_date", how="left")
+    daily = daily.fillna({"transactions": 0, "alerts": 0, "alerted_amount": 0.0}).astype(
+        {"transactions": "int64", "alerts": "int64", "alerted_amount": "float64"}
+    )
     daily["alert_rate"] = (daily["alerts"] / daily["transactions"].where(daily["transactions"] > 0)).fillna(0.0)
-    daily = daily.rename_axis("event_date").reset_index()
-    daily["event_date"] = daily["event_date"].astype(object)
     return AggDailyFraud.validate(daily[list(AggDailyFraud.to_schema().columns)])
 
 
 def gold_summary(
-    facts: pd.DataFrame, alerts: pd.DataFrame, hourly: pd.DataFrame, daily: pd.DataFrame, event_dates: list[str]
+    daily_transactions: pd.DataFrame, daily_alerts: pd.DataFrame, hourly: pd.DataFrame, daily: pd.DataFrame
 ) -> dict[str, Any]:
     """Row counts of the gold tables after this run."""
+    transactions = _typed_totals(daily_transactions, ["event_date"])
     return {
-        "fact_transactions_rows": len(facts),
-        "fact_fraud_alerts_rows": len(alerts),
-        "event_dates_refreshed": event_dates,
+        "fact_transactions_rows": int(transactions["transactions"].sum()),
+        "fact_fraud_alerts_rows": int(pd.to_numeric(daily_alerts["alerts"]).sum()),
+        "fact_dates": [str(day.date()) for day in sorted(transactions["event_date"])],
+        "event_dates_refreshed": [str(day.date()) for day in daily["event_date"]],
         "agg_hourly_sales_rows_refreshed": len(hourly),
         "agg_daily_fraud_rows_refreshed": len(daily),
-        "fact_dates": sorted({str(day) for day in facts["event_date"].unique()}),
     }
+
+
+def _typed_totals(frame: pd.DataFrame, time_columns: list[str]) -> pd.DataFrame:
+    """Query results with their time columns as timestamps (SQLite returns text)."""
+    return frame.assign(**{name: pd.to_datetime(frame[name]) for name in time_columns})

@@ -10,7 +10,6 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-from pandera.engines import pandas_engine
 from pandera.typing import Series
 
 from streamflow.core.contract import CHANNELS, MAX_ID_LENGTH
@@ -25,6 +24,11 @@ pd.set_option("mode.string_storage", "pyarrow")
 def text(**checks: Any) -> Any:
     """A pyarrow-backed string column (its dtype check is O(1); ``object`` scans every value)."""
     return pa.Field(dtype_kwargs={"storage": "pyarrow"}, **checks)
+
+
+def calendar_date(**checks: Any) -> Any:
+    """A UTC calendar day held as a midnight timestamp; stored as SQL ``DATE``."""
+    return pa.Field(metadata={"sql_type": "date"}, **checks)
 
 
 def identifier(**checks: Any) -> Any:
@@ -89,7 +93,7 @@ class FactTransactions(pa.DataFrameModel):
     currency: Series[pd.StringDtype] = text(str_length={"min_value": 3, "max_value": 3})
     channel: Series[pd.StringDtype] = text(isin=sorted(CHANNELS))
     event_time: Series[pa.DateTime]
-    event_date: Series[pandas_engine.Date]
+    event_date: Series[pa.DateTime] = calendar_date()
     event_hour: Series[pa.DateTime]
     utc_offset_minutes: Series[int]
     latitude: Series[float] = pa.Field(in_range={"min_value": -90.0, "max_value": 90.0})
@@ -140,7 +144,7 @@ class FactFraudAlerts(pa.DataFrameModel):
     transaction_id: Series[pd.StringDtype] = text()
     customer_id: Series[pd.StringDtype] = text()
     event_time: Series[pa.DateTime]
-    event_date: Series[pandas_engine.Date]
+    event_date: Series[pa.DateTime] = calendar_date()
     scored_at: Series[pa.DateTime]
     amount: Series[float]
     rules_score: Series[float] = pa.Field(in_range={"min_value": 0.0, "max_value": 1.0})
@@ -159,7 +163,7 @@ class FactFraudAlerts(pa.DataFrameModel):
 class AggHourlySales(pa.DataFrameModel):
     """``agg_hourly_sales``: transactions and amounts per UTC hour, currency and channel."""
 
-    event_date: Series[pandas_engine.Date]
+    event_date: Series[pa.DateTime] = calendar_date()
     event_hour: Series[pa.DateTime]
     currency: Series[pd.StringDtype] = text()
     channel: Series[pd.StringDtype] = text(isin=sorted(CHANNELS))
@@ -175,7 +179,7 @@ class AggHourlySales(pa.DataFrameModel):
 class AggDailyFraud(pa.DataFrameModel):
     """``agg_daily_fraud``: alerts against transactions per UTC day."""
 
-    event_date: Series[pandas_engine.Date] = pa.Field(unique=True)
+    event_date: Series[pa.DateTime] = calendar_date(unique=True)
     transactions: Series[int] = pa.Field(ge=0)
     alerts: Series[int] = pa.Field(ge=0)
     alert_rate: Series[float] = pa.Field(in_range={"min_value": 0.0, "max_value": 1.0})

@@ -5,10 +5,12 @@ Invariant (asserted): bronze rows = silver rows + quarantined rows + duplicates.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -18,6 +20,7 @@ from streamflow.medallion.schemas import ARROW_STRING, Quarantine, SilverTransac
 DUPLICATE_CODE = "duplicate_transaction_id"
 FUTURE_TIMESTAMP_CODE = "future_timestamp"
 PAYLOAD_PREVIEW_BYTES = 10_240
+MIN_ROWS_PER_WORKER = 50_000
 EVENT_COLUMNS: tuple[str, ...] = (
     "transaction_id",
     "customer_id",
@@ -42,6 +45,14 @@ STRING_COLUMNS: tuple[str, ...] = (
     "currency",
     "channel",
 )
+NUMERIC_DTYPES: dict[str, str] = {
+    "amount": "float64",
+    "event_time_ms": "int64",
+    "utc_offset_minutes": "int64",
+    "latitude": "float64",
+    "longitude": "float64",
+    "schema_version": "int64",
+}
 LINEAGE_COLUMNS: tuple[str, ...] = ("source_file", "line_number", "ingested_at")
 # Pandera check name (without arguments) -> quarantine error code
 CHECK_CODES: dict[str, str] = {
@@ -73,49 +84,104 @@ class SilverResult:
     report: dict[str, Any]
 
 
-def parse_bronze(bronze: pd.DataFrame, contract: ContractConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def parse_bronze(
+    bronze: pd.DataFrame, contract: ContractConfig, *, workers: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse every bronze payload with the core parser.
+
+    Args:
+        bronze: The bronze batch.
+        contract: Contract limits.
+        workers: Processes to parse with (batches under ``MIN_ROWS_PER_WORKER`` rows
+            per worker are parsed in this process).
 
     Returns:
         Typed events (``EVENT_COLUMNS`` + ``event_time`` + lineage) and quarantine rows
         for payloads the parser rejected.
 
     """
-    events: list[Event] = []
-    good: list[int] = []
-    errors: list[EventError] = []
-    bad: list[int] = []
-    for position, payload in enumerate(bronze["payload"].tolist()):
-        try:
-            events.append(parse_event(payload, contract))
-            good.append(position)
-        except EventError as error:
-            errors.append(error)
-            bad.append(position)
-    typed = pd.DataFrame({name: list(map(attrgetter(name), events)) for name in EVENT_COLUMNS})
-    typed = typed.astype(
-        {
-            **dict.fromkeys(STRING_COLUMNS, ARROW_STRING),
-            "event_time_ms": "int64",
-            "utc_offset_minutes": "int64",
-            "schema_version": "int64",
-            "amount": "float64",
-        }
-    )
-    typed.insert(
-        EVENT_COLUMNS.index("event_time_ms"), "event_time", pd.to_datetime(typed["event_time_ms"], unit="ms", utc=True)
-    )
+    payloads = bronze["payload"].tolist()
+    typed, good, bad, errors = parse_payloads(payloads, contract, workers=workers)
     lineage = bronze.iloc[good][list(LINEAGE_COLUMNS)].reset_index(drop=True)
     lineage["source_file"] = lineage["source_file"].astype(ARROW_STRING)
     parsed = pd.concat([typed, lineage], axis=1)
     quarantine = quarantine_rows(
         bronze.iloc[bad],
         stage="parse",
-        codes=[error.code for error in errors],
-        fields=[error.field for error in errors],
-        messages=[error.message for error in errors],
+        codes=[code for code, _, _ in errors],
+        fields=[field for _, field, _ in errors],
+        messages=[message for _, _, message in errors],
     )
     return parsed, quarantine
+
+
+ParsedChunk = tuple[pd.DataFrame, list[int], list[int], list[tuple[str, str, str]]]
+_FORKED_PAYLOADS: list[bytes] = []  # read by forked workers; never pickled
+
+
+def parse_payloads(payloads: list[bytes], contract: ContractConfig, *, workers: int = 1) -> ParsedChunk:
+    """Parse payloads, in forked worker processes when the batch is large enough.
+
+    Returns:
+        Typed events, positions of the parsed and of the rejected payloads, and
+        ``(code, field, message)`` per rejected payload, all in payload order.
+
+    """
+    workers = max(1, min(workers, len(payloads) // MIN_ROWS_PER_WORKER))
+    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return _parse_range(payloads, 0, len(payloads), contract)
+    global _FORKED_PAYLOADS
+    _FORKED_PAYLOADS = payloads
+    bounds = np.linspace(0, len(payloads), workers + 1).astype(int)
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            chunks = list(
+                pool.map(_parse_forked_range, bounds[:-1].tolist(), bounds[1:].tolist(), [contract] * workers)
+            )
+    finally:
+        _FORKED_PAYLOADS = []
+    frames, good, bad, errors = zip(*chunks, strict=True)
+    return (
+        pd.concat(frames, ignore_index=True),
+        [position for chunk in good for position in chunk],
+        [position for chunk in bad for position in chunk],
+        [error for chunk in errors for error in chunk],
+    )
+
+
+def _parse_forked_range(start: int, stop: int, contract: ContractConfig) -> ParsedChunk:
+    return _parse_range(_FORKED_PAYLOADS, start, stop, contract)
+
+
+def _parse_range(payloads: list[bytes], start: int, stop: int, contract: ContractConfig) -> ParsedChunk:
+    events: list[Event] = []
+    good: list[int] = []
+    bad: list[int] = []
+    errors: list[tuple[str, str, str]] = []
+    for position in range(start, stop):
+        try:
+            events.append(parse_event(payloads[position], contract))
+            good.append(position)
+        except EventError as error:
+            bad.append(position)
+            errors.append((error.code, error.field, error.message))
+    return events_frame(events), good, bad, errors
+
+
+def events_frame(events: list[Event]) -> pd.DataFrame:
+    """Typed columns (``EVENT_COLUMNS`` plus ``event_time``) from parsed events."""
+    fields = dict(zip(Event._fields, zip(*events, strict=True), strict=True)) if events else {}
+    columns: dict[str, Any] = {}
+    for name in EVENT_COLUMNS:
+        values = fields.get(name, ())
+        if name in STRING_COLUMNS:
+            columns[name] = pd.array(values, dtype=ARROW_STRING)
+        else:
+            columns[name] = np.array(values, dtype=NUMERIC_DTYPES[name])
+    frame = pd.DataFrame(columns)
+    event_time = pd.to_datetime(frame["event_time_ms"], unit="ms", utc=True)
+    frame.insert(EVENT_COLUMNS.index("event_time_ms"), "event_time", event_time)
+    return frame
 
 
 def deduplicate(parsed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -214,9 +280,11 @@ def quarantine_rows(
     return Quarantine.validate(frame)
 
 
-def run_silver(bronze: pd.DataFrame, contract: ContractConfig, *, future_tolerance: pd.Timedelta) -> SilverResult:
+def run_silver(
+    bronze: pd.DataFrame, contract: ContractConfig, *, future_tolerance: pd.Timedelta, parse_workers: int = 1
+) -> SilverResult:
     """Bronze to silver, quarantine and duplicates, with the row invariant checked."""
-    parsed, parse_quarantine = parse_bronze(bronze, contract)
+    parsed, parse_quarantine = parse_bronze(bronze, contract, workers=parse_workers)
     unique, duplicates = deduplicate(parsed)
     ingested_at = bronze["ingested_at"].max() if len(bronze) else pd.Timestamp.now(tz="UTC")
     schema = silver_schema(contract, latest_allowed=ingested_at + future_tolerance)
@@ -245,9 +313,15 @@ def silver_report(
         "quarantined_by_code": {str(code): int(count) for code, count in by_code.items()},
         "ingested_at": _iso(bronze["ingested_at"].max()) if len(bronze) else None,
         "latest_event_time": _iso(silver["event_time"].max()) if len(silver) else None,
-        "event_dates": sorted(silver["event_time"].dt.strftime("%Y-%m-%d").unique().tolist()),
+        "event_dates": event_dates(silver),
         "invariant": "bronze_rows = silver_rows + quarantined_rows + duplicate_rows",
     }
+
+
+def event_dates(silver: pd.DataFrame) -> list[str]:
+    """The distinct UTC event dates of silver rows, as ``YYYY-MM-DD``, sorted."""
+    days = np.unique(silver["event_time_ms"].to_numpy() // 86_400_000).astype("datetime64[D]")
+    return [str(day) for day in days]
 
 
 def _check_code(check: object) -> str:

@@ -35,13 +35,20 @@ def build_fact_fraud_alerts() -> pd.DataFrame:
 
 
 def build_aggregates(
-    fact_transactions: pd.DataFrame, fact_fraud_alerts: pd.DataFrame, silver_report: dict[str, Any]
+    hourly_totals: pd.DataFrame,
+    daily_transactions: pd.DataFrame,
+    daily_alerts: pd.DataFrame,
+    silver_report: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Refresh the aggregates of the event dates this batch touched, from the whole fact table.
+    """Refresh the aggregates of the event dates this batch touched.
+
+    The totals come grouped by the database over the whole fact and alert tables
+    (SQL query datasets), so late rows of an earlier day are counted too.
 
     Args:
-        fact_transactions: The fact table after this run's inserts.
-        fact_fraud_alerts: The alerts table.
+        hourly_totals: Transactions and amount sums per hour, currency and channel.
+        daily_transactions: Transactions per day.
+        daily_alerts: Alerts and alerted amounts per day.
         silver_report: This batch's report (its ``event_dates``).
 
     Returns:
@@ -49,6 +56,6 @@ def build_aggregates(
 
     """
     dates = silver_report["event_dates"]
-    hourly = gold.aggregate_hourly_sales(fact_transactions, dates)
-    daily = gold.aggregate_daily_fraud(fact_transactions, fact_fraud_alerts, dates)
-    return hourly, daily, gold.gold_summary(fact_transactions, fact_fraud_alerts, hourly, daily, dates)
+    hourly = gold.aggregate_hourly_sales(hourly_totals, dates)
+    daily = gold.aggregate_daily_fraud(daily_transactions, daily_alerts, dates)
+    return hourly, daily, gold.gold_summary(daily_transactions, daily_alerts, hourly, daily)

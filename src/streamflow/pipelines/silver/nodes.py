@@ -11,7 +11,10 @@ from streamflow.medallion.silver import run_silver
 
 
 def build_silver(
-    bronze_transactions: pd.DataFrame, event_contract: dict[str, Any], future_tolerance_minutes: float
+    bronze_transactions: pd.DataFrame,
+    event_contract: dict[str, Any],
+    future_tolerance_minutes: float,
+    parse_workers: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Parse, deduplicate and validate bronze rows.
 
@@ -19,6 +22,7 @@ def build_silver(
         bronze_transactions: The bronze table.
         event_contract: The ``event_contract`` parameters (limits shared with the stream).
         future_tolerance_minutes: How far past the ingestion time an event time may be.
+        parse_workers: Processes that parse payloads (large batches only).
 
     Returns:
         Silver rows, quarantined rows, duplicate rows and the row-count report.
@@ -31,5 +35,6 @@ def build_silver(
         bronze_transactions,
         ContractConfig.from_dict(event_contract),
         future_tolerance=pd.Timedelta(minutes=future_tolerance_minutes),
+        parse_workers=parse_workers,
     )
     return result.silver, result.quarantine, result.duplicates, result.report

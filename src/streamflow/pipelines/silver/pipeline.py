@@ -11,7 +11,12 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 func=build_silver,
-                inputs=["bronze_transactions", "params:event_contract", "params:silver.future_tolerance_minutes"],
+                inputs=[
+                    "bronze_transactions",
+                    "params:event_contract",
+                    "params:silver.future_tolerance_minutes",
+                    "params:silver.parse_workers",
+                ],
                 outputs=["silver_transactions", "quarantine", "silver_duplicates", "silver_report"],
                 name="build_silver_node",
             ),
