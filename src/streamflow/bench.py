@@ -7,20 +7,30 @@ nothing here fails a build; the figures go into issue notes.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import logging
+import os
 import statistics
+import sys
 import tempfile
 import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from kedro_datasets.partitions import PartitionedDataset
 
 from streamflow.core import ContractConfig, RulesConfig, parse_event, process_event
 from streamflow.generator import GeneratorConfig, generate_stream
+from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
 
 GENERATION_TARGET_S = 30.0
+MEDALLION_TARGET_S = 60.0  # bronze to gold on SQLite...
+MEDALLION_TARGET_EVENTS = 1_000_000  # ...for this many generated events
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EVENT = {
     "schema_version": 1,
     "transaction_id": "T20260101-42-000000001",
@@ -86,18 +96,75 @@ def bench_core(repeats: int) -> None:
     print(f"process_event          median {process:6.1f} us/event   (features + 5 rules + new state)")
 
 
+def bench_medallion(sizes: list[int], repeats: int) -> None:
+    """Bronze to gold (``kedro run --pipelines medallion``) on SQLite, fresh database each run."""
+    medians: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            project = make_scratch_project(REPO_ROOT, Path(folder) / f"medallion-{size}")
+            _run_pipeline(project, "generate", {"generate": {"n_events": size}})
+            gold_db = project / "data/03_primary/gold.sqlite"
+
+            def medallion(project: Path = project, gold_db: Path = gold_db) -> None:
+                gold_db.unlink(missing_ok=True)
+                _run_pipeline(project, "medallion", {})
+
+            medians[size], runs = _median_seconds(medallion, repeats)
+            target = (
+                f"target < {MEDALLION_TARGET_S:.0f} s   {'OK' if medians[size] < MEDALLION_TARGET_S else 'OVER TARGET'}"
+                if size == MEDALLION_TARGET_EVENTS
+                else "(no target: scaling baseline)"
+            )
+            print(
+                f"medallion {size:>9,} events  median {medians[size]:6.2f} s   {target}"
+                f"   runs: {', '.join(f'{run:.1f}' for run in runs)} s;  {size / medians[size]:,.0f} events/s"
+            )
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        ratio = medians[large] / medians[small]
+        print(
+            f"medallion scaling {large:,} / {small:,} events: time x{ratio:.1f} for data x{large / small:.0f} "
+            f"(linear = x{large / small:.0f})"
+        )
+
+
+def _run_pipeline(project: Path, name: str, params: dict[str, Any]) -> None:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+    from kedro.runner import SequentialRunner
+
+    dispose_cached_sql_engines()
+    bootstrap_project(project)
+    previous = Path.cwd()
+    os.chdir(project)
+    try:
+        with (
+            KedroSession.create(project_path=project, runtime_params=params) as session,
+            contextlib.redirect_stdout(io.StringIO()),  # the run summaries
+        ):
+            cast(KedroSession, session).run(pipeline_names=[name], runner=SequentialRunner())
+    finally:
+        os.chdir(previous)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmarks."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000, help="events to generate (default 1,000,000)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+    parser.add_argument(
+        "--medallion-sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="events per medallion run"
+    )
     args = parser.parse_args(argv)
+    logging.disable(logging.INFO)  # Kedro's per-node logs would bury the figures
     print(
-        f"StreamFlow benchmarks (median of {args.repeats}; command: python -m streamflow.bench "
-        f"--events {args.events} --repeats {args.repeats})"
+        f"StreamFlow benchmarks, medians of {args.repeats} runs "
+        f"(python -m streamflow.bench {' '.join(sys.argv[1:] if argv is None else argv)})".replace(" )", ")")
     )
     bench_core(max(args.repeats, 5))
     bench_generation(args.events, args.repeats)
+    if args.medallion_sizes:
+        bench_medallion(args.medallion_sizes, args.repeats)
 
 
 if __name__ == "__main__":

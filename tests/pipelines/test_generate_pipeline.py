@@ -56,7 +56,7 @@ def test_kedro_cli_lists_the_pipelines(kedro_project: Path) -> None:
 
 def test_kedro_run_is_offline_clean_and_prints_the_summary(kedro_project: Path) -> None:
     params = ",".join(f"generate.{key}={value}" for key, value in SMALL_GENERATE.items())
-    result = _kedro(kedro_project, "run", "--pipeline", "generate", "--params", params)
+    result = _kedro(kedro_project, "run", "--pipelines", "generate", "--params", params)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Generated event stream" in output

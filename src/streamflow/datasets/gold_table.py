@@ -152,7 +152,7 @@ class GoldTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             schema.validate(data, lazy=True)
         except pa.errors.SchemaErrors as exc:
             raise DatasetError(
-                f"{self._table_name}: rows do not satisfy {self._schema_path}:\n{exc.failure_cases.head(20)}"
+                f"{self._table_name}: rows do not satisfy {self._schema_path}:\n{_describe_failures(exc.failure_cases)}"
             ) from exc
         table = self.table()
         frame = data[list(schema.columns)]
@@ -299,6 +299,17 @@ def _to_sql_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _partition_keys(values: pd.Series[Any], column: sa.Column[Any]) -> list[Any]:
     keys = sorted(set(values.tolist()))
     return [pd.Timestamp(key).date() for key in keys] if isinstance(column.type, sa.Date) else keys
+
+
+def _describe_failures(failures: pd.DataFrame, limit: int = 20) -> str:
+    lines = [
+        f"  {column or 'table'} failed {check} (got {case!r}, row {index})"
+        for column, check, case, index in failures.head(limit)[["column", "check", "failure_case", "index"]].itertuples(
+            index=False, name=None
+        )
+    ]
+    more = len(failures) - limit
+    return "\n".join(lines + ([f"  ... and {more} more"] if more > 0 else []))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -62,7 +62,7 @@ def aggregate_hourly_sales(hourly_totals: pd.DataFrame, event_dates: list[str]) 
         event_dates: The dates this batch touched (``YYYY-MM-DD``).
 
     """
-    totals = _typed_totals(hourly_totals, ["event_date", "event_hour"])
+    totals = _typed_totals(hourly_totals, ["event_date", "event_hour"], ["transactions", "amount_sum"])
     hourly = totals[totals["event_date"].isin(pd.to_datetime(event_dates))]
     hourly = hourly.assign(
         currency=hourly["currency"].astype(ARROW_STRING),
@@ -89,8 +89,8 @@ def aggregate_daily_fraud(
 
     """
     days = pd.DataFrame({"event_date": pd.to_datetime(event_dates)})
-    transactions = _typed_totals(daily_transactions, ["event_date"])
-    alerts = _typed_totals(daily_alerts, ["event_date"])
+    transactions = _typed_totals(daily_transactions, ["event_date"], ["transactions"])
+    alerts = _typed_totals(daily_alerts, ["event_date"], ["alerts", "alerted_amount"])
     daily = days.merge(transactions, on="event_date", how="left").merge(alerts, on="event_date", how="left")
     daily = daily.fillna({"transactions": 0, "alerts": 0, "alerted_amount": 0.0}).astype(
         {"transactions": "int64", "alerts": "int64", "alerted_amount": "float64"}
@@ -103,7 +103,7 @@ def gold_summary(
     daily_transactions: pd.DataFrame, daily_alerts: pd.DataFrame, hourly: pd.DataFrame, daily: pd.DataFrame
 ) -> dict[str, Any]:
     """Row counts of the gold tables after this run."""
-    transactions = _typed_totals(daily_transactions, ["event_date"])
+    transactions = _typed_totals(daily_transactions, ["event_date"], ["transactions"])
     return {
         "fact_transactions_rows": int(transactions["transactions"].sum()),
         "fact_fraud_alerts_rows": int(pd.to_numeric(daily_alerts["alerts"]).sum()),
@@ -114,6 +114,11 @@ def gold_summary(
     }
 
 
-def _typed_totals(frame: pd.DataFrame, time_columns: list[str]) -> pd.DataFrame:
-    """Query results with their time columns as timestamps (SQLite returns text)."""
-    return frame.assign(**{name: pd.to_datetime(frame[name]) for name in time_columns})
+def _typed_totals(frame: pd.DataFrame, time_columns: list[str], number_columns: list[str]) -> pd.DataFrame:
+    """Query results with times as timestamps and numbers as numbers.
+
+    SQLite returns times as text, and an empty result comes back as ``object`` columns.
+    """
+    times = {name: pd.to_datetime(frame[name]) for name in time_columns}
+    numbers = {name: pd.to_numeric(frame[name]) for name in number_columns}
+    return frame.assign(**times, **numbers)

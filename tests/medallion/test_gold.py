@@ -1,0 +1,93 @@
+import pandas as pd
+import pytest
+
+from streamflow.core import ContractConfig
+from streamflow.medallion import gold
+from streamflow.medallion.bronze import ingest_files
+from streamflow.medallion.schemas import DimCustomer, FactFraudAlerts, FactTransactions
+from streamflow.medallion.silver import run_silver
+from tests.factories import payload
+
+NOW = pd.Timestamp("2026-02-01T12:00:00Z")
+
+
+def _silver(*records: dict[str, object]) -> pd.DataFrame:
+    import json
+
+    raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
+    return run_silver(ingest_files({"d.jsonl": raw}, NOW), ContractConfig(), future_tolerance=pd.Timedelta(0)).silver
+
+
+SILVER = _silver(
+    {"transaction_id": "t1", "customer_id": "A", "timestamp": "2026-01-05T10:15:00+01:00", "amount": 10.0},
+    {"transaction_id": "t2", "customer_id": "A", "timestamp": "2026-01-05T09:45:00Z", "amount": 30.0},
+    {"transaction_id": "t3", "customer_id": "B", "timestamp": "2026-01-06T00:30:00+02:00", "amount": 5.5},
+)
+
+
+def test_fact_rows_carry_utc_time_day_and_hour_keys() -> None:
+    facts = gold.build_fact_transactions(SILVER)
+    FactTransactions.validate(facts)
+    assert facts["event_time"].astype(str).tolist() == [
+        "2026-01-05 09:15:00",
+        "2026-01-05 09:45:00",
+        "2026-01-05 22:30:00",
+    ]
+    assert facts["event_date"].astype(str).tolist() == ["2026-01-05"] * 3  # t3 is Jan 6 locally, Jan 5 in UTC
+    assert facts["event_hour"].astype(str).tolist() == [
+        "2026-01-05 09:00:00",
+        "2026-01-05 09:00:00",
+        "2026-01-05 22:00:00",
+    ]
+
+
+def test_dimension_has_one_row_per_id_with_first_and_last_seen() -> None:
+    dim = gold.build_dimension(SILVER, "customer_id")
+    DimCustomer.validate(dim)
+    assert dim.astype(str).values.tolist() == [
+        ["A", "2026-01-05 09:15:00", "2026-01-05 09:45:00"],
+        ["B", "2026-01-05 22:30:00", "2026-01-05 22:30:00"],
+    ]
+
+
+def test_empty_fraud_alerts_have_the_schema_and_no_rows() -> None:
+    alerts = gold.empty_fraud_alerts()
+    assert alerts.empty
+    FactFraudAlerts.validate(alerts)
+
+
+def test_hourly_sales_keep_only_the_refreshed_dates_and_compute_the_average() -> None:
+    totals = pd.DataFrame(
+        {
+            "event_date": ["2026-01-05", "2026-01-05", "2026-01-04"],
+            "event_hour": ["2026-01-05 09:00:00.000000", "2026-01-05 22:00:00.000000", "2026-01-04 08:00:00.000000"],
+            "currency": ["EUR", "EUR", "EUR"],
+            "channel": ["pos", "pos", "pos"],
+            "transactions": [2, 1, 4],
+            "amount_sum": [40.0, 5.5, 8.0],
+        }
+    )
+    hourly = gold.aggregate_hourly_sales(totals, ["2026-01-05"])
+    assert hourly[["transactions", "amount_sum", "amount_avg"]].values.tolist() == [[2, 40.0, 20.0], [1, 5.5, 5.5]]
+
+
+def test_daily_fraud_fills_days_without_alerts_with_zero() -> None:
+    transactions = pd.DataFrame({"event_date": ["2026-01-05", "2026-01-06"], "transactions": [3, 4]})
+    alerts = pd.DataFrame({"event_date": ["2026-01-06"], "alerts": [1], "alerted_amount": [99.0]})
+    daily = gold.aggregate_daily_fraud(transactions, alerts, ["2026-01-05", "2026-01-06"])
+    assert daily[["transactions", "alerts", "alert_rate", "alerted_amount"]].values.tolist() == [
+        [3, 0, 0.0, 0.0],
+        [4, 1, 0.25, 99.0],
+    ]
+
+
+def test_daily_fraud_of_a_day_without_transactions_has_rate_zero() -> None:
+    empty = pd.DataFrame({"event_date": pd.Series(dtype=object), "transactions": pd.Series(dtype="int64")})
+    alerts = pd.DataFrame({"event_date": pd.Series(dtype=object), "alerts": [], "alerted_amount": []})
+    daily = gold.aggregate_daily_fraud(empty, alerts, ["2026-01-07"])
+    assert daily[["transactions", "alerts", "alert_rate"]].values.tolist() == [[0, 0, 0.0]]
+
+
+@pytest.mark.parametrize("column", ["customer_id", "store_id", "product_id"])
+def test_every_dimension_id_column_is_supported(column: str) -> None:
+    assert gold.build_dimension(SILVER, column)[column].is_unique

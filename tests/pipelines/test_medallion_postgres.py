@@ -1,0 +1,61 @@
+"""The gold pipeline with the production catalog against a real PostgreSQL server."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.pipelines.test_medallion_pipeline import DAY_1, DAY_2, DAY_3, GOLD_TABLES, _land, _run, _sqlite_url, _tables
+
+
+def _run_prod(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
+    for pipeline in ("bronze", "silver", "gold"):
+        _run(project, pipeline=pipeline, env="prod", params={})
+
+
+def test_gold_in_postgresql_equals_gold_in_sqlite(
+    kedro_project: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _land(kedro_project, "2026-01-05", DAY_1)
+    _land(kedro_project, "2026-01-06", DAY_2)
+    _run_prod(kedro_project, postgres_database, monkeypatch)
+    in_postgres = _tables(postgres_database)
+    for pipeline in ("bronze", "silver", "gold"):
+        _run(kedro_project, pipeline=pipeline, params={})
+    in_sqlite = _tables(_sqlite_url(kedro_project))
+
+    assert in_postgres["fact_transactions"]["transaction_id"].tolist() == ["t1", "t2", "t3", "t4"]
+    for name in GOLD_TABLES:  # ingested_at is each run's own clock
+        pd.testing.assert_frame_equal(
+            in_postgres[name].drop(columns="ingested_at", errors="ignore"),
+            in_sqlite[name].drop(columns="ingested_at", errors="ignore"),
+            obj=name,
+            check_dtype=False,
+        )
+
+
+def test_postgresql_gold_is_idempotent_and_incremental(
+    kedro_project: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _land(kedro_project, "2026-01-05", DAY_1)
+    _land(kedro_project, "2026-01-06", DAY_2)
+    _run_prod(kedro_project, postgres_database, monkeypatch)
+    first = _tables(postgres_database)
+    _run_prod(kedro_project, postgres_database, monkeypatch)
+    again = _tables(postgres_database)
+    for name in GOLD_TABLES:
+        pd.testing.assert_frame_equal(first[name], again[name], obj=name)
+
+    _land(kedro_project, "2026-01-07", DAY_3)
+    _run_prod(kedro_project, postgres_database, monkeypatch)
+    after = _tables(postgres_database)
+    assert after["fact_transactions"]["transaction_id"].tolist() == ["t1", "t2", "t3", "t4", "t5"]
+    assert after["agg_daily_fraud"]["transactions"].tolist() == [3, 1, 1]
+
+
+def test_unset_production_database_url_is_a_clear_error(kedro_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAMFLOW_GOLD_DB_URL", raising=False)
+    _land(kedro_project, "2026-01-05", DAY_1)
+    with pytest.raises(Exception, match="STREAMFLOW_GOLD_DB_URL"):
+        _run(kedro_project, pipeline="gold", env="prod", params={})
