@@ -5,7 +5,7 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-DEFAULT_LOOP = ("generate", "medallion")
+DEFAULT_LOOP = ("generate", "medallion", "model")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -47,6 +47,7 @@ class SilverTransactions(pa.DataFrameModel):
     amount: Series[float] = pa.Field(gt=0)
     currency: Series[pd.StringDtype] = text(str_matches=r"^[A-Z]{3}$")
     channel: Series[pd.StringDtype] = text(isin=sorted(CHANNELS))
+    timestamp: Series[pd.StringDtype] = text()  # as sent, with its UTC offset
     event_time: Series[UTC_TIMESTAMP]  # type: ignore[valid-type]
     event_time_ms: Series[int]
     utc_offset_minutes: Series[int] = pa.Field(in_range={"min_value": -24 * 60, "max_value": 24 * 60})

@@ -30,6 +30,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "amount",
     "currency",
     "channel",
+    "timestamp",
     "event_time_ms",
     "utc_offset_minutes",
     "latitude",
@@ -44,6 +45,7 @@ STRING_COLUMNS: tuple[str, ...] = (
     "product_id",
     "currency",
     "channel",
+    "timestamp",
 )
 NUMERIC_DTYPES: dict[str, str] = {
     "amount": "float64",

@@ -1,0 +1,1 @@
+"""Model research to production: features by replay, Isolation Forest, packaging, evaluation."""

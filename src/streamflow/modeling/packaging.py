@@ -1,0 +1,91 @@
+"""Turn a fitted scikit-learn ``IsolationForest`` into a portable bundle (plain arrays + manifest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sklearn
+from numpy.typing import NDArray
+from sklearn.ensemble import IsolationForest
+from sklearn.ensemble._iforest import _average_path_length
+
+from streamflow.core.features import FEATURE_NAMES
+from streamflow.core.forest import LEAF, ModelBundle, ModelManifest, arrays_sha256
+
+
+def forest_arrays(forest: IsolationForest) -> tuple[dict[str, NDArray[Any]], float]:
+    """All trees' nodes concatenated, features mapped back to the input columns.
+
+    Returns:
+        The arrays (see ``streamflow.core.forest.TREE_ARRAYS``) and the score denominator
+        ``n_trees * c(max_samples)``.
+
+    """
+    subsample_features = forest._max_features != forest.n_features_in_
+    parts: dict[str, list[NDArray[Any]]] = {
+        name: [] for name in ("left", "right", "feature", "threshold", "missing_left", "leaf_value", "node_value")
+    }
+    offsets = [0]
+    for estimator, columns in zip(forest.estimators_, forest.estimators_features_, strict=True):
+        tree = estimator.tree_
+        left = tree.children_left.astype(np.int64)
+        is_split = left != LEAF
+        feature = tree.feature.astype(np.int64)
+        if subsample_features:
+            feature = np.where(is_split, np.asarray(columns)[np.maximum(feature, 0)], LEAF)
+        else:
+            feature = np.where(is_split, feature, LEAF)
+        leaf_value = tree.compute_node_depths() + _average_path_length(tree.n_node_samples) - 1.0
+        parts["left"].append(left)
+        parts["right"].append(tree.children_right.astype(np.int64))
+        parts["feature"].append(feature)
+        parts["threshold"].append(tree.threshold.astype(np.float64))
+        parts["missing_left"].append(tree.missing_go_to_left.astype(np.uint8))
+        parts["leaf_value"].append(leaf_value.astype(np.float64))
+        parts["node_value"].append(_expected_leaf_values(left, tree.children_right, leaf_value, tree.n_node_samples))
+        offsets.append(offsets[-1] + tree.node_count)
+    arrays = {name: np.concatenate(values) for name, values in parts.items()}
+    arrays["tree_offsets"] = np.asarray(offsets, dtype=np.int64)
+    denominator = float(len(forest.estimators_) * _average_path_length([forest._max_samples])[0])
+    return arrays, denominator
+
+
+def _expected_leaf_values(
+    left: NDArray[Any], right: NDArray[Any], leaf_value: NDArray[Any], n_samples: NDArray[Any]
+) -> NDArray[np.float64]:
+    """Each node's leaf value averaged over its training samples (children come after parents)."""
+    values = leaf_value.astype(np.float64).copy()
+    for node in range(len(left) - 1, -1, -1):
+        if left[node] != LEAF:
+            n_left, n_right = n_samples[left[node]], n_samples[right[node]]
+            values[node] = (n_left * values[left[node]] + n_right * values[right[node]]) / (n_left + n_right)
+    return values
+
+
+def build_bundle(
+    forest: IsolationForest,
+    *,
+    model_version: str,
+    training_window: dict[str, str],
+    training_rows: int,
+    score_normalisation: dict[str, float],
+    alert_threshold: float,
+    alpha: float,
+) -> ModelBundle:
+    """A verified ``ModelBundle`` for a fitted forest."""
+    arrays, denominator = forest_arrays(forest)
+    manifest = ModelManifest(
+        model_version=model_version,
+        feature_names=FEATURE_NAMES,
+        training_window=training_window,
+        training_rows=training_rows,
+        score_normalisation=score_normalisation,
+        alert_threshold=alert_threshold,
+        alpha=alpha,
+        sklearn_version=sklearn.__version__,
+        arrays_sha256=arrays_sha256(arrays),
+        denominator=denominator,
+        n_trees=len(forest.estimators_),
+    )
+    return ModelBundle(manifest, arrays)

@@ -1,0 +1,5 @@
+"""``explain``: part of the model research-to-production loop."""
+
+from streamflow.pipelines.explain.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

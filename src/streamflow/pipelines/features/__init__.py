@@ -1,0 +1,5 @@
+"""``features``: part of the model research-to-production loop."""
+
+from streamflow.pipelines.features.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

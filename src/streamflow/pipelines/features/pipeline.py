@@ -1,0 +1,25 @@
+"""Wiring of the ``features`` pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from streamflow.pipelines.features.nodes import build_transaction_features, split_features
+
+
+def create_pipeline(**kwargs: object) -> Pipeline:
+    """Feature vectors and rule results for every silver event, split by time."""
+    return Pipeline(
+        [
+            Node(
+                build_transaction_features,
+                ["silver_transactions", "params:fraud_rules"],
+                "transaction_features",
+                name="build_transaction_features_node",
+            ),
+            Node(
+                split_features,
+                ["transaction_features", "params:features.holdout_days"],
+                ["train_features", "holdout_features", "split_window"],
+                name="split_features_node",
+            ),
+        ]
+    )

@@ -1,0 +1,5 @@
+"""``model``: part of the model research-to-production loop."""
+
+from streamflow.pipelines.model.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

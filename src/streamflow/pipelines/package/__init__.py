@@ -1,0 +1,5 @@
+"""``package``: part of the model research-to-production loop."""
+
+from streamflow.pipelines.package.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,5 @@
+"""``training``: part of the model research-to-production loop."""
+
+from streamflow.pipelines.training.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,15 @@
+"""Nodes of the ``training`` pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sklearn.ensemble import IsolationForest
+
+from streamflow.modeling.training import train_isolation_forest
+
+
+def fit_isolation_forest(train_features: pd.DataFrame, isolation_forest_params: dict[str, Any]) -> IsolationForest:
+    """Fit the forest on the training window (labels are never used)."""
+    return train_isolation_forest(train_features, isolation_forest_params)

@@ -1,0 +1,143 @@
+"""The bundle scorer against scikit-learn's IsolationForest, and the bundle's integrity checks."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from streamflow.core.forest import (
+    ARRAYS_FILE,
+    MANIFEST_FILE,
+    ModelBundle,
+    ModelChecksumError,
+    ModelFeatureError,
+    ModelFormatError,
+    ModelMissingError,
+)
+from streamflow.datasets import ModelBundleDataset
+from streamflow.modeling.packaging import build_bundle
+
+RNG = np.random.default_rng(1234)
+
+
+def _data(rows: int, *, nan_share: float = 0.0, scale: float = 1.0) -> np.ndarray:
+    data = RNG.standard_t(df=3, size=(rows, 6)) * scale
+    data[:, 1] = np.abs(np.round(data[:, 1]))  # an integer-like column, with ties at thresholds
+    if nan_share:
+        data[RNG.random(data.shape) < nan_share] = np.nan
+    return data
+
+
+def _bundle(forest: IsolationForest, **manifest: Any) -> ModelBundle:
+    defaults: dict[str, Any] = {
+        "model_version": "test",
+        "training_window": {"start": "a", "end": "b"},
+        "training_rows": 1,
+        "score_normalisation": {"low": 0.4, "high": 0.8},
+        "alert_threshold": 0.5,
+        "alpha": 0.3,
+    }
+    return build_bundle(forest, **{**defaults, **manifest})
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"max_features": 0.5},
+        {"bootstrap": True},
+        {"max_samples": 16},
+        {"max_samples": 3, "bootstrap": True, "max_features": 0.34},
+    ],
+    ids=["default", "max-features-half", "bootstrap", "small-max-samples", "tiny-everything"],
+)
+def test_score_samples_equals_scikit_learn_on_100k_rows_with_nan(options: dict[str, Any]) -> None:
+    forest = IsolationForest(n_estimators=100, random_state=7, **options).fit(_data(4_000, nan_share=0.03))
+    rows = _data(100_000, nan_share=0.05, scale=2.0)
+    expected = forest.score_samples(rows)
+    got = _bundle(forest).score_samples(rows)
+    assert np.max(np.abs(expected - got)) <= 1e-12
+
+
+def test_inputs_are_cast_to_float32_like_scikit_learn() -> None:
+    forest = IsolationForest(n_estimators=50, random_state=0).fit(_data(1_000))
+    bundle = _bundle(forest)
+    thresholds = bundle.arrays["threshold"][bundle.arrays["left"] != -1]
+    near = np.tile(np.nextafter(thresholds[:6], np.inf), (6, 1)).T  # just above a split in float64
+    assert np.array_equal(bundle.score_samples(near), forest.score_samples(near))
+
+
+def test_single_event_scores_like_the_batch() -> None:
+    forest = IsolationForest(n_estimators=30, random_state=0).fit(_data(1_000))
+    bundle = _bundle(forest)
+    rows = _data(20)
+    batch = bundle.ml_scores(rows)
+    assert [bundle.ml_score(tuple(row)) for row in rows] == batch.tolist()
+
+
+def test_ml_scores_are_normalised_and_blend_weights_alpha() -> None:
+    forest = IsolationForest(n_estimators=30, random_state=0).fit(_data(1_000))
+    bundle = _bundle(forest, alpha=0.25)
+    scores = bundle.ml_scores(_data(500, scale=5.0))
+    assert scores.min() >= 0.0
+    assert scores.max() <= 1.0
+    assert bundle.blend(0.8, 0.4) == pytest.approx(0.25 * 0.8 + 0.75 * 0.4)
+
+
+def test_contributions_add_up_to_the_expected_minus_actual_path_length() -> None:
+    forest = IsolationForest(n_estimators=40, random_state=3).fit(_data(2_000))
+    bundle = _bundle(forest)
+    row = _data(1, scale=4.0)[0]
+    roots = bundle.arrays["node_value"][bundle.arrays["tree_offsets"][:-1]]
+    expected_minus_actual = (roots.sum() - bundle.path_lengths(row.reshape(1, -1))[0]) / 40
+    assert bundle.contributions(row).sum() == pytest.approx(expected_minus_actual, rel=1e-9)
+    top = bundle.top_contributions(tuple(row))
+    assert len(top) == 3
+    assert top[0][1] >= top[1][1] >= top[2][1]
+
+
+def _saved(tmp_path: Path) -> tuple[Path, ModelBundle]:
+    bundle = _bundle(IsolationForest(n_estimators=10, random_state=0).fit(_data(300)))
+    ModelBundleDataset(filepath=str(tmp_path / "bundle")).save(bundle)
+    return tmp_path / "bundle", bundle
+
+
+def test_a_saved_bundle_loads_back_identical(tmp_path: Path) -> None:
+    folder, original = _saved(tmp_path)
+    assert sorted(path.name for path in folder.iterdir()) == [ARRAYS_FILE, MANIFEST_FILE]  # no pickle
+    loaded = ModelBundle.load(folder)
+    rows = _data(100)
+    assert loaded.manifest == original.manifest
+    assert np.array_equal(loaded.score_samples(rows), original.score_samples(rows))
+
+
+def test_a_tampered_array_fails_the_checksum(tmp_path: Path) -> None:
+    folder, _ = _saved(tmp_path)
+    with np.load(folder / ARRAYS_FILE) as npz:
+        arrays = dict(npz)
+    arrays["threshold"][0] += 1.0
+    np.savez(folder / ARRAYS_FILE, **arrays)
+    with pytest.raises(ModelChecksumError, match="checksum"):
+        ModelBundle.load(folder)
+
+
+def test_a_bundle_for_other_features_is_refused(tmp_path: Path) -> None:
+    folder, _ = _saved(tmp_path)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest["feature_names"] = list(reversed(manifest["feature_names"]))
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(ModelFeatureError, match="retrain"):
+        ModelBundle.load(folder)
+
+
+def test_missing_and_unreadable_bundles_have_their_own_codes(tmp_path: Path) -> None:
+    with pytest.raises(ModelMissingError) as missing:
+        ModelBundle.load(tmp_path / "nowhere")
+    assert missing.value.code == "model_missing"
+    folder, _ = _saved(tmp_path)
+    (folder / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(ModelFormatError):
+        ModelBundle.load(folder)
