@@ -59,5 +59,5 @@ def test_split_by_time_puts_the_last_days_in_the_holdout() -> None:
 
 
 def test_split_that_empties_a_window_says_what_to_change() -> None:
-    with pytest.raises(ValueError, match="lower features.holdout_days"):
+    with pytest.raises(ValueError, match=r"lower features\.holdout_days"):
         split_by_time(pd.DataFrame({"event_time_ms": [0, 1000]}), holdout_days=30)
