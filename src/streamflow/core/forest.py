@@ -48,6 +48,13 @@ TREE_ARRAYS: tuple[str, ...] = (
     "node_value",
 )
 LEAF = -1
+ROW_BLOCK = 256
+PARALLEL_MIN_ROWS = 4 * ROW_BLOCK
+
+try:  # numba's prange is a plain range outside parallel kernels
+    from numba import prange
+except ImportError:  # pragma: no cover - numba ships with shap in this environment
+    prange = range
 
 
 class ModelError(CoreError):
@@ -146,9 +153,9 @@ class ModelBundle:
         self.manifest = manifest
         self.arrays = arrays
         self._offsets = arrays["tree_offsets"].astype(np.int64)
-        self._left = arrays["left"].astype(np.int64)
-        self._right = arrays["right"].astype(np.int64)
-        self._feature = arrays["feature"].astype(np.int64)
+        self._left = arrays["left"].astype(np.int32)
+        self._right = arrays["right"].astype(np.int32)
+        self._feature = arrays["feature"].astype(np.int32)
         self._threshold = arrays["threshold"].astype(np.float64)
         self._missing_left = arrays["missing_left"].astype(np.uint8)
         self._leaf_value = arrays["leaf_value"].astype(np.float64)
@@ -253,18 +260,23 @@ class ModelBundle:
 
 
 def _walk_depths(x32, offsets, left, right, feature, threshold, missing_left, leaf_value, out):  # type: ignore[no-untyped-def]
+    # Rows in blocks of ROW_BLOCK (blocks run in parallel under numba's prange); inside a
+    # block, tree by tree so one tree's nodes stay in cache. Each row's trees are added in
+    # order, as scikit-learn adds them, so sums are bit-identical for any thread count.
     n_trees = offsets.shape[0] - 1
-    for i in range(x32.shape[0]):
-        total = 0.0
+    n_rows = x32.shape[0]
+    for block in prange((n_rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        start = block * ROW_BLOCK
+        stop = min(start + ROW_BLOCK, n_rows)
         for tree in range(n_trees):
             base = offsets[tree]
-            node = 0
-            while left[base + node] != LEAF:
-                value = x32[i, feature[base + node]]
-                go_left = missing_left[base + node] != 0 if math.isnan(value) else value <= threshold[base + node]
-                node = left[base + node] if go_left else right[base + node]
-            total += leaf_value[base + node]
-        out[i] = total
+            for i in range(start, stop):
+                node = 0
+                while left[base + node] != LEAF:
+                    value = x32[i, feature[base + node]]
+                    go_left = missing_left[base + node] != 0 if math.isnan(value) else value <= threshold[base + node]
+                    node = left[base + node] if go_left else right[base + node]
+                out[i] += leaf_value[base + node]
 
 
 def _walk_contributions(x32, offsets, left, right, feature, threshold, missing_left, node_value, out):  # type: ignore[no-untyped-def]
@@ -282,29 +294,37 @@ def _walk_contributions(x32, offsets, left, right, feature, threshold, missing_l
 
 
 class _Kernels:
-    """The tree walks, compiled by numba on first use when it is installed."""
+    """The tree walks, compiled by numba on first use when it is installed.
+
+    Small batches (one event) take the serial build: starting threads would cost more
+    than the walk. Large batches spread row blocks over the cores.
+    """
 
     def __init__(self) -> None:
-        self._compiled: tuple[Any, Any] | None = None
+        self._compiled: tuple[Any, Any, Any] | None = None
 
-    def _get(self) -> tuple[Any, Any]:
+    def _get(self) -> tuple[Any, Any, Any]:
         if self._compiled is None:
             try:
                 from numba import njit
             except ImportError:  # pragma: no cover - numba ships with shap in this environment
-                self._compiled = (_walk_depths, _walk_contributions)
+                self._compiled = (_walk_depths, _walk_depths, _walk_contributions)
             else:
                 self._compiled = (
                     njit(cache=True, nogil=True)(_walk_depths),
+                    # not cached: the on-disk cache is keyed by the function, so it would
+                    # hand this build the serial one's machine code
+                    njit(cache=False, nogil=True, parallel=True)(_walk_depths),
                     njit(cache=True, nogil=True)(_walk_contributions),
                 )
         return self._compiled
 
-    def depths(self, *args: Any) -> None:
-        self._get()[0](*args)
+    def depths(self, x32: NDArray[np.float32], *args: Any) -> None:
+        serial, parallel, _ = self._get()
+        (parallel if x32.shape[0] >= PARALLEL_MIN_ROWS else serial)(x32, *args)
 
     def contributions(self, *args: Any) -> None:
-        self._get()[1](*args)
+        self._get()[2](*args)
 
 
 _KERNELS = _Kernels()
