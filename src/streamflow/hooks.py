@@ -11,9 +11,13 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 
-from streamflow.reporting import format_generation_summary, format_quality_summary
+from streamflow.reporting import format_generation_summary, format_model_summary, format_quality_summary
 
-SUMMARY_DATASETS = {"generation_manifest": format_generation_summary, "quality_report": format_quality_summary}
+SUMMARY_DATASETS = {
+    "generation_manifest": format_generation_summary,
+    "quality_report": format_quality_summary,
+    "model_metrics": format_model_summary,
+}
 
 
 class RunSummaryHooks:

@@ -43,3 +43,18 @@ def format_quality_summary(report: dict[str, Any]) -> str:
     ]
     lines += [f"              {'BLOCKING ' if check['blocking'] else ''}{check['message']}" for check in failed]
     return "\n".join(lines)
+
+
+def format_model_summary(metrics: dict[str, Any]) -> str:
+    """The holdout evaluation table and the model's effect on fraud no rule catches."""
+    thresholds = metrics["thresholds"]
+    return "\n".join(
+        [
+            f"Model {metrics['model_version']} on the holdout window "
+            f"({metrics['holdout_rows']:,} events, {metrics['holdout_fraud_rows']:,} fraud; "
+            f"alpha {metrics['alpha']}, blend threshold {thresholds['blend']:.3f})",
+            *(f"  {line}" for line in metrics["table"].splitlines()),
+            f"  subtle fraud recall: rules only {metrics['subtle_recall_rules_only']:.2f}, "
+            f"blend {metrics['subtle_recall_blend']:.2f}",
+        ]
+    )
