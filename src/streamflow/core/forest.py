@@ -152,12 +152,15 @@ class ModelBundle:
             )
         self.manifest = manifest
         self.arrays = arrays
-        self._offsets = arrays["tree_offsets"].astype(np.int64)
-        self._left = arrays["left"].astype(np.int32)
-        self._right = arrays["right"].astype(np.int32)
-        self._feature = arrays["feature"].astype(np.int32)
-        self._threshold = arrays["threshold"].astype(np.float64)
-        self._missing_left = arrays["missing_left"].astype(np.uint8)
+        # offsets, left, right, feature, threshold, missing-value direction: what every walk reads
+        self._tree = (
+            arrays["tree_offsets"].astype(np.int64),
+            arrays["left"].astype(np.int32),
+            arrays["right"].astype(np.int32),
+            arrays["feature"].astype(np.int32),
+            arrays["threshold"].astype(np.float64),
+            arrays["missing_left"].astype(np.uint8),
+        )
         self._leaf_value = arrays["leaf_value"].astype(np.float64)
         self._node_value = arrays["node_value"].astype(np.float64)
         low, high = manifest.score_normalisation["low"], manifest.score_normalisation["high"]
@@ -192,17 +195,7 @@ class ModelBundle:
         """Summed path lengths over the trees (``depth(x)``) for each row."""
         x32 = np.ascontiguousarray(np.atleast_2d(features), dtype=np.float32)
         out = np.zeros(x32.shape[0], dtype=np.float64)
-        _KERNELS.depths(
-            x32,
-            self._offsets,
-            self._left,
-            self._right,
-            self._feature,
-            self._threshold,
-            self._missing_left,
-            self._leaf_value,
-            out,
-        )
+        _KERNELS.depths(x32, *self._tree, self._leaf_value, out)
         return out
 
     def score_samples(self, features: NDArray[Any]) -> NDArray[np.float64]:
@@ -239,17 +232,7 @@ class ModelBundle:
         """
         x32 = np.asarray(features, dtype=np.float32).reshape(-1)
         out = np.zeros(len(FEATURE_NAMES), dtype=np.float64)
-        _KERNELS.contributions(
-            x32,
-            self._offsets,
-            self._left,
-            self._right,
-            self._feature,
-            self._threshold,
-            self._missing_left,
-            self._node_value,
-            out,
-        )
+        _KERNELS.contributions(x32, *self._tree, self._node_value, out)
         return -out / self.manifest.n_trees
 
     def top_contributions(self, features: tuple[float, ...] | list[float], k: int = 3) -> list[tuple[str, float]]:

@@ -10,27 +10,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from streamflow.core.contract import SCHEMA_VERSION, ContractConfig
+from streamflow.core.contract import REQUIRED_FIELDS, SCHEMA_VERSION, ContractConfig
 from streamflow.generator.config import MALFORMED_KINDS, GeneratorConfig
 from streamflow.generator.events import DAY_MS, draw_legit_events, sort_events
 from streamflow.generator.fraud import inject_fraud, pattern_quotas
 from streamflow.generator.malformed import DUPLICATE_CODE, EXPECTED_CODES, malformed_line
 from streamflow.generator.world import MAX_CARDS, World, build_world, card_ids, customer_ids, product_ids
 
-CONTRACT_COLUMNS: tuple[str, ...] = (
-    "schema_version",
-    "transaction_id",
-    "customer_id",
-    "card_id",
-    "store_id",
-    "product_id",
-    "amount",
-    "currency",
-    "timestamp",
-    "latitude",
-    "longitude",
-    "channel",
-)
+CONTRACT_COLUMNS: tuple[str, ...] = REQUIRED_FIELDS  # in the contract's order
 OVERSIZE_FACTOR = 1.25
 
 

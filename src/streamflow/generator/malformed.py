@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from streamflow.core.contract import REQUIRED_FIELDS as REQUIRED
+
 DUPLICATE_CODE = "duplicate_transaction_id"
 EXPECTED_CODES: dict[str, str] = {
     "broken_json": "invalid_json",
@@ -24,20 +26,6 @@ EXPECTED_CODES: dict[str, str] = {
     "oversized_payload": "payload_too_large",
     "duplicate_id": DUPLICATE_CODE,
 }
-REQUIRED = (
-    "schema_version",
-    "transaction_id",
-    "customer_id",
-    "card_id",
-    "store_id",
-    "product_id",
-    "amount",
-    "currency",
-    "timestamp",
-    "latitude",
-    "longitude",
-    "channel",
-)
 _BAD_TIMESTAMPS = ("2026-13-45T25:61:00+00:00", "yesterday at noon", "31/01/2026 10:00", "")
 _WRONG_TYPES: tuple[tuple[str, Any], ...] = (
     ("amount", "12.50"),
