@@ -188,7 +188,8 @@ def test_blocking_quality_breach_fails_the_run_after_saving_the_report(kedro_pro
 
 
 def test_generated_sample_matches_the_generator_manifest(kedro_project: Path) -> None:
-    _run(kedro_project, pipeline="__default__", params={"generate": {"n_events": 4_000, "days": 4, "n_stores": 60}})
+    _run(kedro_project, pipeline="generate", params={"generate": {"n_events": 4_000, "days": 4, "n_stores": 60}})
+    _run(kedro_project, pipeline="medallion")
     manifest = _report(kedro_project, "generation_manifest")
     silver = _report(kedro_project, "silver_report")
     expected = dict(manifest["expected_error_codes"])

@@ -36,7 +36,9 @@ def mean_abs_shap(values: NDArray[np.float64]) -> pd.DataFrame:
 
 def summary_figure(values: NDArray[np.float64], features: pd.DataFrame) -> Figure:
     """SHAP's beeswarm summary of ``values``."""
-    shap.summary_plot(values, feature_matrix(features), feature_names=list(FEATURE_NAMES), show=False)
+    shap.summary_plot(
+        values, feature_matrix(features), feature_names=list(FEATURE_NAMES), show=False, rng=np.random.default_rng(0)
+    )
     figure = plt.gcf()
     figure.tight_layout()
     plt.close(figure)
