@@ -39,8 +39,8 @@ unit: env ## Run the tests only
 	$(BIN)/pytest
 
 lint: env ## ruff check and format check
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests flink_app
+	$(BIN)/ruff format --check src tests flink_app
 
 typecheck: env ## mypy (strict) on the package
 	$(BIN)/mypy

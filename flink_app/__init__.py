@@ -1,0 +1,1 @@
+"""StreamFlow live scoring: a PyFlink job over the shared fraud core."""

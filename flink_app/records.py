@@ -1,0 +1,109 @@
+"""Plain, Flink-free logic of the stream: scoring one event and building output records.
+
+The Flink functions in ``flink_app.job`` only load state, call these, store state and
+emit what they return; tests drive these directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from streamflow.core import CustomerState, Event, EventError, RulesConfig, process_event
+from streamflow.core.forest import ModelBundle
+
+PAYLOAD_LIMIT_BYTES = 10_240
+RULES_ONLY_VERSION = "rules-only"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the stream decides for one event."""
+
+    scored: dict[str, Any]
+    alert: dict[str, Any] | None
+    state: CustomerState
+
+
+def score_event(
+    state: CustomerState | None,
+    event: Event,
+    rules: RulesConfig,
+    bundle: ModelBundle | None,
+    *,
+    rules_only_threshold: float,
+    scored_at: str,
+) -> Decision:
+    """Features and rules from the core, the model's score, the blend and the alert."""
+    assessment, new_state = process_event(state, event, rules)
+    ml_score: float | None = None
+    if bundle is not None:
+        ml_score = bundle.ml_score(assessment.features)
+        final = bundle.blend(ml_score, assessment.rules_score)
+        threshold = bundle.manifest.alert_threshold
+        version = bundle.manifest.model_version
+    else:
+        final, threshold, version = assessment.rules_score, rules_only_threshold, RULES_ONLY_VERSION
+    fired = assessment.fired_rules
+    scored = {
+        "transaction_id": event.transaction_id,
+        "customer_id": event.customer_id,
+        "event_time": event.timestamp,
+        "amount": event.amount,
+        "currency": event.currency,
+        "features": dict(zip(assessment.features._fields, assessment.features, strict=True)),
+        "fired_rules": [result.rule_id for result in fired],
+        "rules_score": assessment.rules_score,
+        "ml_score": ml_score,
+        "final_score": final,
+        "threshold": threshold,
+        "alert": final >= threshold and final > 0.0,
+        "model_version": version,
+        "scored_at": scored_at,
+    }
+    alert = None
+    if scored["alert"]:
+        top = bundle.top_contributions(assessment.features) if bundle is not None else []
+        alert = {
+            "alert_id": event.transaction_id,
+            **{key: scored[key] for key in ("transaction_id", "customer_id", "event_time", "amount", "currency")},
+            "scored_at": scored_at,
+            "rules_score": assessment.rules_score,
+            "ml_score": ml_score,
+            "final_score": final,
+            "threshold": threshold,
+            "fired_rules": [result.rule_id for result in fired],
+            "reasons": [f"{result.rule_id} {result.name}: {result.reason}" for result in fired],
+            "top_features": [{"feature": name, "contribution": value} for name, value in top],
+            "model_version": version,
+        }
+    return Decision(scored, alert, new_state)
+
+
+def dead_letter(
+    payload: str, error: EventError, *, source: str, received_at: str, job_version: str, model_version: str
+) -> dict[str, Any]:
+    """The dead-letter record of a payload the parser rejected (payload cut to 10 KB)."""
+    raw = payload.encode("utf-8", "replace")
+    return {
+        **error.to_dict(),
+        "source": source,
+        "received_at": received_at,
+        "job_version": job_version,
+        "model_version": model_version,
+        "payload": raw[:PAYLOAD_LIMIT_BYTES].decode("utf-8", "replace"),
+        "payload_size": len(raw),
+        "payload_truncated": len(raw) > PAYLOAD_LIMIT_BYTES,
+    }
+
+
+def utc_now() -> str:
+    """The current time, ISO 8601 with offset."""
+    return datetime.now(UTC).isoformat()
+
+
+def to_json(record: dict[str, Any]) -> str:
+    """One compact JSON line."""
+    return json.dumps(record, separators=(",", ":"))
