@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import pandas as pd
 from kedro_datasets.partitions import PartitionedDataset
 
 from streamflow.core import ContractConfig, RulesConfig, parse_event, process_event
@@ -110,7 +111,8 @@ def bench_model(repeats: int) -> None:
 
     stream = generate_stream(GeneratorConfig.from_dict({"n_events": 50_000}, ["S00007"]), ContractConfig())
     files = {f"{day}.jsonl": text.encode() for day, text in stream.partitions.items()}
-    silver = run_silver(ingest_files(files, _now()), ContractConfig(), future_tolerance=_tolerance()).silver
+    now = pd.Timestamp.now(tz="UTC")
+    silver = run_silver(ingest_files(files, now), ContractConfig(), future_tolerance=pd.Timedelta(minutes=5)).silver
     features = feature_matrix(replay_features(silver, RulesConfig.from_dict({})))
     forest = IsolationForest(n_estimators=100, random_state=42).fit(features)
     bundle = build_bundle(
@@ -144,18 +146,6 @@ def bench_model(repeats: int) -> None:
         f"explain 1 alert        median {explain:8.1f} us   "
         f"(bundle path attribution; shap.TreeExplainer {tree_shap:,.0f} us)"
     )
-
-
-def _now() -> Any:
-    import pandas as pd
-
-    return pd.Timestamp.now(tz="UTC")
-
-
-def _tolerance() -> Any:
-    import pandas as pd
-
-    return pd.Timedelta(minutes=5)
 
 
 def bench_medallion(sizes: list[int], repeats: int) -> None:
