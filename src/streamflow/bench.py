@@ -126,7 +126,8 @@ def bench_model(repeats: int) -> None:
     )
     rows = np.tile(features, (3, 1))[:100_000]
     one = rows[:1]
-    bundle.score_samples(one)  # compile the tree walk once
+    bundle.score_samples(one)  # compile the serial and the parallel tree walks before timing
+    bundle.score_samples(rows)
     single = _micros_per_call(lambda: bundle.score_samples(one), number=2_000, repeats=max(repeats, 5))
     sk_single = _micros_per_call(lambda: forest.score_samples(one), number=20, repeats=repeats)
     batch = _micros_per_call(lambda: bundle.score_samples(rows), number=1, repeats=repeats) / len(rows)
