@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help env run test lint typecheck unit bench clean
+.PHONY: help env run stream test lint typecheck unit bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ env: $(VENV)/.synced ## Create or update the virtual environment from uv.lock
 
 run: env ## Run the main job on the embedded defaults (kedro run)
 	$(BIN)/kedro run
+
+stream: env ## Score the landed events with the Flink job (local MiniCluster, latest model bundle)
+	rm -rf data/07_model_output/stream
+	$(BIN)/python -m flink_app score --input data/01_raw/transactions --output data/07_model_output/stream --model latest
 
 test: env lint typecheck ## Lint, type-check and run the whole test suite
 	$(BIN)/pytest

@@ -7,8 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from flink_app.config import DEFAULT_CONF_DIR, load_config
+from flink_app.config import DEFAULT_CONF_DIR, load_config, resolve_model
 from flink_app.job import build_job, local_environment
+
+DEFAULT_BUNDLES = DEFAULT_CONF_DIR.parent / "data" / "06_models" / "model_bundle"
 
 
 def count_lines(path: Path) -> int:
@@ -26,14 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     score = commands.add_parser("score", help="score a JSON-lines file or folder")
     score.add_argument("--input", type=Path, required=True, help="a JSON-lines file or a folder of them")
     score.add_argument("--output", type=Path, required=True, help="receives alerts/, scored/ and dlq/")
-    score.add_argument("--model", default=None, help="model bundle folder (omit for rules only)")
+    score.add_argument(
+        "--model", default=None, help="model bundle folder, or 'latest' (the newest packaged one); omit for rules only"
+    )
     score.add_argument("--env", default="base", help="configuration environment under conf/")
     args = parser.parse_args(argv)
     if not args.input.exists():
         parser.error(f"--input {args.input} does not exist")
     config = load_config(DEFAULT_CONF_DIR, args.env)
+    try:
+        model = resolve_model(args.model, DEFAULT_BUNDLES)
+    except FileNotFoundError as error:
+        parser.error(str(error))
     env = local_environment(config)
-    build_job(env, config, input_path=args.input.resolve(), output_dir=args.output.resolve(), model_path=args.model)
+    build_job(env, config, input_path=args.input.resolve(), output_dir=args.output.resolve(), model_path=model)
     start = time.perf_counter()
     env.execute("streamflow-scoring")
     elapsed = time.perf_counter() - start
@@ -45,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Stream summary: events in {events_in:,}, scored {counts['scored']:,}, alerts {counts['alerts']:,}, "
         f"dead-lettered {counts['dlq']:,}; {events_in / elapsed:,.0f} events/s; "
-        f"model {args.model or 'none (rules only)'}"
+        f"model {model or 'none (rules only)'}"
     )
     return 0 if events_in == counts["scored"] + counts["dlq"] else 1
 

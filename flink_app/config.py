@@ -33,3 +33,13 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
         contract=ContractConfig.from_dict(merged.get("event_contract")),
         job=dict(merged.get("stream") or {}),
     )
+
+
+def resolve_model(argument: str | None, bundles: Path) -> str | None:
+    """``--model``: a bundle folder, ``latest`` (the newest version under ``bundles``), or nothing."""
+    if argument != "latest":
+        return argument
+    versions = sorted(bundles.glob("*/model_bundle/manifest.json"))
+    if not versions:
+        raise FileNotFoundError(f"no model bundle under {bundles}; train one with: kedro run --pipelines model")
+    return str(versions[-1].parent)
