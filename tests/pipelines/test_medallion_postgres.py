@@ -7,22 +7,31 @@ import pytest
 
 from tests.pipelines.test_medallion_pipeline import DAY_1, DAY_2, DAY_3, GOLD_TABLES, _land, _run, _sqlite_url, _tables
 
+GOLD_PATH = ("bronze", "silver", "gold")  # not quality: prod makes stale (generated) data blocking
+
+
+def _run_gold_path(project: Path, env: str | None = None) -> None:
+    for pipeline in GOLD_PATH:
+        _run(project, pipeline=pipeline, env=env, params={})
+
 
 def _run_prod(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
-    for pipeline in ("bronze", "silver", "gold"):
-        _run(project, pipeline=pipeline, env="prod", params={})
+    _run_gold_path(project, env="prod")
+
+
+def _land_two_days(project: Path) -> None:
+    _land(project, "2026-01-05", DAY_1)
+    _land(project, "2026-01-06", DAY_2)
 
 
 def test_gold_in_postgresql_equals_gold_in_sqlite(
     kedro_project: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _land(kedro_project, "2026-01-05", DAY_1)
-    _land(kedro_project, "2026-01-06", DAY_2)
+    _land_two_days(kedro_project)
     _run_prod(kedro_project, postgres_database, monkeypatch)
     in_postgres = _tables(postgres_database)
-    for pipeline in ("bronze", "silver", "gold"):
-        _run(kedro_project, pipeline=pipeline, params={})
+    _run_gold_path(kedro_project)
     in_sqlite = _tables(_sqlite_url(kedro_project))
 
     assert in_postgres["fact_transactions"]["transaction_id"].tolist() == ["t1", "t2", "t3", "t4"]
@@ -38,8 +47,7 @@ def test_gold_in_postgresql_equals_gold_in_sqlite(
 def test_postgresql_gold_is_idempotent_and_incremental(
     kedro_project: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _land(kedro_project, "2026-01-05", DAY_1)
-    _land(kedro_project, "2026-01-06", DAY_2)
+    _land_two_days(kedro_project)
     _run_prod(kedro_project, postgres_database, monkeypatch)
     first = _tables(postgres_database)
     _run_prod(kedro_project, postgres_database, monkeypatch)
