@@ -1,0 +1,1 @@
+"""Operations of the platform: dead-letter monitoring and replay, retention and housekeeping."""
