@@ -1,4 +1,4 @@
-"""Project hooks: a short summary at the end of every run.
+"""Project hooks: a gold database check at the start of a run, a short summary at its end.
 
 The summary is printed, not logged, so it reads as a plain block in a terminal.
 """
@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from kedro.config import MissingConfigException
+from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
+from omegaconf.errors import OmegaConfBaseException
 
+from streamflow.datasets.connection import check_database
 from streamflow.reporting import format_generation_summary, format_model_summary, format_quality_summary
 
+GOLD_CREDENTIALS = "gold_db"
 SUMMARY_DATASETS = {
     "generation_manifest": format_generation_summary,
     "quality_report": format_quality_summary,
@@ -30,3 +35,36 @@ class RunSummaryHooks:
         for name, formatter in SUMMARY_DATASETS.items():
             if name in produced:
                 print(formatter(catalog.load(name)), flush=True)
+
+
+class GoldDatabaseHooks:
+    """Fails a run at its start when it uses the gold database and that database cannot be reached.
+
+    Without it, a PostgreSQL server that is down (or a bad URL) surfaces only when the first
+    gold node runs, after the bronze and silver work, as a driver error.
+    """
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+        self._gold_datasets: frozenset[str] = frozenset()
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Note the gold database URL and the catalog entries that use it."""
+        try:
+            url = context.config_loader["credentials"].get(GOLD_CREDENTIALS, {}).get("con")
+            catalog = context.config_loader["catalog"]
+        except (MissingConfigException, OmegaConfBaseException):  # Kedro reports broken config itself
+            return
+        self._url = str(url) if url else None
+        self._gold_datasets = frozenset(
+            name
+            for name, entry in catalog.items()
+            if isinstance(entry, dict) and entry.get("credentials") == GOLD_CREDENTIALS
+        )
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
+        """Open one connection to the gold database if the pipeline reads or writes it."""
+        if self._url and self._gold_datasets & set(pipeline.datasets()):
+            check_database(self._url)

@@ -5,6 +5,7 @@ import pytest
 from kedro.io.core import DatasetError
 
 from streamflow.datasets import GoldTableDataset
+from streamflow.datasets.connection import GoldDatabaseError
 
 SCHEMA = "streamflow.medallion.schemas.DimCustomer"
 
@@ -91,7 +92,7 @@ def test_unreachable_database_error_says_how_to_fix_it(tmp_path: Path) -> None:
         primary_key=["customer_id"],
         credentials={"con": f"sqlite:///{tmp_path / 'missing-dir' / 'gold.sqlite'}"},
     )
-    with pytest.raises(DatasetError, match=r"unreachable.*Check that the server is running"):
+    with pytest.raises(GoldDatabaseError, match=r"unreachable.*missing-dir.*run from the project root"):
         dataset.load()
 
 

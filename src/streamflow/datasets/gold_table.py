@@ -30,6 +30,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from streamflow.datasets.connection import GoldDatabaseError, unreachable_message
+
 WriteMode = Literal["insert_new", "upsert", "replace_partitions"]
 WRITE_MODES: tuple[str, ...] = ("insert_new", "upsert", "replace_partitions")
 MERGE_RULES: tuple[str, ...] = ("min", "max")
@@ -142,7 +144,7 @@ class GoldTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                     return conform(pd.DataFrame(columns=list(schema.columns)), schema)
                 frame = pd.read_sql_table(self._table_name, connection)
         except sa.exc.OperationalError as exc:
-            raise DatasetError(_unreachable(self._table_name, self._url, exc)) from exc
+            raise GoldDatabaseError(_unreachable(self._table_name, self._url, exc)) from exc
         return conform(frame[list(schema.columns)], schema)
 
     def save(self, data: pd.DataFrame) -> None:
@@ -171,7 +173,7 @@ class GoldTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                     for chunk in _chunks(_to_sql_rows(frame), CHUNK_ROWS):
                         connection.execute(statement, chunk)
         except sa.exc.OperationalError as exc:
-            raise DatasetError(_unreachable(self._table_name, self._url, exc)) from exc
+            raise GoldDatabaseError(_unreachable(self._table_name, self._url, exc)) from exc
 
     def _insert_statement(self, table: sa.Table, dialect: str) -> Any:
         if dialect not in _DIALECT_INSERTS:
@@ -329,8 +331,4 @@ def _import_model(path: str) -> type[pa.DataFrameModel]:
 
 
 def _unreachable(table: str, url: str, error: Exception) -> str:
-    safe_url = sa.engine.make_url(url).render_as_string(hide_password=True)
-    return (
-        f"{table}: database {safe_url} is unreachable or refused the write ({error.__class__.__name__}: "
-        f"{str(error).splitlines()[0]}). Check that the server is running and the credentials are right."
-    )
+    return unreachable_message(url, error, what=f"{table}: database")
