@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help env run stream test lint typecheck unit bench clean
+.PHONY: help env run stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ test: env lint typecheck ## Lint, type-check and run the whole test suite
 unit: env ## Run the tests only
 	$(BIN)/pytest
 
+.PHONY: manifests
+manifests: env ## Validate the Kubernetes manifests and the Flink image inputs offline (tests/k8s)
+	$(BIN)/pytest tests/k8s
+
 lint: env ## ruff check and format check
 	$(BIN)/ruff check src tests flink_app
 	$(BIN)/ruff format --check src tests flink_app
@@ -51,6 +55,27 @@ typecheck: env ## mypy (strict) on the package
 
 bench: env ## Print the performance figures beside their targets
 	$(BIN)/python -m streamflow.bench
+
+# Pipelines scheduled in Airflow; schedules in conf/base/airflow.yml, template in templates/.
+DAG_PIPELINES := medallion,quality,model,dlq_monitor,maintenance
+
+dags: env ## Generate the Airflow 3 DAGs into airflow_dags/ (kedro airflow create; committed)
+	$(BIN)/kedro airflow create --pipelines $(DAG_PIPELINES) --jinja-file templates/airflow_dag.py.j2 --target-dir airflow_dags
+
+VIZ_SITE := data/08_reporting/viz
+
+viz: env ## Build the kedro-viz lineage site into data/08_reporting/viz (live: kedro viz run)
+	$(BIN)/python -m streamflow.lineage build --output $(VIZ_SITE)
+
+viz-check: viz ## Draw the lineage site in headless Chromium; screenshot in data/08_reporting
+	$(BIN)/python -m streamflow.lineage check --site $(VIZ_SITE) --screenshot data/08_reporting/lineage.png
+
+lab: env ## JupyterLab on notebooks/ (installs the nbstripout git filter first)
+	$(BIN)/nbstripout --install --attributes .gitattributes
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+notebooks: env ## Execute every notebook on this project's data (after make run and make stream)
+	$(BIN)/pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider notebooks
 
 clean: ## Remove the environments and caches (data/ is kept)
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
