@@ -21,6 +21,8 @@ pure numpy walk is the fallback.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -166,6 +168,11 @@ class ModelBundle:
         low, high = manifest.score_normalisation["low"], manifest.score_normalisation["high"]
         self._norm_low = low
         self._norm_span = high - low if high > low else 1.0
+        self._one_row_walker: _OneRow | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the one-row walker (it holds C pointers into this process)."""
+        return {**self.__dict__, "_one_row_walker": None}
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelBundle:
@@ -214,8 +221,16 @@ class ModelBundle:
         return normalised
 
     def ml_score(self, features: tuple[float, ...] | list[float]) -> float:
-        """``ml_scores`` for one feature vector."""
-        return float(self.ml_scores(np.asarray(features, dtype=np.float64).reshape(1, -1))[0])
+        """``ml_scores`` for one feature vector (the same walk and arithmetic, one row)."""
+        depth = self._one_row().depth(features)
+        denominator = self.manifest.denominator
+        anomaly = 1.0 if denominator == 0 else float(np.power(2.0, -np.divide(depth, denominator)))
+        return min(max((anomaly - self._norm_low) / self._norm_span, 0.0), 1.0)
+
+    def _one_row(self) -> _OneRow:
+        if self._one_row_walker is None:
+            self._one_row_walker = _OneRow(self._tree, self._leaf_value, self._node_value)
+        return self._one_row_walker
 
     def blend(self, ml_score: float, rules_score: float) -> float:
         """``alpha * ml_score + (1 - alpha) * rules_score``."""
@@ -230,10 +245,7 @@ class ModelBundle:
         shorter path is more abnormal), is the feature's contribution, in path-length
         units like SHAP's. They add up to ``(expected depth - depth(x)) / n_trees``.
         """
-        x32 = np.asarray(features, dtype=np.float32).reshape(-1)
-        out = np.zeros(len(FEATURE_NAMES), dtype=np.float64)
-        _KERNELS.contributions(x32, *self._tree, self._node_value, out)
-        return -out / self.manifest.n_trees
+        return -self._one_row().contributions(features) / self.manifest.n_trees
 
     def top_contributions(self, features: tuple[float, ...] | list[float], k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` features pushing this vector most towards anomaly, strongest first."""
@@ -311,3 +323,108 @@ class _Kernels:
 
 
 _KERNELS = _Kernels()
+
+
+class _OneRow:
+    """One feature vector at a time, through C entry points that take raw pointers.
+
+    The walks are the same numba kernels, wrapped in ``numba.cfunc`` and called through
+    ctypes with buffers allocated once, so no array passes numba's boxing layer. That
+    layer hands numba's runtime objects that later take the GIL with ``PyGILState_Ensure``,
+    which deadlocks in an interpreter embedded in the JVM (PyFlink's thread mode).
+    Without numba the walks run in Python, as the batch kernels do.
+    """
+
+    def __init__(self, tree: tuple[NDArray[Any], ...], leaf_value: NDArray[Any], node_value: NDArray[Any]) -> None:
+        self._tree = tree
+        self._leaf_value = leaf_value
+        self._node_value = node_value
+        self._x = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+        self._depth = np.zeros(1, dtype=np.float64)
+        self._push = np.zeros(len(FEATURE_NAMES), dtype=np.float64)
+        entry_points = _c_entry_points()
+        if entry_points is None:
+            self._c_depth = self._c_push = None
+            return
+        depth_entry, push_entry = entry_points
+        common = (tree[0].shape[0] - 1, *map(_pointer, tree))
+        x = _pointer(self._x)
+        self._c_depth = functools.partial(depth_entry, x, *common, _pointer(leaf_value), _pointer(self._depth))
+        self._c_push = functools.partial(push_entry, x, *common, _pointer(node_value), _pointer(self._push))
+
+    def depth(self, features: tuple[float, ...] | list[float] | NDArray[Any]) -> float:
+        """Summed path length over the trees."""
+        self._x[0, :] = features
+        self._depth[0] = 0.0
+        if self._c_depth is not None:
+            self._c_depth()
+        else:
+            _KERNELS.depths(self._x, *self._tree, self._leaf_value, self._depth)
+        return float(self._depth[0])
+
+    def contributions(self, features: tuple[float, ...] | list[float] | NDArray[Any]) -> NDArray[np.float64]:
+        """Summed node-value moves per feature (see ``ModelBundle.contributions``)."""
+        self._x[0, :] = features
+        self._push[:] = 0.0
+        if self._c_push is not None:
+            self._c_push()
+        else:
+            _KERNELS.contributions(self._x[0], *self._tree, self._node_value, self._push)
+        return self._push.copy()
+
+
+def _pointer(array: NDArray[Any]) -> Any:
+    """A typed ctypes pointer to the array's data (the array must outlive it)."""
+    return array.ctypes.data_as(ctypes.POINTER(np.ctypeslib.as_ctypes_type(array.dtype)))
+
+
+@functools.cache
+def _c_entry_points() -> tuple[Any, Any] | None:
+    """Ctypes callables of the two walks compiled as C functions, or ``None`` without numba."""
+    try:
+        from numba import carray, cfunc, njit, types
+    except ImportError:  # pragma: no cover - numba ships with shap in this environment
+        return None
+    n_features = len(FEATURE_NAMES)
+    depths = njit(cache=True, nogil=True)(_walk_depths)
+    push = njit(cache=True, nogil=True)(_walk_contributions)
+    signature = types.void(
+        types.CPointer(types.float32),
+        types.int64,
+        types.CPointer(types.int64),
+        types.CPointer(types.int32),
+        types.CPointer(types.int32),
+        types.CPointer(types.int32),
+        types.CPointer(types.float64),
+        types.CPointer(types.uint8),
+        types.CPointer(types.float64),
+        types.CPointer(types.float64),
+    )
+
+    def views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, values_p, n_trees):  # type: ignore[no-untyped-def]
+        offsets = carray(offsets_p, (n_trees + 1,))
+        n_nodes = offsets[n_trees]
+        return (
+            offsets,
+            carray(left_p, (n_nodes,)),
+            carray(right_p, (n_nodes,)),
+            carray(feature_p, (n_nodes,)),
+            carray(threshold_p, (n_nodes,)),
+            carray(missing_p, (n_nodes,)),
+            carray(values_p, (n_nodes,)),
+        )
+
+    tree_views = njit(cache=True)(views)
+
+    def depth_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p):  # type: ignore[no-untyped-def]
+        tree = tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, n_trees)
+        depths(carray(x_p, (1, n_features)), *tree, carray(out_p, (1,)))
+
+    def push_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, out_p):  # type: ignore[no-untyped-def]
+        tree = tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, n_trees)
+        push(carray(x_p, (n_features,)), *tree, carray(out_p, (n_features,)))
+
+    return (
+        cfunc(signature, cache=True, nopython=True)(depth_entry).ctypes,
+        cfunc(signature, cache=True, nopython=True)(push_entry).ctypes,
+    )
