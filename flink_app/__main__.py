@@ -1,61 +1,126 @@
-"""``python -m flink_app score --input PATH --output DIR [--model BUNDLE] [--env ENV]``."""
+"""``python -m flink_app score``: run the scoring job and print what it did.
+
+Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of them,
+``--output`` receives ``scored/``, ``alerts/`` and ``dlq/``. In production
+(``--env prod``, ``stream.io: kafka``) topics and servers come from ``conf/prod/stream.yml``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
-from flink_app.config import DEFAULT_CONF_DIR, load_config, resolve_model
-from flink_app.job import build_job, local_environment
+from flink_app.config import DEFAULT_CONF_DIR, StreamConfig, checkpoint_uri, load_config, project_path, resolve_model
+from flink_app.job import (
+    ModelRequiredError,
+    Outputs,
+    build_job,
+    file_source,
+    kafka_source,
+    stream_environment,
+)
+from flink_app.summary import input_files, summarize
 
-DEFAULT_BUNDLES = DEFAULT_CONF_DIR.parent / "data" / "06_models" / "model_bundle"
+EXIT_USAGE = 2
 
 
-def count_lines(path: Path) -> int:
-    """Lines in a file, or in every visible file under a folder."""
-    files = (
-        [path] if path.is_file() else [p for p in sorted(path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="flink_app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    score = commands.add_parser("score", help="score a stream of transaction events")
+    score.add_argument("--input", type=Path, help="a JSON-lines file or a folder of them (files mode)")
+    score.add_argument("--output", type=Path, help="receives alerts/, scored/ and dlq/ (files mode)")
+    score.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
+    score.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
+    score.add_argument("--follow", action="store_true", help="keep watching the --input folder for new files")
+    score.add_argument(
+        "--recover-from", help="a retained checkpoint (chk-N folder) or savepoint to restore state and positions from"
     )
-    return sum(file.read_bytes().count(b"\n") for file in files)
+    score.add_argument("--checkpoint-dir", help="override stream.checkpoint.dir (a folder or URI)")
+    score.add_argument("--checkpoint-interval-ms", type=int, help="override stream.checkpoint.interval_ms")
+    score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
+    return parser.parse_args(argv)
+
+
+def java_problem() -> str | None:
+    """Why Flink cannot start here, or ``None``: it needs a Java runtime (17)."""
+    java_home = os.environ.get("JAVA_HOME")
+    if (java_home and Path(java_home, "bin", "java").exists()) or shutil.which("java"):
+        return None
+    return "Java not found: Flink needs Java 17. Install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+
+
+def choose_model(argument: str | None, config: StreamConfig) -> str | None:
+    """The bundle folder to load, or ``None`` for rules only (said loudly, or refused if required)."""
+    wanted = argument if argument is not None else config.job.model.path
+    if wanted in (None, "", "none"):
+        return None
+    try:
+        return resolve_model(wanted, Path(project_path(config.job.model.bundles_dir)))
+    except FileNotFoundError as error:
+        if config.job.model.required:
+            raise ModelRequiredError(str(error)) from error
+        print(f"WARNING: {error}. Scoring with rules only.", file=sys.stderr)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the scoring job on a local MiniCluster and print a summary."""
-    parser = argparse.ArgumentParser(prog="flink_app", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    score = commands.add_parser("score", help="score a JSON-lines file or folder")
-    score.add_argument("--input", type=Path, required=True, help="a JSON-lines file or a folder of them")
-    score.add_argument("--output", type=Path, required=True, help="receives alerts/, scored/ and dlq/")
-    score.add_argument(
-        "--model", default=None, help="model bundle folder, or 'latest' (the newest packaged one); omit for rules only"
-    )
-    score.add_argument("--env", default="base", help="configuration environment under conf/")
-    args = parser.parse_args(argv)
-    if not args.input.exists():
-        parser.error(f"--input {args.input} does not exist")
+    """Run the job; print the summary; non-zero when an event was lost or the set-up is wrong."""
+    args = parse_arguments(argv)
+    problem = java_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     config = load_config(DEFAULT_CONF_DIR, args.env)
-    try:
-        model = resolve_model(args.model, DEFAULT_BUNDLES)
-    except FileNotFoundError as error:
-        parser.error(str(error))
-    env = local_environment(config)
-    build_job(env, config, input_path=args.input.resolve(), output_dir=args.output.resolve(), model_path=model)
-    start = time.perf_counter()
-    env.execute("streamflow-scoring")
-    elapsed = time.perf_counter() - start
-    events_in = count_lines(args.input)
-    counts = {
-        name: count_lines(args.output / name) if (args.output / name).exists() else 0
-        for name in ("scored", "alerts", "dlq")
-    }
-    print(
-        f"Stream summary: events in {events_in:,}, scored {counts['scored']:,}, alerts {counts['alerts']:,}, "
-        f"dead-lettered {counts['dlq']:,}; {events_in / elapsed:,.0f} events/s; "
-        f"model {model or 'none (rules only)'}"
+    config = config.overridden(
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_interval_ms=args.checkpoint_interval_ms,
+        model_required=True if args.require_model else None,
     )
-    return 0 if events_in == counts["scored"] + counts["dlq"] else 1
+    files_mode = config.job.io == "files"
+    if files_mode and (args.input is None or args.output is None or not args.input.exists()):
+        print("error: files mode needs --input (an existing file or folder) and --output", file=sys.stderr)
+        return EXIT_USAGE
+    env = stream_environment(config.job, recover_from=args.recover_from)
+    if files_mode:
+        inputs = input_files(args.input.resolve())
+        follow = 1.0 if args.follow else None
+        source = file_source([args.input.resolve()] if args.follow else inputs, follow_seconds=follow)
+        output_dir = args.output.resolve()
+        outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
+        source_name = str(args.input)
+    else:
+        topics = config.job.kafka.topics
+        source = kafka_source(config.job)
+        outputs = Outputs(topics["scored"], topics["alerts"], topics["dead_letters"])
+        source_name = f"kafka:{topics['transactions']}"
+    try:
+        model = choose_model(args.model, config)
+        model_version = build_job(env, config, source=source, source_name=source_name, outputs=outputs, model=model)
+    except ModelRequiredError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"Scoring with {model_version}; checkpoints in {checkpoint_uri(config.job.checkpoint)}"
+        + (" (watching for new files; Ctrl-C stops)" if args.follow else ""),
+        flush=True,
+    )
+    started = time.perf_counter()
+    try:
+        env.execute(config.job.job_name)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    if not files_mode:
+        return 0
+    inputs = input_files(args.input.resolve())
+    summary = summarize(inputs, output_dir, seconds=time.perf_counter() - started, model_version=model_version)
+    print(summary.render())
+    return 0 if summary.balanced else 1
 
 
 if __name__ == "__main__":

@@ -1,45 +1,206 @@
-"""Configuration of the stream job: the project's shared parameters plus ``stream``."""
+"""Configuration of the stream job: ``conf/<env>/stream.yml`` plus the shared rules and contract.
+
+``conf/base`` is read first and ``conf/<env>`` merged over it key by key; ``${oc.env:NAME}``
+reads the environment (OmegaConf), so production values come from the deployment.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import OmegaConf
 
 from streamflow.core import ContractConfig, RulesConfig
+from streamflow.core.config import build_dataclass
 
 DEFAULT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+PROJECT_ROOT = DEFAULT_CONF_DIR.parent
+EXECUTION_MODES = ("thread", "process")
+STATE_BACKENDS = ("hashmap", "rocksdb")
+IO_KINDS = ("files", "kafka")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which bundle to load, and whether the job may run without one."""
+
+    path: str | None = "latest"
+    bundles_dir: str = "data/06_models/model_bundle"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class EventTimeSettings:
+    """Watermarks: how late an event may arrive and still be ordered with its customer's."""
+
+    max_out_of_orderness_seconds: float = 60.0
+    idle_source_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class CheckpointSettings:
+    """Exactly-once checkpoints and where they are kept."""
+
+    interval_ms: int = 5_000
+    mode: str = "EXACTLY_ONCE"
+    dir: str = "data/09_stream_state/checkpoints"
+    retention: str = "RETAIN_ON_CANCELLATION"
+    min_pause_ms: int = 1_000
+    timeout_ms: int = 600_000
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Kafka servers, topics and the connector jar (production I/O)."""
+
+    bootstrap_servers: str = "localhost:9092"
+    group_id: str = "streamflow-scoring"
+    starting_offsets: str = "committed"
+    connector_jar: str | None = None
+    transactional_id_prefix: str = "streamflow-scoring"
+    topics: dict[str, str] = field(
+        default_factory=lambda: {
+            "transactions": "transactions",
+            "scored": "transactions-scored",
+            "alerts": "fraud-alerts",
+            "dead_letters": "transactions-dlq",
+        }
+    )
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The ``stream`` block of ``conf/<env>/stream.yml``."""
+
+    job_name: str = "streamflow-scoring"
+    python_execution_mode: str = "thread"
+    parallelism: int = 1
+    model: ModelSettings = field(default_factory=ModelSettings)
+    rules_only_threshold: float = 0.5
+    event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
+    state_ttl_days: float = 90.0
+    checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
+    state_backend: str = "hashmap"
+    io: str = "files"
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (
+            ("python_execution_mode", self.python_execution_mode, EXECUTION_MODES),
+            ("state_backend", self.state_backend, STATE_BACKENDS),
+            ("io", self.io, IO_KINDS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"stream.{name} is {value!r}; expected one of {list(allowed)}")
 
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """Everything the job reads from ``conf/<env>/``: rules, contract and job settings."""
+    """Everything the job reads from ``conf/``: rules, contract and job settings."""
 
     rules: RulesConfig
     contract: ContractConfig
-    job: dict[str, Any]
+    job: JobSettings
+
+    def with_checkpoint_dir(self, location: str) -> StreamConfig:
+        """The same configuration, checkpointing to ``location``."""
+        return self.overridden(checkpoint_dir=location)
+
+    def overridden(
+        self,
+        *,
+        checkpoint_dir: str | None = None,
+        checkpoint_interval_ms: int | None = None,
+        model_required: bool | None = None,
+    ) -> StreamConfig:
+        """The same configuration with the given settings replaced (``None`` keeps one)."""
+        checkpoint = self.job.checkpoint
+        checkpoint = replace(
+            checkpoint,
+            dir=checkpoint_dir if checkpoint_dir is not None else checkpoint.dir,
+            interval_ms=checkpoint_interval_ms if checkpoint_interval_ms is not None else checkpoint.interval_ms,
+        )
+        model = self.job.model
+        model = replace(model, required=model_required if model_required is not None else model.required)
+        return replace(self, job=replace(self.job, checkpoint=checkpoint, model=model))
 
 
 def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamConfig:
-    """Merge ``conf/base/parameters*.yml`` with ``conf/<env>/parameters*.yml`` (top-level keys)."""
-    merged: dict[str, Any] = {}
-    for folder in dict.fromkeys(["base", env]):
-        for path in sorted((conf_dir / folder).glob("parameters*.yml")):
-            merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    """Rules and contract from ``parameters*.yml``, job settings from ``stream*.yml``, ``base`` then ``env``."""
+    folders = [conf_dir / name for name in dict.fromkeys(["base", env])]
+    parameters = _merged(path for folder in folders for path in sorted(folder.glob("parameters*.yml")))
+    stream = _merged(path for folder in folders for path in sorted(folder.glob("stream*.yml")))
     return StreamConfig(
-        rules=RulesConfig.from_dict(merged.get("fraud_rules")),
-        contract=ContractConfig.from_dict(merged.get("event_contract")),
-        job=dict(merged.get("stream") or {}),
+        rules=RulesConfig.from_dict(parameters.get("fraud_rules")),
+        contract=ContractConfig.from_dict(parameters.get("event_contract")),
+        job=job_settings(stream.get("stream") or {}),
     )
 
 
+def job_settings(block: dict[str, Any]) -> JobSettings:
+    """``JobSettings`` from the ``stream`` block, rejecting unknown keys at every level."""
+    nested = {
+        "model": ModelSettings,
+        "event_time": EventTimeSettings,
+        "checkpoint": CheckpointSettings,
+        "kafka": KafkaSettings,
+    }
+    converters = {name: (lambda value, cls=cls: build_dataclass(cls, value or {})) for name, cls in nested.items()}
+    return build_dataclass(JobSettings, block, converters=converters)
+
+
+def _merged(paths: Any) -> dict[str, Any]:
+    """Deep-merge YAML files in order and resolve ``${oc.env:...}`` interpolations."""
+    merged: Any = OmegaConf.create()
+    for path in paths:
+        merged = OmegaConf.merge(merged, OmegaConf.create(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
+    resolved = OmegaConf.to_container(merged, resolve=True)
+    assert isinstance(resolved, dict)
+    return {str(key): value for key, value in resolved.items()}
+
+
 def resolve_model(argument: str | None, bundles: Path) -> str | None:
-    """``--model``: a bundle folder, ``latest`` (the newest version under ``bundles``), or nothing."""
+    """A bundle folder, ``latest`` (the newest version under ``bundles``), or nothing (rules only)."""
     if argument != "latest":
         return argument
     versions = sorted(bundles.glob("*/model_bundle/manifest.json"))
     if not versions:
         raise FileNotFoundError(f"no model bundle under {bundles}; train one with: kedro run --pipelines model")
     return str(versions[-1].parent)
+
+
+def project_path(value: str) -> str:
+    """A path from config: URIs and absolute paths as they are, relative ones under the project root."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str(PROJECT_ROOT / value)
+
+
+def checkpoint_uri(settings: CheckpointSettings) -> str:
+    """The checkpoint folder as a URI Flink accepts (a local folder becomes ``file://``)."""
+    location = project_path(settings.dir)
+    return location if "://" in location else Path(location).as_uri()
+
+
+def flink_settings(job: JobSettings) -> dict[str, str]:
+    """The Flink configuration keys the job sets from ``stream.yml``.
+
+    The same keys appear in the ``FlinkDeployment``'s ``flinkConfiguration`` (``k8s/``), and
+    a test checks that they agree with the production config.
+    """
+    checkpoint = job.checkpoint
+    return {
+        "pipeline.name": job.job_name,
+        "python.execution-mode": job.python_execution_mode,
+        "parallelism.default": str(job.parallelism),
+        "execution.checkpointing.interval": f"{checkpoint.interval_ms} ms",
+        "execution.checkpointing.mode": checkpoint.mode,
+        "execution.checkpointing.dir": checkpoint_uri(checkpoint),
+        "execution.checkpointing.externalized-checkpoint-retention": checkpoint.retention,
+        "execution.checkpointing.min-pause": f"{checkpoint.min_pause_ms} ms",
+        "execution.checkpointing.timeout": f"{checkpoint.timeout_ms} ms",
+        "state.backend.type": job.state_backend,
+    }

@@ -6,16 +6,19 @@ import sys
 
 import numpy as np
 import pytest
+from flink_app.config import load_config
 from flink_app.records import score_event
 from sklearn.ensemble import IsolationForest
 
-from streamflow.core import ContractConfig, EventError, RulesConfig, parse_event
+from streamflow.core import FEATURE_NAMES, ContractConfig, EventError, parse_event
 from streamflow.datasets import ModelBundleDataset
 from streamflow.generator import GeneratorConfig, generate_stream
+from streamflow.medallion.silver import deduplicate, parse_payloads
+from streamflow.modeling.features import replay_features
 from streamflow.modeling.packaging import build_bundle
 from tests.conftest import REPO_ROOT
 
-RULES = RulesConfig.from_dict({"blacklist": {"store_ids": ["S00007", "S00042", "S00311"]}})
+RULES = load_config().rules  # what the job reads from conf/base
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,8 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             str(base / "out"),
             "--model",
             str(base / "bundle"),
+            "--checkpoint-dir",
+            str(base / "checkpoints"),
         ],
         cwd=REPO_ROOT,
         capture_output=True,
@@ -76,40 +81,72 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 def test_every_event_is_scored_or_dead_lettered(scored_run: dict) -> None:  # type: ignore[type-arg]
     assert len(scored_run["lines"]) == len(scored_run["scored"]) + len(scored_run["dlq"])
-    assert "Stream summary: events in" in scored_run["stdout"]
+    assert "Stream summary" in scored_run["stdout"]
+    assert "every event scored or dead-lettered" in scored_run["stdout"]
 
 
-def test_dead_letters_carry_the_parser_codes(scored_run: dict) -> None:  # type: ignore[type-arg]
-    expected = []
-    for line in scored_run["lines"]:
+def expected_decisions(lines: list[str], bundle: object) -> tuple[list[dict], list[str], list[str]]:  # type: ignore[type-arg]
+    """What the core decides for the lines, replayed as the job orders them.
+
+    Parse (rejects are dead letters), drop repeated transaction ids (dead letters), then
+    each customer's events in event-time order, ties in arrival order.
+    """
+    events, dead_codes, seen = [], [], set()
+    for line in lines:
         try:
-            parse_event(line)
+            event = parse_event(line)
         except EventError as error:
-            expected.append(error.code)
-    assert sorted(record["error_code"] for record in scored_run["dlq"]) == sorted(expected)
+            dead_codes.append(error.code)
+            continue
+        if (event.customer_id, event.transaction_id) in seen:
+            dead_codes.append("duplicate_transaction_id")
+            continue
+        seen.add((event.customer_id, event.transaction_id))
+        events.append(event)
+    events.sort(key=lambda event: event.event_time_ms)
+    states: dict[str, object] = {}
+    scored, alerts = [], []
+    for event in events:
+        decision = score_event(
+            states.get(event.customer_id), event, RULES, bundle, rules_only_threshold=0.5, scored_at=""
+        )  # type: ignore[arg-type]
+        states[event.customer_id] = decision.state
+        scored.append(decision.scored)
+        if decision.alert:
+            alerts.append(event.transaction_id)
+    return scored, alerts, dead_codes
+
+
+def test_dead_letters_carry_the_parser_and_duplicate_codes(scored_run: dict) -> None:  # type: ignore[type-arg]
+    _, _, expected_codes = expected_decisions(scored_run["lines"], scored_run["bundle"])
+    assert "duplicate_transaction_id" in expected_codes
+    assert sorted(record["error_code"] for record in scored_run["dlq"]) == sorted(expected_codes)
     assert {"source", "received_at", "job_version", "model_version", "payload_size", "payload_truncated"} <= set(
         scored_run["dlq"][0]
     )
 
 
-def test_stream_decisions_equal_the_core_in_the_same_order(scored_run: dict) -> None:  # type: ignore[type-arg]
-    states: dict[str, object] = {}
-    expected_alerts, expected_scores = [], {}
-    for line in scored_run["lines"]:
-        try:
-            event = parse_event(line)
-        except EventError:
-            continue
-        decision = score_event(
-            states.get(event.customer_id), event, RULES, scored_run["bundle"], rules_only_threshold=0.5, scored_at=""
-        )  # type: ignore[arg-type]
-        states[event.customer_id] = decision.state
-        expected_scores.setdefault(event.transaction_id, []).append(decision.scored["final_score"])
-        if decision.alert:
-            expected_alerts.append(event.transaction_id)
-    got_scores: dict[str, list[float]] = {}
-    for record in scored_run["scored"]:
-        got_scores.setdefault(record["transaction_id"], []).append(record["final_score"])
-    assert got_scores == expected_scores
+def test_stream_decisions_equal_the_core_in_event_time_order(scored_run: dict) -> None:  # type: ignore[type-arg]
+    expected_scored, expected_alerts, _ = expected_decisions(scored_run["lines"], scored_run["bundle"])
+    got = {record["transaction_id"]: record for record in scored_run["scored"]}
+    assert len(got) == len(scored_run["scored"]) == len(expected_scored)
+    for expected in expected_scored:
+        record = got[expected["transaction_id"]]
+        assert record["final_score"] == expected["final_score"]
+        assert record["fired_rules"] == expected["fired_rules"]
+        assert record["late"] is False
     assert sorted(alert["transaction_id"] for alert in scored_run["alerts"]) == sorted(expected_alerts)
     assert all(alert["model_version"] == "test-model" for alert in scored_run["alerts"])
+    assert all(len(alert["top_features"]) == 3 and alert["reasons"] for alert in scored_run["alerts"])
+
+
+def test_stream_features_equal_the_kedro_features_bit_for_bit(scored_run: dict) -> None:  # type: ignore[type-arg]
+    """Batch/stream parity: the features pipeline's replay of silver gives the stream's vectors."""
+    payloads = [line.encode() for line in scored_run["lines"]]
+    parsed, positions, _, _ = parse_payloads(payloads, ContractConfig())
+    silver, _ = deduplicate(parsed.assign(source_file="events.jsonl", line_number=[p + 1 for p in positions]))
+    batch = replay_features(silver, RULES).set_index("transaction_id")
+    stream = {record["transaction_id"]: record["features"] for record in scored_run["scored"]}
+    assert set(stream) == set(batch.index)
+    for transaction_id, features in stream.items():
+        assert [features[name] for name in FEATURE_NAMES] == batch.loc[transaction_id, list(FEATURE_NAMES)].tolist()

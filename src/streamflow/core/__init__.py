@@ -16,6 +16,7 @@ from streamflow.core.errors import (
     EVENT_ERROR_CODES,
     ConfigError,
     CoreError,
+    DuplicateEventError,
     EventError,
     StateError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ContractConfig",
     "CoreError",
     "CustomerState",
+    "DuplicateEventError",
     "Event",
     "EventError",
     "FeatureVector",

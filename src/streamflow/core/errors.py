@@ -92,6 +92,12 @@ class BadTimestampError(EventError):
     code = "bad_timestamp"
 
 
+class DuplicateEventError(EventError):
+    """A ``transaction_id`` seen before (the first arrival is kept, as silver keeps it)."""
+
+    code = "duplicate_transaction_id"
+
+
 EVENT_ERROR_TYPES: tuple[type[EventError], ...] = (
     InvalidJsonError,
     BadEncodingError,

@@ -1,0 +1,172 @@
+"""Stream throughput on one input, three ways, each on its own local MiniCluster.
+
+(a) a bare keyed counter (the framework's own ceiling for a keyed Python function here),
+(b) the scoring job with rules and the model bundle, (c) the same job scoring each event
+with scikit-learn's ``score_samples`` (the naive design). Run by ``make bench``:
+``python -m flink_app.benchmark --events 200000``.
+
+Rates are events / Flink's net job runtime (task start-up included, client and
+MiniCluster start-up not). Each variant runs in a fresh process, so one JVM's warm-up
+does not help the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pyflink.common import Types, WatermarkStrategy
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
+from flink_app.config import DEFAULT_CONF_DIR, load_config
+from flink_app.job import Outputs, _file_sink, build_job, file_source, stream_environment
+from streamflow.core import ContractConfig
+from streamflow.core.forest import ModelBundle
+from streamflow.generator import GeneratorConfig, generate_stream
+
+VARIANTS = ("counter", "job", "sklearn")
+GOALS = {"job/counter": 0.5, "job/sklearn": 20.0}
+
+
+class CountPerKey(KeyedProcessFunction):  # type: ignore[misc]
+    """The bare keyed counter: one ``ValueState`` read and write and one output per event."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """Create the state handle."""
+        self._count = runtime_context.get_state(ValueStateDescriptor("count", Types.LONG()))
+
+    def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Any:
+        """Count the key's events; emit the count."""
+        count = (self._count.value() or 0) + 1
+        self._count.update(count)
+        yield f"{ctx.get_current_key()},{count}"
+
+
+def customer_key(line: str) -> str:
+    """The customer id by string search (no JSON parsing: the counter measures the framework)."""
+    start = line.find('"customer_id"')
+    return line[start + 15 : start + 40] if start >= 0 else ""
+
+
+class SklearnBundle(ModelBundle):
+    """A bundle whose score comes from the scikit-learn forest, one ``score_samples`` call per event."""
+
+    def __init__(self, bundle: ModelBundle, forest: Any) -> None:
+        super().__init__(bundle.manifest, bundle.arrays)
+        self._forest = forest
+
+    def score_samples(self, features: NDArray[Any]) -> NDArray[np.float64]:
+        """scikit-learn's own ``score_samples``."""
+        scores: NDArray[np.float64] = self._forest.score_samples(np.atleast_2d(features))
+        return scores
+
+
+def run_variant(variant: str, input_file: Path, output_dir: Path, bundle_dir: Path, forest_file: Path) -> float:
+    """Run one variant to the end; return Flink's net runtime in seconds."""
+    config = load_config(DEFAULT_CONF_DIR).with_checkpoint_dir(str(output_dir / "checkpoints"))
+    env = stream_environment(config.job)
+    source = file_source([input_file])
+    if variant == "counter":
+        lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events")
+        counts = lines.key_by(customer_key, key_type=Types.STRING()).process(CountPerKey(), output_type=Types.STRING())
+        _file_sink(counts, str(output_dir / "scored"), "scored", config.job)
+    else:
+        model: Any = str(bundle_dir)
+        if variant == "sklearn":
+            model = SklearnBundle(ModelBundle.load(bundle_dir), pickle.loads(forest_file.read_bytes()))
+        outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
+        build_job(env, config, source=source, source_name=str(input_file), outputs=outputs, model=model)
+    result = env.execute(f"bench-{variant}")
+    return float(result.get_net_runtime()) / 1000.0
+
+
+def prepare(workdir: Path, n_events: int) -> tuple[Path, Path, Path]:
+    """The input stream, a bundle trained on it and the same forest pickled."""
+    from sklearn.ensemble import IsolationForest
+
+    from streamflow.datasets import ModelBundleDataset
+    from streamflow.modeling.packaging import build_bundle
+
+    config = GeneratorConfig.from_dict({"n_events": n_events, "days": 28}, ["S00007"])
+    stream = generate_stream(config, ContractConfig())
+    input_file = workdir / "events.jsonl"
+    with input_file.open("w", encoding="utf-8") as handle:
+        for name in sorted(stream.partitions):
+            handle.write(stream.partitions[name])
+    forest = IsolationForest(n_estimators=100, random_state=42).fit(np.random.default_rng(0).normal(size=(5000, 6)))
+    bundle = build_bundle(
+        forest,
+        model_version="bench",
+        training_window={},
+        training_rows=5000,
+        score_normalisation={"low": 0.35, "high": 0.75},
+        alert_threshold=0.5,
+        alpha=0.3,
+    )
+    ModelBundleDataset(filepath=str(workdir / "bundle")).save(bundle)
+    forest_file = workdir / "forest.pkl"
+    forest_file.write_bytes(pickle.dumps(forest))
+    return input_file, workdir / "bundle", forest_file
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the three rates, their ratios and the goals (medians over ``--repeats``)."""
+    parser = argparse.ArgumentParser(prog="python -m flink_app.benchmark", description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # one run, in a child process
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.variant:
+        seconds = run_variant(
+            args.variant,
+            args.workdir / "events.jsonl",
+            Path(tempfile.mkdtemp(dir=args.workdir)),
+            args.workdir / "bundle",
+            args.workdir / "forest.pkl",
+        )
+        print(json.dumps({"seconds": seconds}))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
+        workdir = Path(tmp)
+        input_file, _, _ = prepare(workdir, args.events)
+        n_lines = input_file.read_bytes().count(b"\n")
+        rates: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+        for _ in range(args.repeats):
+            for variant in VARIANTS:
+                rates[variant].append(n_lines / _child_run(variant, workdir, n_lines))
+    median = {variant: statistics.median(values) for variant, values in rates.items()}
+    print(f"Stream throughput on {n_lines:,} events (median of {args.repeats}; events / Flink net runtime)")
+    labels = ("(a) bare keyed counter", "(b) scoring job", "(c) job + sklearn")
+    for variant, label in zip(VARIANTS, labels, strict=True):
+        runs = ", ".join(f"{value:,.0f}" for value in rates[variant])
+        print(f"  {label:<24} {median[variant]:>10,.0f} events/s   runs: {runs}")
+    for name, goal in GOALS.items():
+        top, bottom = name.split("/")
+        ratio = median[top] / median[bottom]
+        print(f"  {name:<24} {ratio:>10.2f}          goal: at least {goal:g}  {'met' if ratio >= goal else 'NOT met'}")
+    return 0
+
+
+def _child_run(variant: str, workdir: Path, n_lines: int) -> float:
+    command = [sys.executable, "-m", "flink_app.benchmark", "--variant", variant, "--workdir", str(workdir)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{variant} run failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    seconds = float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
+    print(f"  {variant}: {n_lines:,} events in {seconds:.1f} s", file=sys.stderr, flush=True)
+    return seconds
+
+
+if __name__ == "__main__":
+    sys.exit(main())
