@@ -29,12 +29,19 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 env: $(VENV)/.synced ## Create or update the virtual environment from uv.lock
 
-run: env ## Run the main job on the embedded defaults (kedro run)
-	$(BIN)/kedro run
+STREAM_OUT := data/07_model_output/stream
+STREAM_SUMMARY := data/08_reporting/stream_summary.txt
 
-stream: env ## Score the landed events with the Flink job (local MiniCluster, latest model bundle)
-	rm -rf data/07_model_output/stream
-	$(BIN)/python -m flink_app score --input data/01_raw/transactions --output data/07_model_output/stream --model latest
+run: env ## The main job on the embedded defaults: kedro run, then the stream (ends with its summary)
+	$(BIN)/kedro run
+	$(MAKE) --no-print-directory stream
+
+stream: env ## Replay the landed events through the Flink job (local MiniCluster, latest bundle); alerts into gold
+	rm -rf $(STREAM_OUT) data/09_stream_state/checkpoints
+	$(BIN)/python -m flink_app score --input data/01_raw/transactions --output $(STREAM_OUT) --model latest \
+		--summary-file $(STREAM_SUMMARY)
+	$(BIN)/kedro run --pipelines gold   # fact_fraud_alerts loads the stream's alerts
+	@echo && cat $(STREAM_SUMMARY)
 
 test: env lint typecheck ## Lint, type-check and run the whole test suite
 	$(BIN)/pytest

@@ -43,6 +43,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     score.add_argument("--checkpoint-dir", help="override stream.checkpoint.dir (a folder or URI)")
     score.add_argument("--checkpoint-interval-ms", type=int, help="override stream.checkpoint.interval_ms")
+    score.add_argument("--summary-file", type=Path, help="also write the summary to this file")
     score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
     return parser.parse_args(argv)
 
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     inputs = input_files(args.input.resolve())
     summary = summarize(inputs, output_dir, seconds=time.perf_counter() - started, model_version=model_version)
     print(summary.render())
+    if args.summary_file:
+        args.summary_file.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_file.write_text(summary.render() + "\n", encoding="utf-8")
     return 0 if summary.balanced else 1
 
 

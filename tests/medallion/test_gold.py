@@ -91,3 +91,39 @@ def test_daily_fraud_of_a_day_without_transactions_has_rate_zero() -> None:
 @pytest.mark.parametrize("column", ["customer_id", "store_id", "product_id"])
 def test_every_dimension_id_column_is_supported(column: str) -> None:
     assert gold.build_dimension(SILVER, column)[column].is_unique
+
+
+def stream_alert(alert_id: str, ml_score: float | None) -> dict[str, object]:
+    return {
+        "alert_id": alert_id,
+        "transaction_id": alert_id,
+        "customer_id": "C0000045",
+        "event_time": "2026-01-01T10:44:30+13:00",
+        "amount": 117.92,
+        "currency": "NZD",
+        "scored_at": "2026-11-22T03:50:22.509617+00:00",
+        "rules_score": 0.6,
+        "ml_score": ml_score,
+        "final_score": 0.6,
+        "threshold": 0.5,
+        "fired_rules": ["FR-001"],
+        "reasons": ["FR-001 high_value: amount 117.92 is 12.0 std above the customer mean"],
+        "top_features": [{"feature": "amount_zscore", "contribution": 0.4}],
+        "model_version": "iforest-1",
+    }
+
+
+def test_stream_alerts_become_fact_rows_in_utc_once_each() -> None:
+    first = pd.DataFrame([stream_alert("T1", None), stream_alert("T2", 0.7)])
+    replayed = pd.DataFrame([stream_alert("T2", 0.7)])
+    alerts = gold.build_fact_fraud_alerts([first, pd.DataFrame(), replayed])
+    FactFraudAlerts.validate(alerts)
+    assert alerts["alert_id"].tolist() == ["T1", "T2"]
+    assert alerts["event_time"].iloc[0] == pd.Timestamp("2025-12-31 21:44:30")  # +13:00 to UTC
+    assert alerts["event_date"].iloc[0] == pd.Timestamp("2025-12-31")
+    assert pd.isna(alerts["ml_score"].iloc[0])
+    assert alerts["top_features"].iloc[1] == '[{"feature":"amount_zscore","contribution":0.4}]'
+
+
+def test_no_stream_alerts_give_the_empty_table() -> None:
+    assert gold.build_fact_fraud_alerts([]).empty

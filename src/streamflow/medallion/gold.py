@@ -7,6 +7,7 @@ aggregates are recomputed from the whole fact table for the event dates a batch 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -51,6 +52,39 @@ def empty_fraud_alerts() -> pd.DataFrame:
     """``fact_fraud_alerts`` with its schema and no rows (until the stream writes alerts)."""
     schema = FactFraudAlerts.to_schema()
     return pd.DataFrame({name: pd.Series(dtype=column.dtype.type) for name, column in schema.columns.items()})
+
+
+ALERT_LIST_COLUMNS: tuple[str, ...] = ("fired_rules", "reasons", "top_features")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def build_fact_fraud_alerts(stream_alerts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The stream's alert records (JSON lines) as ``fact_fraud_alerts`` rows.
+
+    Times become UTC without zone like the other facts; the list fields are kept as JSON
+    text. An alert written twice (a replayed stream) keeps its first record.
+    """
+    frames = [frame for frame in stream_alerts if not frame.empty]
+    if not frames:
+        return empty_fraud_alerts()
+    alerts = pd.concat(frames, ignore_index=True).drop_duplicates("alert_id", keep="first")
+    event_time = _utc_naive(pd.to_datetime(alerts["event_time"], utc=True, format="ISO8601"))
+    rows = alerts.assign(
+        event_time=event_time,
+        event_date=event_time.dt.normalize(),
+        scored_at=_utc_naive(pd.to_datetime(alerts["scored_at"], utc=True, format="ISO8601")),
+        ml_score=pd.to_numeric(alerts["ml_score"], errors="coerce").astype("float64"),
+        **{
+            name: alerts[name].map(lambda value: json.dumps(value, separators=(",", ":")))
+            for name in ALERT_LIST_COLUMNS
+        },
+    )
+    columns = list(FactFraudAlerts.to_schema().columns)
+    typed = rows.loc[:, columns].astype({name: ARROW_STRING for name in columns if rows[name].dtype == object})
+    return typed.astype({name: "float64" for name in ("amount", "rules_score", "final_score", "threshold")})
 
 
 def aggregate_hourly_sales(hourly_totals: pd.DataFrame, event_dates: list[str]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -29,9 +30,9 @@ def build_dim_product(silver_transactions: pd.DataFrame) -> pd.DataFrame:
     return gold.build_dimension(silver_transactions, "product_id")
 
 
-def build_fact_fraud_alerts() -> pd.DataFrame:
-    """``fact_fraud_alerts`` rows: none until the stream writes alerts (the table gets its schema)."""
-    return gold.empty_fraud_alerts()
+def build_fact_fraud_alerts(stream_alerts: dict[str, Callable[[], pd.DataFrame]]) -> pd.DataFrame:
+    """``fact_fraud_alerts`` rows from the stream's alert files (none before the stream has run)."""
+    return gold.build_fact_fraud_alerts([load() for _, load in sorted(stream_alerts.items())])
 
 
 def build_aggregates(
