@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 
 from streamflow.core import ContractConfig, RulesConfig
 from streamflow.core.config import build_dataclass
+from streamflow.core.errors import ConfigError
 
 DEFAULT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 PROJECT_ROOT = DEFAULT_CONF_DIR.parent
@@ -61,6 +62,7 @@ class KafkaSettings:
     starting_offsets: str = "committed"
     connector_jar: str | None = None
     transactional_id_prefix: str = "streamflow-scoring"
+    transaction_timeout_ms: int = 900_000  # within the brokers' default transaction.max.timeout.ms
     topics: dict[str, str] = field(
         default_factory=lambda: {
             "transactions": "transactions",
@@ -94,7 +96,7 @@ class JobSettings:
             ("io", self.io, IO_KINDS),
         ):
             if value not in allowed:
-                raise ValueError(f"stream.{name} is {value!r}; expected one of {list(allowed)}")
+                raise ConfigError(f"stream.{name} is {value!r}; expected one of {list(allowed)}")
 
 
 @dataclass(frozen=True)

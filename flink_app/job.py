@@ -413,6 +413,7 @@ def _kafka_sink(stream: Any, topic: str, name: str, job: JobSettings) -> None:
         )
         .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .set_transactional_id_prefix(f"{kafka.transactional_id_prefix}-{name}")
+        .set_property("transaction.timeout.ms", str(kafka.transaction_timeout_ms))
         .build()
     )
     stream.sink_to(sink).uid(f"sink-{name}").name(f"sink-{name}")

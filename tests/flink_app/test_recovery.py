@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,38 @@ def test_a_required_bundle_that_is_missing_stops_the_job_at_start(tmp_path: Path
     assert "model_missing" in result.stderr
     assert str(missing) in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def scored_lines_written(output: Path) -> int:
+    """Scored lines in finished and in-progress part files (a followed stream never finishes)."""
+    return sum(path.read_bytes().count(b"\n") for path in (output / "scored").rglob("*") if path.is_file())
+
+
+def test_follow_picks_up_files_added_to_the_folder(tmp_path: Path) -> None:
+    lines = write_events(tmp_path / "all", 4_000)
+    (tmp_path / "in").mkdir()
+    half = len(lines) // 2
+    (tmp_path / "in" / "a.jsonl").write_text("\n".join(lines[:half]) + "\n", encoding="utf-8")
+    command = [*score_command(tmp_path / "in", tmp_path / "out", tmp_path / "ck"), "--model", "none", "--follow"]
+    job = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        first = wait_for(lambda: scored_lines_written(tmp_path / "out"), above=0)
+        (tmp_path / "in" / "b.jsonl").write_text("\n".join(lines[half:]) + "\n", encoding="utf-8")
+        second = wait_for(lambda: scored_lines_written(tmp_path / "out"), above=half)
+        assert first <= half < second
+        assert job.poll() is None  # still watching
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait(timeout=60)
+
+
+def wait_for(measure: Callable[[], int], *, above: int) -> int:
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        value = measure()
+        if value > above:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"still at most {above} after {RUN_TIMEOUT_S} s")

@@ -1,0 +1,100 @@
+"""The stream's configuration, run summary and metric counts: plain Python, no Flink."""
+
+import json
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from flink_app.__main__ import choose_model
+from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
+from flink_app.job import ModelRequiredError
+from flink_app.records import MetricCounts
+from flink_app.summary import RunSummary, count_lines, dead_letter_codes, input_files
+
+from streamflow.core import ConfigError
+
+
+def test_base_config_runs_files_locally_with_exactly_once_checkpoints_under_data() -> None:
+    job = load_config().job
+    settings = flink_settings(job)
+    assert job.io == "files"
+    assert job.python_execution_mode == "thread"
+    assert settings["execution.checkpointing.mode"] == "EXACTLY_ONCE"
+    assert settings["execution.checkpointing.dir"].startswith("file://")
+    assert settings["execution.checkpointing.dir"].endswith("data/09_stream_state/checkpoints")
+    assert settings["state.backend.type"] == "hashmap"
+
+
+def test_prod_config_merges_single_keys_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9092")
+    monkeypatch.setenv("STREAMFLOW_CHECKPOINT_DIR", "s3://bucket/checkpoints")
+    job = load_config(env="prod").job
+    assert job.io == "kafka"
+    assert job.kafka.bootstrap_servers == "kafka-0:9092"
+    assert job.kafka.topics["dead_letters"] == "transactions-dlq"  # kept from base
+    assert job.model.required is True
+    assert flink_settings(job)["state.backend.type"] == "rocksdb"
+    assert checkpoint_uri(job.checkpoint) == "s3://bucket/checkpoints"
+
+
+def test_unknown_or_invalid_settings_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="unknown keys"):
+        job_settings({"checkpoint": {"intervall_ms": 5}})
+    with pytest.raises(ConfigError, match="python_execution_mode"):
+        job_settings({"python_execution_mode": "threads"})
+
+
+def test_overrides_replace_only_what_is_given() -> None:
+    config = load_config().overridden(checkpoint_interval_ms=250, model_required=True)
+    assert config.job.checkpoint.interval_ms == 250
+    assert config.job.checkpoint.dir == "data/09_stream_state/checkpoints"
+    assert config.job.model.required is True
+
+
+def test_latest_model_is_the_newest_bundle_folder(tmp_path: Path) -> None:
+    for version in ("2026-01-01T00.00.00.000Z", "2026-02-01T00.00.00.000Z"):
+        (tmp_path / version / "model_bundle").mkdir(parents=True)
+        (tmp_path / version / "model_bundle" / "manifest.json").write_text("{}")
+    assert resolve_model("latest", tmp_path) == str(tmp_path / "2026-02-01T00.00.00.000Z" / "model_bundle")
+    assert resolve_model("/some/bundle", tmp_path) == "/some/bundle"
+
+
+def test_no_bundle_means_rules_only_unless_required(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = load_config()
+    without_bundles = replace(config, job=replace(config.job, model=ModelSettings(bundles_dir=str(tmp_path))))
+    assert choose_model(None, without_bundles) is None
+    assert "rules only" in capsys.readouterr().err
+    assert choose_model("none", config) is None
+    with pytest.raises(ModelRequiredError, match="no model bundle"):
+        choose_model(None, without_bundles.overridden(model_required=True))
+
+
+def test_summary_counts_lines_and_dead_letters_by_code(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("1\n2\n3")  # no newline at the end: still three
+    (tmp_path / "in" / ".hidden").write_text("x\n")
+    dlq = tmp_path / "out" / "dlq" / "2026-01-01--00"
+    dlq.mkdir(parents=True)
+    (dlq / "dlq-0.jsonl").write_text(json.dumps({"error_code": "bad_type"}) + "\n")
+    (dlq / ".dlq-1.jsonl.inprogress.x").write_text(json.dumps({"error_code": "bad_value"}) + "\n")
+    files = input_files(tmp_path / "in")
+    assert [file.name for file in files] == ["a.jsonl"]
+    assert count_lines(files) == 3
+    assert dead_letter_codes(tmp_path / "out" / "dlq") == Counter({"bad_type": 1})
+    summary = RunSummary(3, 2, 1, Counter({"bad_type": 1}), seconds=2.0, model_version="rules-only")
+    assert summary.balanced
+    assert "every event scored or dead-lettered" in summary.render()
+    assert not RunSummary(3, 1, 0, Counter(), seconds=1.0, model_version="m").balanced
+
+
+def test_metric_counts_drain_what_was_added_since_the_last_drain() -> None:
+    counts = MetricCounts(("events_in", "alerts"))
+    for _ in range(3):
+        counts.add("events_in")
+    counts.add_code("bad_type")
+    assert counts.drain() == {"events_in": 3}
+    assert counts.drain_codes() == {"bad_type": 1}
+    counts.add("alerts")
+    assert counts.drain() == {"alerts": 1}
+    assert counts.values == {"events_in": 3, "alerts": 1}
