@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
+from omegaconf.resolvers import oc
 
 from streamflow.core import ContractConfig, RulesConfig
 from streamflow.core.config import build_dataclass
@@ -156,6 +157,8 @@ def job_settings(block: dict[str, Any]) -> JobSettings:
 
 def _merged(paths: Any) -> dict[str, Any]:
     """Deep-merge YAML files in order and resolve ``${oc.env:...}`` interpolations."""
+    if not OmegaConf.has_resolver("oc.env"):  # Kedro's config loader removes it outside credentials
+        OmegaConf.register_new_resolver("oc.env", oc.env)
     merged: Any = OmegaConf.create()
     for path in paths:
         merged = OmegaConf.merge(merged, OmegaConf.create(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
