@@ -60,8 +60,9 @@ lint: env ## ruff check and format check
 typecheck: env ## mypy (strict) on the package
 	$(BIN)/mypy
 
-bench: env ## Print the performance figures beside their targets
+bench: env ## Print the performance figures beside their targets (batch, then stream)
 	$(BIN)/python -m streamflow.bench
+	$(BIN)/python -m flink_app.benchmark --events 200000 --repeats 3
 
 # Pipelines scheduled in Airflow; schedules in conf/base/airflow.yml, template in templates/.
 DAG_PIPELINES := medallion,quality,model,dlq_monitor,maintenance

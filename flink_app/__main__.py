@@ -11,8 +11,12 @@ import argparse
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
 
 from flink_app.config import DEFAULT_CONF_DIR, StreamConfig, checkpoint_uri, load_config, project_path, resolve_model
 from flink_app.job import (
@@ -23,9 +27,10 @@ from flink_app.job import (
     kafka_source,
     stream_environment,
 )
-from flink_app.summary import input_files, summarize
+from flink_app.summary import OutputProgress, count_lines, input_files, summarize
 
 EXIT_USAGE = 2
+PROGRESS_SECONDS = 1.0
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -70,6 +75,28 @@ def choose_model(argument: str | None, config: StreamConfig) -> str | None:
         return None
 
 
+def execute_with_progress(env: Any, job_name: str, total: int | None, folders: list[Path]) -> None:
+    """Run the job with a progress bar of events scored or dead-lettered (read from the outputs)."""
+    written = OutputProgress(folders)
+    finished = threading.Event()
+    with tqdm(total=total, desc="stream", unit="event", unit_scale=True, file=sys.stderr) as progress:
+
+        def follow_outputs() -> None:
+            while not finished.wait(PROGRESS_SECONDS):
+                progress.update(written.lines() - progress.n)
+
+        watcher = threading.Thread(target=follow_outputs, daemon=True)
+        watcher.start()
+        try:
+            env.execute(job_name)
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+        finally:
+            finished.set()
+            watcher.join()
+            progress.update(written.lines() - progress.n)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the job; print the summary; non-zero when an event was lost or the set-up is wrong."""
     args = parse_arguments(argv)
@@ -112,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    try:
+    if files_mode:
+        total = None if args.follow else count_lines(input_files(args.input.resolve()))
+        execute_with_progress(env, config.job.job_name, total, [output_dir / "scored", output_dir / "dlq"])
+    else:
         env.execute(config.job.job_name)
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
     if not files_mode:
         return 0
     inputs = input_files(args.input.resolve())

@@ -39,7 +39,6 @@ class EventTimeSettings:
     """Watermarks: how late an event may arrive and still be ordered with its customer's."""
 
     max_out_of_orderness_seconds: float = 60.0
-    idle_source_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

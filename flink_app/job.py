@@ -351,15 +351,15 @@ def build_job(
 
 
 def event_time_strategy(job: JobSettings) -> WatermarkStrategy:
-    """Bounded out-of-orderness watermarks on the event time, idle partitions ignored."""
+    """Bounded out-of-orderness watermarks on the event time.
+
+    No ``with_idleness``: with PyFlink 2.3's Python timestamp assigner it stopped the
+    watermark for good once the source went quiet (seen with a followed folder).
+    """
     timing = job.event_time
-    return (
-        WatermarkStrategy.for_bounded_out_of_orderness(
-            Duration.of_millis(int(timing.max_out_of_orderness_seconds * 1000))
-        )
-        .with_timestamp_assigner(EventTime())
-        .with_idleness(Duration.of_millis(int(timing.idle_source_seconds * 1000)))
-    )
+    return WatermarkStrategy.for_bounded_out_of_orderness(
+        Duration.of_millis(int(timing.max_out_of_orderness_seconds * 1000))
+    ).with_timestamp_assigner(EventTime())
 
 
 def file_source(paths: list[Path], *, follow_seconds: float | None = None) -> Any:

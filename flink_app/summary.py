@@ -44,6 +44,40 @@ def dead_letter_codes(folder: Path) -> Counter[str]:
     return codes
 
 
+class OutputProgress:
+    """Lines written so far under some folders, in-progress part files included.
+
+    Files are read from where the last look stopped, keyed by inode (Flink renames a part
+    file when it commits it); a file that shrank (truncated on recovery) is read again.
+    """
+
+    def __init__(self, folders: list[Path]) -> None:
+        self._folders = folders
+        self._read: dict[int, tuple[int, int]] = {}  # inode -> (bytes read, lines counted)
+
+    def lines(self) -> int:
+        """Newlines written under the folders so far."""
+        for folder in self._folders:
+            for path in folder.rglob("*") if folder.is_dir() else ():
+                self._look(path)
+        return sum(lines for _, lines in self._read.values())
+
+    def _look(self, path: Path) -> None:
+        try:
+            status = path.stat()
+            if not path.is_file():
+                return
+            offset, lines = self._read.get(status.st_ino, (0, 0))
+            if status.st_size < offset:
+                offset, lines = 0, 0
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read(status.st_size - offset)
+        except FileNotFoundError:  # renamed between listing and reading: seen next time
+            return
+        self._read[status.st_ino] = (offset + len(chunk), lines + chunk.count(b"\n"))
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """Counts of one run, and whether every event was accounted for."""

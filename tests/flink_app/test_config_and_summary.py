@@ -10,7 +10,7 @@ from flink_app.__main__ import choose_model
 from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
 from flink_app.job import ModelRequiredError
 from flink_app.records import MetricCounts
-from flink_app.summary import RunSummary, count_lines, dead_letter_codes, input_files
+from flink_app.summary import OutputProgress, RunSummary, count_lines, dead_letter_codes, input_files
 
 from streamflow.core import ConfigError
 
@@ -98,3 +98,19 @@ def test_metric_counts_drain_what_was_added_since_the_last_drain() -> None:
     counts.add("alerts")
     assert counts.drain() == {"alerts": 1}
     assert counts.values == {"events_in": 3, "alerts": 1}
+
+
+def test_output_progress_reads_on_counts_a_committed_file_once_and_rereads_a_truncated_one(tmp_path: Path) -> None:
+    folder = tmp_path / "scored" / "2026-01-01--00"
+    folder.mkdir(parents=True)
+    in_progress = folder / ".scored-0.jsonl.inprogress.x"
+    in_progress.write_text("a\nb\n")
+    progress = OutputProgress([tmp_path / "scored", tmp_path / "dlq"])
+    assert progress.lines() == 2
+    with in_progress.open("a") as handle:
+        handle.write("c\n")
+    assert progress.lines() == 3
+    committed = in_progress.rename(folder / "scored-0.jsonl")  # what the sink does on commit
+    assert progress.lines() == 3
+    committed.write_text("a\n")  # truncated back to a checkpoint
+    assert progress.lines() == 1

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from streamflow.core import FEATURE_NAMES, Event, RulesConfig, replay_events
 
@@ -38,7 +39,9 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
     fired: list[tuple[bool, ...]] = []
     scores: list[float] = []
     reasons: list[str] = []
-    for event, assessment in replay_events(events_in_stream_order(silver), rules):
+    events = events_in_stream_order(silver)
+    progress = tqdm(events, desc="replay", unit="event", unit_scale=True, mininterval=1.0, leave=False)
+    for event, assessment in replay_events(progress, rules):
         rows["transaction_id"].append(event.transaction_id)
         rows["customer_id"].append(event.customer_id)
         rows["event_time_ms"].append(event.event_time_ms)
