@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from streamflow.core import EVENT_ERROR_CODES, ContractConfig, EventError, parse_event
+from streamflow.core import EVENT_ERROR_CODES, ContractConfig, EventError, parse_event, routing_key
 from streamflow.core.contract import REQUIRED_FIELDS
 from tests.factories import payload
 
@@ -213,3 +213,21 @@ def test_contract_config_rejects_unknown_keys() -> None:
 
     with pytest.raises(ConfigError, match="max_amout"):
         ContractConfig.from_dict({"max_amout": 5})
+
+
+def test_integers_beyond_64_bits_stay_integers() -> None:
+    """orjson reads them as floats; the parser reads them as the standard decoder does."""
+    with pytest.raises(EventError) as error:
+        parse_event(json.dumps(payload(customer_id=10**25)))
+    assert "got int" in error.value.message  # not "got float"
+    event = parse_event(json.dumps(payload(schema_version=10**25)))  # a newer version: best effort
+    assert event.schema_version == 10**25
+
+
+def test_routing_key_is_the_customer_id_or_empty() -> None:
+    assert routing_key(json.dumps(payload(customer_id="C42"))) == "C42"
+    assert routing_key(json.dumps(payload(customer_id="C42")).encode()) == "C42"
+    assert routing_key(json.dumps(payload(customer_id=7))) == ""
+    assert routing_key("not json") == ""
+    assert routing_key(b"\xff\xfe") == ""
+    assert routing_key("[1, 2]") == ""

@@ -11,6 +11,7 @@ from streamflow.core.contract import (
     ContractConfig,
     Event,
     parse_event,
+    routing_key,
 )
 from streamflow.core.errors import (
     EVENT_ERROR_CODES,
@@ -45,5 +46,6 @@ __all__ = [
     "parse_event",
     "process_event",
     "replay_events",
+    "routing_key",
     "rules_score",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -200,11 +201,54 @@ def _reject_constant(name: str) -> None:
 _STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def _orjson_loads() -> Callable[[str], Any] | None:
+    """The orjson decoder if installed: the core runs on the standard library alone, orjson is faster."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is in the locked environment
+        return None
+    return orjson.loads
+
+
+_FAST_LOADS = _orjson_loads()
+_INT64_LIMIT = 2.0**63  # orjson reads integers from here on as floats; the standard decoder keeps ints
+
+
 def _load_json(text: str) -> Any:
+    """The JSON value of ``text``: orjson's reading, else the standard library's.
+
+    orjson is several times faster and reads valid JSON to the same values, except integers
+    beyond 64 bits, which it makes floats: a top-level value (or object member) that large
+    is read again by the standard decoder, as is anything orjson rejects (lone surrogate
+    escapes; invalid JSON, whose error message is the standard decoder's).
+    """
+    if _FAST_LOADS is not None:
+        try:
+            document = _FAST_LOADS(text)
+        except ValueError:  # orjson.JSONDecodeError
+            pass
+        else:
+            values = document.values() if type(document) is dict else (document,)
+            if not any(type(value) is float and abs(value) >= _INT64_LIMIT for value in values):
+                return document
     try:
         return _STRICT_JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         raise InvalidJsonError(f"payload is not valid JSON: {exc}", expected="one JSON object", got=text) from exc
+
+
+def routing_key(raw: bytes | str) -> str:
+    """The ``customer_id`` :func:`parse_event` would read from ``raw``, or ``""`` if it cannot.
+
+    A cheap look at one field, for partitioning a raw stream by customer before the full
+    parse; a line keyed ``""`` is one the full parse rejects.
+    """
+    try:
+        document = _load_json(raw if isinstance(raw, str) else raw.decode("utf-8"))
+    except (InvalidJsonError, UnicodeDecodeError):
+        return ""
+    customer_id = document.get("customer_id") if type(document) is dict else None
+    return customer_id if type(customer_id) is str else ""
 
 
 def _is_number(value: Any) -> bool:
