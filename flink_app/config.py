@@ -36,9 +36,17 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class EventTimeSettings:
-    """Watermarks: how late an event may arrive and still be ordered with its customer's."""
+    """Event time: the watermark's bound (older events are flagged late) and the dedup window."""
 
     max_out_of_orderness_seconds: float = 60.0
+    dedup_window_hours: float = 2160.0
+
+    def __post_init__(self) -> None:
+        if self.max_out_of_orderness_seconds < 0 or self.dedup_window_hours <= 0:
+            raise ConfigError(
+                "stream.event_time needs max_out_of_orderness_seconds >= 0 and dedup_window_hours > 0, got "
+                f"{self.max_out_of_orderness_seconds} and {self.dedup_window_hours}"
+            )
 
 
 @dataclass(frozen=True)

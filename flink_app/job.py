@@ -1,7 +1,11 @@
-"""The PyFlink job: parse (dead letters on a side output), event time, key by customer, score, sink.
+"""The PyFlink job: raw lines keyed by customer, one function that parses and scores, three sinks.
 
-The functions here only move data between Flink and ``flink_app.records`` (plain Python,
-tested without Flink): they load state, call the records functions, store state, emit.
+The keyed function parses, drops repeats and scores; dead letters and alerts leave on side
+outputs. The functions here only move data between Flink and ``flink_app.records`` (plain
+Python, tested without Flink): they load state, call the records functions, store state, emit.
+One keyed Python function, not a chain of them: in PyFlink's thread mode every extra Python
+operator (a Python timestamp assigner, a separate parse step) costs more per event than the
+whole scoring (see the flink_app README, Speed).
 """
 
 from __future__ import annotations
@@ -12,37 +16,38 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder, SimpleStringSchema
 from pyflink.common.time import Time
-from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import (
     KeyedProcessFunction,
     OutputTag,
-    ProcessFunction,
     RuntimeContext,
     RuntimeExecutionMode,
     StreamExecutionEnvironment,
 )
 from pyflink.datastream.connectors.file_system import FileSink, FileSource, OutputFileConfig, StreamFormat
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.connectors.hybrid_source import HybridSource
+from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from flink_app.config import JobSettings, StreamConfig, flink_settings
-from flink_app.records import RULES_ONLY_VERSION, MetricCounts, dead_letter, score_event, to_json, utc_now
-from streamflow import __version__ as job_version
-from streamflow.core import (
-    ContractConfig,
-    CustomerState,
-    DuplicateEventError,
-    Event,
-    EventError,
-    RulesConfig,
-    parse_event,
+from flink_app.records import (
+    EMPTY_SLOT,
+    RULES_ONLY_VERSION,
+    CustomerSlot,
+    EventClock,
+    MetricCounts,
+    RecentTransactions,
+    dead_letter,
+    score_event,
+    to_json,
+    utc_now,
 )
+from streamflow import __version__ as job_version
+from streamflow.core import CustomerState, DuplicateEventError, EventError, parse_event, routing_key
 from streamflow.core.forest import ModelBundle, ModelError
 
 logger = logging.getLogger(__name__)
@@ -50,9 +55,6 @@ logger = logging.getLogger(__name__)
 ALERTS = OutputTag("fraud-alerts", Types.STRING())
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 METRIC_GROUP = "streamflow"
-EVENT_TIME, TRANSACTION_ID, CUSTOMER_ID = (
-    Event._fields.index(name) for name in ("event_time_ms", "transaction_id", "customer_id")
-)
 LATENCY_SAMPLE_EVERY = 16  # one scoring-latency sample per this many events (each costs a JVM call)
 
 
@@ -65,157 +67,91 @@ class Outputs:
     dead_letters: str
 
 
-class ParseEvents(ProcessFunction):  # type: ignore[misc]
-    """Parse raw lines with the core parser; rejected lines go to the dead-letter output."""
-
-    def __init__(self, contract: ContractConfig, source: str, model_version: str) -> None:
-        self._contract = contract
-        self._source = source
-        self._model_version = model_version
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        """Register the metrics."""
-        self._metrics = FlinkCounters(runtime_context, ("events_in", "dead_letters"))
-
-    def close(self) -> None:
-        """Flush the metrics."""
-        self._metrics.flush()
-
-    def process_element(self, value: str, ctx: ProcessFunction.Context) -> Any:
-        """Yield the parsed event, or a dead-letter record to the side output."""
-        self._metrics.add("events_in")
-        try:
-            yield tuple(parse_event(value, self._contract))  # a plain tuple pickles faster than the NamedTuple
-        except EventError as error:
-            self._metrics.add("dead_letters")
-            self._metrics.add_code(error.code)
-            record = dead_letter(
-                value,
-                error,
-                source=self._source,
-                received_at=utc_now(),
-                job_version=job_version,
-                model_version=self._model_version,
-            )
-            yield DEAD_LETTERS, to_json(record)
-
-
-class EventTime(TimestampAssigner):  # type: ignore[misc]
-    """The event's own time (``event_time_ms``) is the Flink record timestamp."""
-
-    def extract_timestamp(self, value: tuple[Any, ...], record_timestamp: int) -> int:
-        """Epoch milliseconds of the event."""
-        return int(value[EVENT_TIME])
-
-
 class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
-    """Per customer, in event-time order: state from Flink, decision from the core, state back.
+    """Per customer, in arrival order: parse, drop repeats, score, keep the state.
 
-    Events wait in ``pending_events`` (``MapState`` by event time) until the watermark passes
-    them, so each customer's events are scored in event-time order (ties in arrival order),
-    as the batch features replay them. An event already behind the watermark (late) is
-    scored at once against the state as it stands and flagged ``late``; none is dropped.
-    ``customer_state`` (``ValueState``) holds the core's versioned serialized
-    ``CustomerState``; both expire after ``state_ttl_days`` without events.
+    Raw lines arrive keyed by :func:`routing_key`. Each is parsed with the core parser
+    (rejects go to the dead-letter output with their code), checked against the customer's
+    recent transaction ids (a repeat is dead-lettered as ``duplicate_transaction_id``) and
+    scored at once against the customer's state: no event waits for a timer, so the decision
+    leaves within the same call. An event older than its customer's newest one by more than
+    ``max_out_of_orderness`` is still scored, flagged ``late`` and counted. The task's
+    watermark (newest event time minus the bound) is a gauge for the latency objective.
+
+    One ``ValueState`` per customer holds a :data:`CustomerSlot`: the core's versioned
+    serialized ``CustomerState`` and the ids seen within the dedup window. It expires after
+    ``state_ttl_days`` without events. One state read and one write per event: each Flink
+    call crosses from the embedded interpreter to the JVM, and they dominate the cost.
     """
 
     def __init__(
         self,
-        rules: RulesConfig,
+        config: StreamConfig,
         model: str | ModelBundle | None,
         *,
         source: str,
-        model_required: bool,
-        rules_only_threshold: float,
-        state_ttl_days: float,
     ) -> None:
-        self._rules = rules
+        job = config.job
+        self._rules = config.rules
+        self._contract = config.contract
         self._model = model
         self._source = source
-        self._model_required = model_required
-        self._rules_only_threshold = rules_only_threshold
-        self._state_ttl_ms = int(state_ttl_days * 86_400_000)
+        self._model_required = job.model.required
+        self._rules_only_threshold = job.rules_only_threshold
+        self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
+        self._bound_ms = int(job.event_time.max_out_of_orderness_seconds * 1000)
+        self._dedup_window_ms = int(job.event_time.dedup_window_hours * 3_600_000)
         self._bundle: ModelBundle | None = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        """Create the state handles, load and warm up the bundle, register the metrics."""
-        ttl = StateTtlConfig.new_builder(Time.milliseconds(self._state_ttl_ms)).build()
-        customer = ValueStateDescriptor("customer_state", Types.PICKLED_BYTE_ARRAY())
-        customer.enable_time_to_live(ttl)
-        pending = MapStateDescriptor("pending_events", Types.LONG(), Types.PICKLED_BYTE_ARRAY())
-        pending.enable_time_to_live(ttl)
-        seen = MapStateDescriptor("seen_transactions", Types.STRING(), Types.BOOLEAN())
-        seen.enable_time_to_live(ttl)
-        self._customer = runtime_context.get_state(customer)
-        self._pending = runtime_context.get_map_state(pending)
-        self._seen = runtime_context.get_map_state(seen)
-        # The newest timer fired so far: the watermark has passed it for every key of this
-        # task (timers fire in time order), so an event at or before it is late. Kept here
-        # instead of asking Flink for the watermark on every event.
-        self._passed = -(2**63)
+        """Create the state handle, load and warm up the bundle, register the metrics."""
+        slot = ValueStateDescriptor("customer", Types.PICKLED_BYTE_ARRAY())
+        slot.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(self._state_ttl_ms)).build())
+        self._slot = runtime_context.get_state(slot)
+        # The task's watermark, for the gauge. Kept in the task, not in Flink state: after a
+        # restart it starts again from the first event.
+        self._clock = EventClock(self._bound_ms)
         self._bundle = load_bundle(self._model, required=self._model_required)
         if self._bundle is not None:
             warm_up(self._bundle)
         version = self._bundle.manifest.model_version if self._bundle is not None else RULES_ONLY_VERSION
         self._model_version = version
-        self._metrics = FlinkCounters(runtime_context, ("events_scored", "alerts", "late_events", "dead_letters"))
+        self._metrics = FlinkCounters(
+            runtime_context, ("events_in", "events_scored", "alerts", "late_events", "dead_letters")
+        )
         loaded = 1 if self._bundle is not None else 0
         self._metrics.group.add_group("model_version", version).gauge("model_loaded", lambda: loaded)
+        self._metrics.group.gauge("watermark_ms", lambda: self._clock.watermark_ms or 0)
         self._latency = self._metrics.group.distribution("scoring_latency_us")
 
     def close(self) -> None:
         """Flush the metrics."""
         self._metrics.flush()
 
-    def process_element(self, value: tuple[Any, ...], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        """Hold the event until the watermark passes it; score it at once if it is late.
-
-        A ``transaction_id`` this customer already sent is dead-lettered as a duplicate.
-        """
-        transaction_id = value[TRANSACTION_ID]
-        if self._seen.contains(transaction_id):
-            yield DEAD_LETTERS, self._duplicate(Event._make(value))
-            return
-        self._seen.put(transaction_id, True)
-        event_time = value[EVENT_TIME]
-        if event_time <= self._passed:
-            self._metrics.add("late_events")
-            yield from self._score(Event._make(value), late=True)
-            return
-        waiting = self._pending.get(event_time)
-        self._pending.put(event_time, [*waiting, value] if waiting else [value])
-        ctx.timer_service().register_event_time_timer(event_time)
-
-    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext) -> Iterator[Any]:
-        """The watermark passed ``timestamp``: score the events waiting there, in arrival order."""
-        self._passed = max(self._passed, timestamp)
-        due = self._pending.get(timestamp)
-        if not due:
-            return
-        self._pending.remove(timestamp)
-        for value in due:
-            yield from self._score(Event._make(value), late=False)
-
-    def _duplicate(self, event: Event) -> str:
-        error = DuplicateEventError(f"transaction {event.transaction_id} was seen before", field="transaction_id")
-        self._metrics.add("dead_letters")
-        self._metrics.add_code(error.code)
-        record = dead_letter(
-            to_json(event.to_dict()),
-            error,
-            source=self._source,
-            received_at=utc_now(),
-            job_version=job_version,
-            model_version=self._model_version,
-        )
-        return to_json(record)
-
-    def _score(self, event: Event, *, late: bool) -> Iterator[Any]:
+    def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        """Yield the scored event (and its alert), or one dead-letter record."""
         started = time.perf_counter_ns()
-        stored = self._customer.value()
-        state = CustomerState.from_bytes(stored) if stored is not None else None
+        self._metrics.add("events_in")
+        try:
+            event = parse_event(value, self._contract)
+        except EventError as error:
+            yield DEAD_LETTERS, self._dead_letter(value, error)
+            return
+        stored: CustomerSlot | None = self._slot.value()
+        state_bytes, packed_ids = stored if stored is not None else EMPTY_SLOT
+        recent = RecentTransactions(packed_ids)
+        if event.transaction_id in recent:
+            duplicate = DuplicateEventError(
+                f"transaction {event.transaction_id} was seen before", field="transaction_id"
+            )
+            yield DEAD_LETTERS, self._dead_letter(value, duplicate)
+            return
+        self._clock.observe(event.event_time_ms)
+        late = recent.is_late(event.event_time_ms, max_out_of_orderness_ms=self._bound_ms)
+        if late:
+            self._metrics.add("late_events")
         decision = score_event(
-            state,
+            CustomerState.from_bytes(state_bytes) if state_bytes is not None else None,
             event,
             self._rules,
             self._bundle,
@@ -223,7 +159,8 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
             scored_at=utc_now(),
             late=late,
         )
-        self._customer.update(decision.state.to_bytes())
+        recent.remember(event.transaction_id, event.event_time_ms, window_ms=self._dedup_window_ms)
+        self._slot.update((decision.state.to_bytes(), recent.packed()))
         self._metrics.add("events_scored")
         if self._metrics.counts.values["events_scored"] % LATENCY_SAMPLE_EVERY == 0:
             self._latency.update((time.perf_counter_ns() - started) // 1_000)
@@ -231,6 +168,19 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
         if decision.alert is not None:
             self._metrics.add("alerts")
             yield ALERTS, to_json(decision.alert)
+
+    def _dead_letter(self, payload: str, error: EventError) -> str:
+        self._metrics.add("dead_letters")
+        self._metrics.add_code(error.code)
+        record = dead_letter(
+            payload,
+            error,
+            source=self._source,
+            received_at=utc_now(),
+            job_version=job_version,
+            model_version=self._model_version,
+        )
+        return to_json(record)
 
 
 class FlinkCounters:
@@ -307,7 +257,7 @@ def build_job(
     outputs: Outputs,
     model: str | ModelBundle | None,
 ) -> str:
-    """Wire source, parse, event time, key by customer, score and the three sinks into ``env``.
+    """Wire source, key by customer, the scoring function and the three sinks into ``env``.
 
     The bundle is loaded here first, so a required one that is missing fails before the job
     starts. Returns the model version the job scores with.
@@ -315,59 +265,38 @@ def build_job(
     job = config.job
     bundle = load_bundle(model, required=job.model.required)  # fail at start, not in a task
     model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
-    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events").uid("raw-events")
-    events = (
-        lines.process(ParseEvents(config.contract, source_name, model_version), output_type=Types.PICKLED_BYTE_ARRAY())
-        .uid("parse-events")
-        .name("parse-events")
-    )
-    timed = (
-        events.assign_timestamps_and_watermarks(event_time_strategy(job))
-        .uid("event-time-watermarks")
-        .name("event-time-watermarks")
-    )
+    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     scored = (
-        timed.key_by(itemgetter(CUSTOMER_ID), key_type=Types.STRING())
-        .process(
-            ScoreEvents(
-                config.rules,
-                model,
-                source=source_name,
-                model_required=job.model.required,
-                rules_only_threshold=job.rules_only_threshold,
-                state_ttl_days=job.state_ttl_days,
-            ),
-            output_type=Types.STRING(),
-        )
+        lines.key_by(routing_key, key_type=Types.STRING())
+        .process(ScoreEvents(config, model, source=source_name), output_type=Types.STRING())
         .uid("score-events")
         .name("score-events")
     )
     sink = _kafka_sink if job.io == "kafka" else _file_sink
     sink(scored, outputs.scored, "scored", job)
     sink(scored.get_side_output(ALERTS), outputs.alerts, "alerts", job)
-    dead_letters = events.get_side_output(DEAD_LETTERS).union(scored.get_side_output(DEAD_LETTERS))
-    sink(dead_letters, outputs.dead_letters, "dlq", job)
+    sink(scored.get_side_output(DEAD_LETTERS), outputs.dead_letters, "dlq", job)
     return model_version
 
 
-def event_time_strategy(job: JobSettings) -> WatermarkStrategy:
-    """Bounded out-of-orderness watermarks on the event time.
-
-    No ``with_idleness``: with PyFlink 2.3's Python timestamp assigner it stopped the
-    watermark for good once the source went quiet (seen with a followed folder).
-    """
-    timing = job.event_time
-    return WatermarkStrategy.for_bounded_out_of_orderness(
-        Duration.of_millis(int(timing.max_out_of_orderness_seconds * 1000))
-    ).with_timestamp_assigner(EventTime())
-
-
 def file_source(paths: list[Path], *, follow_seconds: float | None = None) -> Any:
-    """Text lines of the given files (read in the given order), or of a watched folder."""
-    builder = FileSource.for_record_stream_format(StreamFormat.text_line_format(), *map(str, paths))
+    """Text lines of the given files, one file after the other in the given order; or of a watched folder.
+
+    One ``FileSource`` over several files hands them out in no set order (its split
+    assigner), which would replay a landing zone's days shuffled; a ``HybridSource`` chains
+    one source per file instead. A watched folder reads the files of one scan in no set order.
+    """
     if follow_seconds is not None:
-        builder = builder.monitor_continuously(Duration.of_millis(int(follow_seconds * 1000)))
-    return builder.build()
+        builder = FileSource.for_record_stream_format(StreamFormat.text_line_format(), *map(str, paths))
+        return builder.monitor_continuously(Duration.of_millis(int(follow_seconds * 1000))).build()
+    lines = StreamFormat.text_line_format()
+    sources = [FileSource.for_record_stream_format(lines, str(path)).build() for path in paths]
+    if len(sources) == 1:
+        return sources[0]
+    chain = HybridSource.builder(sources[0])
+    for source in sources[1:]:
+        chain = chain.add_source(source)
+    return chain.build()
 
 
 def kafka_source(job: JobSettings) -> Any:

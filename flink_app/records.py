@@ -6,10 +6,14 @@ emit what they return; tests drive these directly.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from array import array
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from streamflow.core import CustomerState, Event, EventError, RulesConfig, process_event
 from streamflow.core.forest import ModelBundle
@@ -139,5 +143,95 @@ def utc_now() -> str:
 
 
 def to_json(record: dict[str, Any]) -> str:
-    """One compact JSON line."""
-    return json.dumps(record, separators=(",", ":"))
+    """One compact JSON line.
+
+    orjson, or the standard encoder for what orjson refuses (such as an integer beyond 64
+    bits echoed from a rejected payload).
+    """
+    try:
+        return orjson.dumps(record).decode()
+    except (orjson.JSONEncodeError, UnicodeEncodeError):
+        return json.dumps(record, separators=(",", ":"))
+
+
+# What the job keeps per customer in one Flink ``ValueState``: the core's serialized
+# ``CustomerState`` (``None`` before the first event) and ``RecentTransactions.packed()``.
+# A plain tuple of bytes: it pickles fastest.
+CustomerSlot = tuple[bytes | None, bytes]
+EMPTY_SLOT: CustomerSlot = (None, b"")
+MAX_REMEMBERED_IDS = 4096  # per customer; the oldest arrivals go first beyond it
+
+
+class RecentTransactions:
+    """A customer's transaction ids within the dedup window, as 64-bit hashes with event times.
+
+    Compact (16 bytes an id) so that months of ids cost little to load and store on every
+    event. Two different ids share a hash with odds of about ``n**2 / 2**65`` (1e-13 for
+    4,096 ids): a repeat is then reported where there is none.
+    """
+
+    def __init__(self, packed: bytes = b"") -> None:
+        half = len(packed) // 2
+        self._hashes = array("q", packed[:half])
+        self._times = array("q", packed[half:])
+
+    def __contains__(self, transaction_id: object) -> bool:
+        return isinstance(transaction_id, str) and _id_hash(transaction_id) in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def is_late(self, event_time_ms: int, *, max_out_of_orderness_ms: int) -> bool:
+        """Whether the event is older than the customer's newest remembered one by more than the bound."""
+        return bool(self._times) and event_time_ms < max(self._times) - max_out_of_orderness_ms
+
+    def remember(self, transaction_id: str, event_time_ms: int, *, window_ms: int) -> None:
+        """Add one id; forget, oldest arrival first, ids older than the newest time minus ``window_ms``.
+
+        Ids leave in arrival order (cheap: no scan of the rest), so one that arrived out of
+        order stays until those before it go; beyond ``MAX_REMEMBERED_IDS`` the oldest go.
+        """
+        self._hashes.append(_id_hash(transaction_id))
+        self._times.append(event_time_ms)
+        horizon = max(self._times) - window_ms
+        times = self._times
+        expired = 0
+        while times[expired] < horizon:  # the newest time is never below the horizon
+            expired += 1
+        expired = max(expired, len(times) - MAX_REMEMBERED_IDS)
+        if expired:
+            del self._hashes[:expired]
+            del self._times[:expired]
+
+    def packed(self) -> bytes:
+        """The bytes ``RecentTransactions(packed)`` reads back."""
+        return self._hashes.tobytes() + self._times.tobytes()
+
+
+def _id_hash(transaction_id: str) -> int:
+    digest = hashlib.blake2b(transaction_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class EventClock:
+    """Event time of one task, as Flink's bounded out-of-orderness watermark generator keeps it.
+
+    The watermark is the newest event time seen minus the bound (minus 1 ms); an event at or
+    behind it is late.
+    """
+
+    def __init__(self, max_out_of_orderness_ms: int) -> None:
+        self._bound_ms = max_out_of_orderness_ms
+        self.newest_ms: int | None = None
+
+    @property
+    def watermark_ms(self) -> int | None:
+        """The current watermark (``None`` before the first event)."""
+        return None if self.newest_ms is None else self.newest_ms - self._bound_ms - 1
+
+    def observe(self, event_time_ms: int) -> bool:
+        """Note one event's time; whether it was late (at or behind the watermark before it)."""
+        watermark = self.watermark_ms
+        if self.newest_ms is None or event_time_ms > self.newest_ms:
+            self.newest_ms = event_time_ms
+        return watermark is not None and event_time_ms <= watermark

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -19,6 +20,33 @@ from streamflow.modeling.packaging import build_bundle
 from tests.conftest import REPO_ROOT
 
 RULES = load_config().rules  # what the job reads from conf/base
+LATE_CUSTOMER = "C-OUT-OF-ORDER"
+
+
+def out_of_order_lines(lines: list[str]) -> list[str]:
+    """One customer's events after the generated stream: two new ones, one an hour old, one repeat.
+
+    The hour-old one is older than the customer's newest by more than 60 s: scored at once, ``late``.
+    """
+    events = [parse_event(line) for line in lines if _parses(line)]
+    newest = max(event.event_time_ms for event in events)
+    template = json.loads(next(line for line in lines if _parses(line)))
+
+    def line(transaction_id: str, offset: timedelta) -> str:
+        moment = datetime.fromtimestamp(newest / 1000, UTC) + offset
+        record = {**template, "customer_id": LATE_CUSTOMER, "transaction_id": transaction_id}
+        return json.dumps({**record, "timestamp": moment.isoformat()})
+
+    first = line("T-OOO-1", timedelta(minutes=1))
+    return [first, line("T-OOO-2", timedelta(minutes=2)), line("T-OOO-3", timedelta(hours=-1)), first]
+
+
+def _parses(line: str) -> bool:
+    try:
+        parse_event(line)
+    except EventError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +57,13 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         ContractConfig(),
     )
     lines = [line for text in stream.partitions.values() for line in text.splitlines()]
+    lines += out_of_order_lines(lines)
     (base / "in").mkdir()
-    (base / "in" / "events.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Three files, each later than the one before: read out of name order, customers' events
+    # would arrive shuffled (flagged late, features unlike the batch replay).
+    thirds = [lines[: len(lines) // 3], lines[len(lines) // 3 : 2 * len(lines) // 3], lines[2 * len(lines) // 3 :]]
+    for index, part in enumerate(thirds):
+        (base / "in" / f"events-{index}.jsonl").write_text("\n".join(part) + "\n", encoding="utf-8")
     forest = IsolationForest(n_estimators=30, random_state=0).fit(np.random.default_rng(0).normal(size=(800, 6)))
     bundle = build_bundle(
         forest,
@@ -86,10 +119,10 @@ def test_every_event_is_scored_or_dead_lettered(scored_run: dict) -> None:  # ty
 
 
 def expected_decisions(lines: list[str], bundle: object) -> tuple[list[dict], list[str], list[str]]:  # type: ignore[type-arg]
-    """What the core decides for the lines, replayed as the job orders them.
+    """What the core decides for the lines, replayed as the job orders them: arrival order.
 
-    Parse (rejects are dead letters), drop repeated transaction ids (dead letters), then
-    each customer's events in event-time order, ties in arrival order.
+    Parse (rejects are dead letters), drop a customer's repeated transaction ids (dead
+    letters), then score each customer's events in the order they arrive.
     """
     events, dead_codes, seen = [], [], set()
     for line in lines:
@@ -103,7 +136,6 @@ def expected_decisions(lines: list[str], bundle: object) -> tuple[list[dict], li
             continue
         seen.add((event.customer_id, event.transaction_id))
         events.append(event)
-    events.sort(key=lambda event: event.event_time_ms)
     states: dict[str, object] = {}
     scored, alerts = [], []
     for event in events:
@@ -126,27 +158,37 @@ def test_dead_letters_carry_the_parser_and_duplicate_codes(scored_run: dict) -> 
     )
 
 
-def test_stream_decisions_equal_the_core_in_event_time_order(scored_run: dict) -> None:  # type: ignore[type-arg]
+def test_stream_decisions_equal_the_core_in_arrival_order(scored_run: dict) -> None:  # type: ignore[type-arg]
     expected_scored, expected_alerts, _ = expected_decisions(scored_run["lines"], scored_run["bundle"])
     got = {record["transaction_id"]: record for record in scored_run["scored"]}
     assert len(got) == len(scored_run["scored"]) == len(expected_scored)
     for expected in expected_scored:
         record = got[expected["transaction_id"]]
+        assert record["features"] == expected["features"]
         assert record["final_score"] == expected["final_score"]
         assert record["fired_rules"] == expected["fired_rules"]
-        assert record["late"] is False
+        assert record["late"] is (record["transaction_id"] == "T-OOO-3")
     assert sorted(alert["transaction_id"] for alert in scored_run["alerts"]) == sorted(expected_alerts)
     assert all(alert["model_version"] == "test-model" for alert in scored_run["alerts"])
     assert all(len(alert["top_features"]) == 3 and alert["reasons"] for alert in scored_run["alerts"])
 
 
 def test_stream_features_equal_the_kedro_features_bit_for_bit(scored_run: dict) -> None:  # type: ignore[type-arg]
-    """Batch/stream parity: the features pipeline's replay of silver gives the stream's vectors."""
+    """Batch/stream parity: the features pipeline's replay of silver gives the stream's vectors.
+
+    For every customer whose events arrive in event-time order (all generated ones); the
+    batch replays in event-time order, the stream scores in arrival order.
+    """
     payloads = [line.encode() for line in scored_run["lines"]]
     parsed, positions, _, _ = parse_payloads(payloads, ContractConfig())
     silver, _ = deduplicate(parsed.assign(source_file="events.jsonl", line_number=[p + 1 for p in positions]))
     batch = replay_features(silver, RULES).set_index("transaction_id")
-    stream = {record["transaction_id"]: record["features"] for record in scored_run["scored"]}
+    batch = batch[batch["customer_id"] != LATE_CUSTOMER]
+    stream = {
+        record["transaction_id"]: record["features"]
+        for record in scored_run["scored"]
+        if record["customer_id"] != LATE_CUSTOMER
+    }
     assert set(stream) == set(batch.index)
     for transaction_id, features in stream.items():
         assert [features[name] for name in FEATURE_NAMES] == batch.loc[transaction_id, list(FEATURE_NAMES)].tolist()

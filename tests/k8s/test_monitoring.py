@@ -25,6 +25,7 @@ JOB_METRICS = {
     "late_events": ("late_events",),
     "dead_letters_by_code_count": ("dead_letters_by_code", "count"),
     "model_version_model_loaded": ("model_version", "model_loaded"),
+    "watermark_ms": ("watermark_ms",),
 }
 # Flink's own metrics the rules and the dashboard use (Flink 2.x names, Prometheus reporter).
 FLINK_METRICS = {
@@ -36,7 +37,6 @@ FLINK_METRICS = {
     "flink_jobmanager_job_lastCheckpointSize",
     "flink_taskmanager_job_task_operator_pendingRecords",
     "flink_taskmanager_job_task_operator_KafkaSourceReader_KafkaConsumer_records_lag_max",
-    "flink_taskmanager_job_task_operator_currentOutputWatermark",
     "flink_taskmanager_job_task_busyTimeMsPerSecond",
     "flink_taskmanager_job_task_backPressuredTimeMsPerSecond",
 }
