@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 OUTPUT_NAMES = ("scored", "alerts", "dlq")
+LATE_MARK = b'"late":true'  # as records.to_json writes it: compact JSON
 
 
 def input_files(path: Path) -> list[Path]:
@@ -33,6 +34,11 @@ def count_lines(files: list[Path]) -> int:
         data = file.read_bytes()
         total += data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     return total
+
+
+def count_late(files: list[Path]) -> int:
+    """Scored events flagged late."""
+    return sum(file.read_bytes().count(LATE_MARK) for file in files)
 
 
 def dead_letter_codes(folder: Path) -> Counter[str]:
@@ -88,6 +94,7 @@ class RunSummary:
     dead_letters: Counter[str]
     seconds: float
     model_version: str
+    late: int = 0
 
     @property
     def dead_lettered(self) -> int:
@@ -108,7 +115,7 @@ class RunSummary:
             [
                 "Stream summary",
                 f"  events in        {self.events_in:,}",
-                f"  scored           {self.scored:,}",
+                f"  scored           {self.scored:,} ({self.late:,} late)",
                 f"  alerts           {self.alerts:,}",
                 f"  dead-lettered    {self.dead_lettered:,} ({codes})",
                 f"  throughput       {rate:,.0f} events/s ({self.seconds:.1f} s, start-up included)",
@@ -120,9 +127,11 @@ class RunSummary:
 
 def summarize(inputs: list[Path], output_dir: Path, *, seconds: float, model_version: str) -> RunSummary:
     """Count the run's inputs and committed outputs."""
+    scored = committed_files(output_dir / "scored")
     return RunSummary(
         events_in=count_lines(inputs),
-        scored=count_lines(committed_files(output_dir / "scored")),
+        scored=count_lines(scored),
+        late=count_late(scored),
         alerts=count_lines(committed_files(output_dir / "alerts")),
         dead_letters=dead_letter_codes(output_dir / "dlq"),
         seconds=seconds,

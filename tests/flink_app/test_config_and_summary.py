@@ -9,8 +9,16 @@ import pytest
 from flink_app.__main__ import choose_model
 from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
 from flink_app.job import ModelRequiredError
-from flink_app.records import MetricCounts
-from flink_app.summary import OutputProgress, RunSummary, count_lines, dead_letter_codes, input_files
+from flink_app.records import MetricCounts, to_json
+from flink_app.summary import (
+    OutputProgress,
+    RunSummary,
+    committed_files,
+    count_late,
+    count_lines,
+    dead_letter_codes,
+    input_files,
+)
 
 from streamflow.core import ConfigError
 
@@ -82,9 +90,14 @@ def test_summary_counts_lines_and_dead_letters_by_code(tmp_path: Path) -> None:
     assert [file.name for file in files] == ["a.jsonl"]
     assert count_lines(files) == 3
     assert dead_letter_codes(tmp_path / "out" / "dlq") == Counter({"bad_type": 1})
-    summary = RunSummary(3, 2, 1, Counter({"bad_type": 1}), seconds=2.0, model_version="rules-only")
+    scored = tmp_path / "out" / "scored" / "2026-01-01--00"
+    scored.mkdir(parents=True)
+    (scored / "scored-0.jsonl").write_text(to_json({"late": True}) + "\n" + to_json({"late": False}) + "\n")
+    assert count_late(committed_files(tmp_path / "out" / "scored")) == 1
+    summary = RunSummary(3, 2, 1, Counter({"bad_type": 1}), seconds=2.0, model_version="rules-only", late=1)
     assert summary.balanced
     assert "every event scored or dead-lettered" in summary.render()
+    assert "2 (1 late)" in summary.render()
     assert not RunSummary(3, 1, 0, Counter(), seconds=1.0, model_version="m").balanced
 
 

@@ -116,6 +116,7 @@ def test_every_event_is_scored_or_dead_lettered(scored_run: dict) -> None:  # ty
     assert len(scored_run["lines"]) == len(scored_run["scored"]) + len(scored_run["dlq"])
     assert "Stream summary" in scored_run["stdout"]
     assert "every event scored or dead-lettered" in scored_run["stdout"]
+    assert "(1 late)" in scored_run["stdout"]  # T-OOO-3
 
 
 def expected_decisions(lines: list[str], bundle: object) -> tuple[list[dict], list[str], list[str]]:  # type: ignore[type-arg]
