@@ -174,6 +174,7 @@ class RecentTransactions:
         half = len(packed) // 2
         self._hashes = array("q", packed[:half])
         self._times = array("q", packed[half:])
+        self._newest_ms = max(self._times) if self._times else None
 
     def __contains__(self, transaction_id: object) -> bool:
         return isinstance(transaction_id, str) and _id_hash(transaction_id) in self._hashes
@@ -183,7 +184,7 @@ class RecentTransactions:
 
     def is_late(self, event_time_ms: int, *, max_out_of_orderness_ms: int) -> bool:
         """Whether the event is older than the customer's newest remembered one by more than the bound."""
-        return bool(self._times) and event_time_ms < max(self._times) - max_out_of_orderness_ms
+        return self._newest_ms is not None and event_time_ms < self._newest_ms - max_out_of_orderness_ms
 
     def remember(self, transaction_id: str, event_time_ms: int, *, window_ms: int) -> None:
         """Add one id; forget, oldest arrival first, ids older than the newest time minus ``window_ms``.
@@ -193,7 +194,8 @@ class RecentTransactions:
         """
         self._hashes.append(_id_hash(transaction_id))
         self._times.append(event_time_ms)
-        horizon = max(self._times) - window_ms
+        self._newest_ms = event_time_ms if self._newest_ms is None else max(self._newest_ms, event_time_ms)
+        horizon = self._newest_ms - window_ms
         times = self._times
         expired = 0
         while times[expired] < horizon:  # the newest time is never below the horizon
