@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streamflow.core import Event, parse_event
+from streamflow.core.forest import ModelBundle
 
 BASE_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -36,3 +37,31 @@ def make_event(minutes: float = 0.0, **overrides: Any) -> Event:
     overrides.setdefault("timestamp", (BASE_TIME + timedelta(minutes=minutes)).isoformat())
     overrides.setdefault("transaction_id", f"tx-{minutes}")
     return parse_event(json.dumps(payload(**overrides)))
+
+
+def make_bundle(
+    *,
+    n_estimators: int = 20,
+    training_rows: int = 500,
+    threshold: float = 0.5,
+    model_version: str = "m1",
+    normalisation: tuple[float, float] = (0.3, 0.8),
+    feature_scale: tuple[float, ...] = (1.0,) * 6,
+) -> ModelBundle:
+    """The bundle of an Isolation Forest fitted on |N(0, 1)| rows times ``feature_scale`` (alpha 0.3)."""
+    import numpy as np
+    from sklearn.ensemble import IsolationForest
+
+    from streamflow.modeling.packaging import build_bundle
+
+    rows = np.abs(np.random.default_rng(0).normal(size=(training_rows, 6))) * feature_scale
+    forest = IsolationForest(n_estimators=n_estimators, random_state=0).fit(rows)
+    return build_bundle(
+        forest,
+        model_version=model_version,
+        training_window={},
+        training_rows=training_rows,
+        score_normalisation={"low": normalisation[0], "high": normalisation[1]},
+        alert_threshold=threshold,
+        alpha=0.3,
+    )

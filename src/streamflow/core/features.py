@@ -28,8 +28,8 @@ from streamflow.core.rules import (
 from streamflow.core.state import HOURS_PER_DAY, CustomerState
 
 _HOUR_ANGLES = [2.0 * math.pi * (hour + 0.5) / HOURS_PER_DAY for hour in range(HOURS_PER_DAY)]
-_HOUR_COS = [math.cos(angle) for angle in _HOUR_ANGLES]
-_HOUR_SIN = [math.sin(angle) for angle in _HOUR_ANGLES]
+HOUR_COS = [math.cos(angle) for angle in _HOUR_ANGLES]
+HOUR_SIN = [math.sin(angle) for angle in _HOUR_ANGLES]
 _MIN_RESULTANT = 1e-9
 
 
@@ -149,8 +149,8 @@ def _count_in_window(times_ms: list[int], event_time_ms: int, window_ms: int) ->
 
 def _typical_hour(hour_counts: list[int]) -> float | None:
     """Circular mean of the hour profile (bins centred on the half hour); None if undefined."""
-    cos_sum = sum(map(mul, hour_counts, _HOUR_COS))
-    sin_sum = sum(map(mul, hour_counts, _HOUR_SIN))
+    cos_sum = sum(map(mul, hour_counts, HOUR_COS))
+    sin_sum = sum(map(mul, hour_counts, HOUR_SIN))
     if math.hypot(cos_sum, sin_sum) < _MIN_RESULTANT:
         return None
     return math.atan2(sin_sum, cos_sum) / (2.0 * math.pi) * HOURS_PER_DAY % HOURS_PER_DAY

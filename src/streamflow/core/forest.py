@@ -223,12 +223,19 @@ class ModelBundle:
 
     def ml_score(self, features: tuple[float, ...] | list[float]) -> float:
         """``ml_scores`` for one feature vector (the same walk and arithmetic, one row)."""
-        depth = self._one_row().depth(features)
+        return self.ml_score_of_depth(self._one_row().depth(features))
+
+    def ml_score_of_depth(self, depth: float) -> float:
+        """The normalised score of one row whose summed path length is ``depth``."""
         denominator = self.manifest.denominator
         # np.power as the batch path uses it (Python's pow differs in the last bit on some CPUs);
         # a float division is the same IEEE operation as np.divide.
         anomaly = 1.0 if denominator == 0 else float(np.power(2.0, -(depth / denominator)))
         return min(max((anomaly - self._norm_low) / self._norm_span, 0.0), 1.0)
+
+    def walk_arrays(self) -> tuple[NDArray[Any], ...]:
+        """The arrays a depth walk reads: tree offsets, children, features, thresholds, missing directions, leaves."""
+        return (*self._tree, self._leaf_value)
 
     def _one_row(self) -> _OneRow:
         if self._one_row_walker is None:

@@ -17,7 +17,10 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     phi2 = math.radians(lat2)
     half_dphi = (phi2 - phi1) / 2.0
     half_dlambda = math.radians(lon2 - lon1) / 2.0
-    a = math.sin(half_dphi) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(half_dlambda) ** 2
+    sin_dphi = math.sin(half_dphi)
+    sin_dlambda = math.sin(half_dlambda)
+    # squares as products: compiled code (core.stream_step) computes them so, and pow may round differently
+    a = sin_dphi * sin_dphi + math.cos(phi1) * math.cos(phi2) * (sin_dlambda * sin_dlambda)
     return 2.0 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
