@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamflow.core import EVENT_ERROR_CODES, ContractConfig, EventError, parse_event, routing_key
 from streamflow.core.contract import REQUIRED_FIELDS
@@ -231,3 +233,32 @@ def test_routing_key_is_the_customer_id_or_empty() -> None:
     assert routing_key("not json") == ""
     assert routing_key(b"\xff\xfe") == ""
     assert routing_key("[1, 2]") == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    customer_id=st.text(min_size=1, max_size=12).filter(lambda text: not text.isspace()),
+    decoy=st.text(max_size=12),
+    nested=st.booleans(),
+    decoy_first=st.booleans(),
+    separators=st.sampled_from([(",", ":"), (", ", ": "), (" ,\n", " :\t"), (",\r\n ", "\n:\n")]),
+    ensure_ascii=st.booleans(),
+)
+def test_routing_key_is_what_the_parser_reads(
+    customer_id: str,
+    decoy: str,
+    nested: bool,
+    decoy_first: bool,
+    separators: tuple[str, str],
+    ensure_ascii: bool,
+) -> None:
+    record = payload(customer_id=customer_id)
+    extra = {"meta": {"customer_id": decoy}} if nested else {"note": f'"customer_id": "{decoy}"'}
+    record = {**extra, **record} if decoy_first else {**record, **extra}
+    line = json.dumps(record, separators=separators, ensure_ascii=ensure_ascii)
+    assert routing_key(line) == parse_event(line).customer_id == customer_id
+
+
+def test_routing_key_of_a_repeated_member_is_the_one_the_parser_keeps() -> None:
+    line = json.dumps(payload(customer_id="C-first"))[:-1] + ', "customer_id": "C-last"}'
+    assert routing_key(line) == parse_event(line).customer_id == "C-last"
