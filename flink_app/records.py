@@ -6,17 +6,27 @@ emit what they return; tests drive these directly.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from array import array
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from streamflow.core import CustomerState, Event, EventError, RulesConfig, process_event
+from streamflow.core import (
+    FEATURE_NAMES,
+    CustomerState,
+    Event,
+    EventError,
+    FeatureVector,
+    RuleResult,
+    RulesConfig,
+    process_event,
+)
 from streamflow.core.forest import ModelBundle
+from streamflow.core.stream_step import StepResult
 
 PAYLOAD_LIMIT_BYTES = 10_240
 RULES_ONLY_VERSION = "rules-only"
@@ -41,26 +51,90 @@ def score_event(
     scored_at: str,
     late: bool = False,
 ) -> Decision:
-    """Features and rules from the core, the model's score, the blend and the alert."""
+    """Features and rules from the core, the model's score, the blend and the alert.
+
+    The readable path, on ``CustomerState`` objects; the job takes :func:`score_step`'s,
+    which reaches the same records from packed state.
+    """
     assessment, new_state = process_event(state, event, rules)
-    ml_score: float | None = None
-    if bundle is not None:
-        ml_score = bundle.ml_score(assessment.features)
-        final = bundle.blend(ml_score, assessment.rules_score)
+    fired = assessment.fired_rules
+    scored, alert = decision_records(
+        event,
+        assessment.features,
+        tuple(result.rule_id for result in fired),
+        assessment.rules_score,
+        bundle.ml_score(assessment.features) if bundle is not None else None,
+        bundle,
+        reasons=lambda: fired,
+        rules_only_threshold=rules_only_threshold,
+        scored_at=scored_at,
+        late=late,
+    )
+    return Decision(scored, alert, new_state)
+
+
+def score_step(
+    state: bytes | None,
+    event: Event,
+    step: StepResult,
+    rules: RulesConfig,
+    bundle: ModelBundle | None,
+    *,
+    rules_only_threshold: float,
+    scored_at: str,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The scored record and the alert for an event that ``StreamStep`` stepped from ``state``.
+
+    An alert's reasons come from the core's ``process_event`` on the same state (alerts are rare).
+    """
+
+    def reasons() -> tuple[RuleResult, ...]:
+        before = CustomerState.from_bytes(state) if state is not None else None
+        return process_event(before, event, rules)[0].fired_rules
+
+    return decision_records(
+        event,
+        step.features,
+        step.fired_rules,
+        step.rules_score,
+        bundle.ml_score_of_depth(step.depth) if bundle is not None and step.depth is not None else None,
+        bundle,
+        reasons=reasons,
+        rules_only_threshold=rules_only_threshold,
+        scored_at=scored_at,
+        late=step.late,
+    )
+
+
+def decision_records(
+    event: Event,
+    features: FeatureVector,
+    fired_rules: tuple[str, ...],
+    rules_score: float,
+    ml_score: float | None,
+    bundle: ModelBundle | None,
+    *,
+    reasons: Callable[[], tuple[RuleResult, ...]],
+    rules_only_threshold: float,
+    scored_at: str,
+    late: bool,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The blend, the scored record and, above the threshold, the alert with its reasons."""
+    if bundle is not None and ml_score is not None:
+        final = bundle.blend(ml_score, rules_score)
         threshold = bundle.manifest.alert_threshold
         version = bundle.manifest.model_version
     else:
-        final, threshold, version = assessment.rules_score, rules_only_threshold, RULES_ONLY_VERSION
-    fired = assessment.fired_rules
+        final, threshold, version = rules_score, rules_only_threshold, RULES_ONLY_VERSION
     scored = {
         "transaction_id": event.transaction_id,
         "customer_id": event.customer_id,
         "event_time": event.timestamp,
         "amount": event.amount,
         "currency": event.currency,
-        "features": dict(zip(assessment.features._fields, assessment.features, strict=True)),
-        "fired_rules": [result.rule_id for result in fired],
-        "rules_score": assessment.rules_score,
+        "features": dict(zip(FEATURE_NAMES, features, strict=True)),
+        "fired_rules": list(fired_rules),
+        "rules_score": rules_score,
         "ml_score": ml_score,
         "final_score": final,
         "threshold": threshold,
@@ -69,23 +143,24 @@ def score_event(
         "scored_at": scored_at,
         "late": late,
     }
-    alert = None
-    if scored["alert"]:
-        top = bundle.top_contributions(assessment.features) if bundle is not None else []
-        alert = {
-            "alert_id": event.transaction_id,
-            **{key: scored[key] for key in ("transaction_id", "customer_id", "event_time", "amount", "currency")},
-            "scored_at": scored_at,
-            "rules_score": assessment.rules_score,
-            "ml_score": ml_score,
-            "final_score": final,
-            "threshold": threshold,
-            "fired_rules": [result.rule_id for result in fired],
-            "reasons": [f"{result.rule_id} {result.name}: {result.reason}" for result in fired],
-            "top_features": [{"feature": name, "contribution": value} for name, value in top],
-            "model_version": version,
-        }
-    return Decision(scored, alert, new_state)
+    if not scored["alert"]:
+        return scored, None
+    fired = reasons()
+    top = bundle.top_contributions(features) if bundle is not None else []
+    alert = {
+        "alert_id": event.transaction_id,
+        **{key: scored[key] for key in ("transaction_id", "customer_id", "event_time", "amount", "currency")},
+        "scored_at": scored_at,
+        "rules_score": rules_score,
+        "ml_score": ml_score,
+        "final_score": final,
+        "threshold": threshold,
+        "fired_rules": list(fired_rules),
+        "reasons": [f"{result.rule_id} {result.name}: {result.reason}" for result in fired],
+        "top_features": [{"feature": name, "contribution": value} for name, value in top],
+        "model_version": version,
+    }
+    return scored, alert
 
 
 def dead_letter(
@@ -137,9 +212,27 @@ def _deltas(totals: dict[str, int], drained: dict[str, int]) -> dict[str, int]:
     return {name: delta for name, delta in deltas.items() if delta}
 
 
-def utc_now() -> str:
-    """The current time, ISO 8601 with offset."""
-    return datetime.now(UTC).isoformat()
+class _UtcClock:
+    """The current UTC time, ISO 8601 to the millisecond, formatted once per millisecond.
+
+    Every scored record carries it: formatting a ``datetime`` costs more than the rest of
+    the record, and thousands of events share a millisecond at full speed.
+    """
+
+    def __init__(self) -> None:
+        self._now_ms = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms != self._now_ms:
+            seconds, milliseconds = divmod(now_ms, 1000)
+            now = datetime.fromtimestamp(seconds, UTC).replace(microsecond=milliseconds * 1000)
+            self._now_ms, self._text = now_ms, now.isoformat(timespec="milliseconds")
+        return self._text
+
+
+utc_now = _UtcClock()
 
 
 def to_json(record: dict[str, Any]) -> str:
@@ -159,60 +252,6 @@ def to_json(record: dict[str, Any]) -> str:
 # A plain tuple of bytes: it pickles fastest.
 CustomerSlot = tuple[bytes | None, bytes]
 EMPTY_SLOT: CustomerSlot = (None, b"")
-MAX_REMEMBERED_IDS = 4096  # per customer; the oldest arrivals go first beyond it
-
-
-class RecentTransactions:
-    """A customer's transaction ids within the dedup window, as 64-bit hashes with event times.
-
-    Compact (16 bytes an id) so that months of ids cost little to load and store on every
-    event. Two different ids share a hash with odds of about ``n**2 / 2**65`` (1e-13 for
-    4,096 ids): a repeat is then reported where there is none.
-    """
-
-    def __init__(self, packed: bytes = b"") -> None:
-        half = len(packed) // 2
-        self._hashes = array("q", packed[:half])
-        self._times = array("q", packed[half:])
-        self._newest_ms = max(self._times) if self._times else None
-
-    def __contains__(self, transaction_id: object) -> bool:
-        return isinstance(transaction_id, str) and _id_hash(transaction_id) in self._hashes
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-    def is_late(self, event_time_ms: int, *, max_out_of_orderness_ms: int) -> bool:
-        """Whether the event is older than the customer's newest remembered one by more than the bound."""
-        return self._newest_ms is not None and event_time_ms < self._newest_ms - max_out_of_orderness_ms
-
-    def remember(self, transaction_id: str, event_time_ms: int, *, window_ms: int) -> None:
-        """Add one id; forget, oldest arrival first, ids older than the newest time minus ``window_ms``.
-
-        Ids leave in arrival order (cheap: no scan of the rest), so one that arrived out of
-        order stays until those before it go; beyond ``MAX_REMEMBERED_IDS`` the oldest go.
-        """
-        self._hashes.append(_id_hash(transaction_id))
-        self._times.append(event_time_ms)
-        self._newest_ms = event_time_ms if self._newest_ms is None else max(self._newest_ms, event_time_ms)
-        horizon = self._newest_ms - window_ms
-        times = self._times
-        expired = 0
-        while times[expired] < horizon:  # the newest time is never below the horizon
-            expired += 1
-        expired = max(expired, len(times) - MAX_REMEMBERED_IDS)
-        if expired:
-            del self._hashes[:expired]
-            del self._times[:expired]
-
-    def packed(self) -> bytes:
-        """The bytes ``RecentTransactions(packed)`` reads back."""
-        return self._hashes.tobytes() + self._times.tobytes()
-
-
-def _id_hash(transaction_id: str) -> int:
-    digest = hashlib.blake2b(transaction_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
 
 
 class EventClock:

@@ -1,38 +1,24 @@
 """The stream's pure decision logic, without Flink."""
 
 import json
+from datetime import datetime
 
-import numpy as np
 import pytest
 from flink_app.records import (
-    MAX_REMEMBERED_IDS,
     PAYLOAD_LIMIT_BYTES,
     EventClock,
-    RecentTransactions,
     dead_letter,
     score_event,
+    score_step,
     to_json,
+    utc_now,
 )
-from sklearn.ensemble import IsolationForest
 
-from streamflow.core import EventError, RulesConfig, parse_event
-from streamflow.modeling.packaging import build_bundle
-from tests.factories import make_event
+from streamflow.core import CustomerState, EventError, RulesConfig, parse_event
+from streamflow.core.stream_step import StreamStep
+from tests.factories import make_bundle, make_event
 
 RULES = RulesConfig.from_dict({"blacklist": {"store_ids": ["S-bad"]}})
-
-
-def _bundle(threshold: float = 0.5):  # type: ignore[no-untyped-def]
-    forest = IsolationForest(n_estimators=20, random_state=0).fit(np.random.default_rng(0).normal(size=(500, 6)))
-    return build_bundle(
-        forest,
-        model_version="m1",
-        training_window={},
-        training_rows=500,
-        score_normalisation={"low": 0.3, "high": 0.8},
-        alert_threshold=threshold,
-        alpha=0.3,
-    )
 
 
 def test_rules_only_scoring_alerts_on_the_rules_score() -> None:
@@ -45,7 +31,7 @@ def test_rules_only_scoring_alerts_on_the_rules_score() -> None:
 
 
 def test_model_scoring_blends_and_explains_with_the_top_three_features() -> None:
-    bundle = _bundle(threshold=0.0)
+    bundle = make_bundle(threshold=0.0)
     decision = score_event(None, make_event(store_id="S-bad"), RULES, bundle, rules_only_threshold=0.5, scored_at="t")
     ml = decision.scored["ml_score"]
     assert decision.scored["final_score"] == pytest.approx(0.3 * ml + 0.7 * 1.0)
@@ -84,44 +70,35 @@ def test_the_clock_flags_events_at_or_behind_the_watermark_as_late() -> None:
     assert clock.observe(1_500_000) is True  # the watermark moved with the newest event
 
 
-def test_remembered_transactions_are_kept_for_the_window_after_the_newest() -> None:
-    recent = RecentTransactions()
-    recent.remember("T1", 1_000, window_ms=500)
-    recent.remember("T2", 1_400, window_ms=500)
-    assert "T1" in recent
-    assert "T2" in recent
-    assert "T3" not in recent
-    recent.remember("T3", 1_600, window_ms=500)
-    assert "T1" not in recent
-    assert len(recent) == 2
-    again = RecentTransactions(recent.packed())
-    assert "T2" in again
-    assert "T3" in again
-    assert len(again) == 2
-    again.remember("T0", 900, window_ms=500)  # out of order: kept until the ids before it go
-    assert "T0" in again
-    again.remember("T4", 2_000, window_ms=500)
-    assert list(map(again.__contains__, ("T2", "T3", "T0", "T4"))) == [False, True, True, True]
-
-
-def test_remembered_transactions_are_capped_oldest_first() -> None:
-    recent = RecentTransactions()
-    for index in range(MAX_REMEMBERED_IDS + 5):
-        recent.remember(f"T{index}", index, window_ms=10**12)
-    assert len(recent) == MAX_REMEMBERED_IDS
-    assert "T0" not in recent
-    assert f"T{MAX_REMEMBERED_IDS + 4}" in recent
-
-
 def test_to_json_falls_back_for_what_orjson_refuses() -> None:
     assert to_json({"a": 1.5, "b": [None, True]}) == '{"a":1.5,"b":[null,true]}'
     huge = 10**30  # echoed from a rejected payload; beyond orjson's 64-bit integers
     assert json.loads(to_json({"got": huge})) == {"got": huge}
 
 
-def test_lateness_is_judged_against_the_customers_newest_event() -> None:
-    recent = RecentTransactions()
-    assert recent.is_late(0, max_out_of_orderness_ms=60_000) is False  # a first event is never late
-    recent.remember("T1", 1_000_000, window_ms=10**9)
-    assert recent.is_late(1_000_000 - 60_000, max_out_of_orderness_ms=60_000) is False  # within the bound
-    assert recent.is_late(1_000_000 - 60_001, max_out_of_orderness_ms=60_000) is True
+@pytest.mark.parametrize("with_model", [True, False])
+def test_the_jobs_packed_path_writes_the_records_the_readable_path_writes(with_model: bool) -> None:
+    bundle = make_bundle(threshold=0.3) if with_model else None
+    step = StreamStep(RULES, bundle, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
+    events = [make_event(minutes=index * 7, amount=40.0 + index) for index in range(8)]
+    events += [make_event(minutes=60, store_id="S-bad", amount=9_000.0), make_event(minutes=61, latitude=-33.9)]
+    state: CustomerState | None = None
+    packed: bytes | None = None
+    ids = b""
+    alerts = 0
+    for event in events:
+        expected = score_event(state, event, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
+        result = step(packed, ids, event)
+        assert result is not None
+        scored, alert = score_step(packed, event, result, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
+        assert scored == expected.scored
+        assert alert == expected.alert
+        alerts += alert is not None
+        state, packed, ids = expected.state, result.state, result.ids
+    assert alerts >= 1
+
+
+def test_utc_now_is_iso_8601_to_the_millisecond() -> None:
+    stamp = utc_now()
+    assert datetime.fromisoformat(stamp).tzinfo is not None
+    assert len(stamp.split(".")[1]) == len("123+00:00")
