@@ -505,7 +505,6 @@ def step_in_workspace(work, state, ids):  # type: ignore[no-untyped-def]
 def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_out, state, ids):  # type: ignore[no-untyped-def]
     """The step on arrays (see the module docstring); results in ``out``, ``state_out`` and ``ids_out``."""
     ievent = event.view(np.int64)
-    time_ms = ievent[E_TIME]
     if ids.shape[0] % 16 != 0:
         out[O_STATUS] = STATUS_BAD_IDS
         return
@@ -520,49 +519,38 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
         out[O_STATUS] = STATUS_BAD_STATE
         return
     out[O_STATUS] = STATUS_SCORED
-    newest_ms = times.max() if n_ids > 0 else time_ms
-    bound_ms = np.int64(params[P_MAX_OUT_OF_ORDERNESS_MS])
-    out[O_LATE] = 1.0 if n_ids > 0 and time_ms < newest_ms - bound_ms else 0.0
+    time_ms = ievent[E_TIME]
+    out[O_LATE] = 1.0 if n_ids > 0 and time_ms < times.max() - np.int64(params[P_MAX_OUT_OF_ORDERNESS_MS]) else 0.0
+    hour = _assess(event, params, state, out)
+    for index in range(N_FEATURES):  # the model reads float32 features, as the batch walk does
+        x32[index] = np.float32(out[O_FEATURES + index])
+    out[O_DEPTH] = _depth(x32, offsets, nodes, leaf_value, np.int64(params[P_TREE_DEPTH]))
+    out[O_STATE_SIZE] = _write_state(event, params, state, hour, state_out)
+    out[O_IDS_SIZE] = _write_ids(
+        ievent[E_ID_HASH], time_ms, np.int64(params[P_DEDUP_WINDOW_MS]), hashes, times, ids_out
+    )
 
-    # The state before the event (features and rules read it).
+
+@_compiled
+def _assess(event, params, state, out):  # type: ignore[no-untyped-def]
+    """Features, fired rules and the rules score into ``out`` (``process_event``); the event's local hour bin."""
+    ievent = event.view(np.int64)
+    time_ms = ievent[E_TIME]
     count = _i64(state, _COUNT)
     mean = _f64(state, _MEAN)
-    m2 = _f64(state, _M2)
     hours = state[_HOURS : _HOURS + 4 * HOURS_PER_DAY].view(np.uint32)
-    has_last = (state[3] & _FLAG_HAS_LAST) != 0
-    last_latitude = _f64(state, _LAST_LAT)
-    last_longitude = _f64(state, _LAST_LON)
-    last_time_ms = _i64(state, _LAST_TIME)
-    n_recent = np.int64(state[_N_RECENT]) | (np.int64(state[_N_RECENT + 1]) << 8)
-    recent = state[_RECENT : _RECENT + 8 * n_recent].view(np.int64)
-
     amount = event[E_AMOUNT]
-    latitude = event[E_LATITUDE]
-    longitude = event[E_LONGITUDE]
     min_history = np.int64(params[P_MIN_HISTORY])
-    std = math.sqrt(m2 / (count - 1) if count > 1 else 0.0)
+    std = math.sqrt(_f64(state, _M2) / (count - 1) if count > 1 else 0.0)
     zscore = (amount - mean) / max(std, params[P_MIN_STD]) if count >= 2 else 0.0
     distance = 0.0
-    elapsed_ms = np.int64(0)
     speed = 0.0
-    if has_last:
-        distance = _haversine_km(last_latitude, last_longitude, latitude, longitude)
-        elapsed_ms = time_ms - last_time_ms
-        interval_ms = max(abs(elapsed_ms), np.int64(params[P_MIN_INTERVAL_MS]), np.int64(1))
+    if (state[3] & _FLAG_HAS_LAST) != 0:
+        distance = _haversine_km(_f64(state, _LAST_LAT), _f64(state, _LAST_LON), event[E_LATITUDE], event[E_LONGITUDE])
+        interval_ms = max(abs(time_ms - _i64(state, _LAST_TIME)), np.int64(params[P_MIN_INTERVAL_MS]), np.int64(1))
         speed = distance / (interval_ms / 3_600_000.0)
-    local_ms = time_ms + ievent[E_OFFSET] * 60 * 1000
-    local_hour = (local_ms % 86_400_000) / 3_600_000
-    cos_sum = 0.0
-    sin_sum = 0.0
-    for bin_ in range(HOURS_PER_DAY):
-        cos_sum += hours[bin_] * _HOUR_COS[bin_]
-    for bin_ in range(HOURS_PER_DAY):
-        sin_sum += hours[bin_] * _HOUR_SIN[bin_]
-    deviation = 0.0
-    if math.hypot(cos_sum, sin_sum) >= 1e-9:
-        typical_hour = math.atan2(sin_sum, cos_sum) / _TWO_PI * HOURS_PER_DAY % HOURS_PER_DAY
-        difference = np.fmod(abs(local_hour - typical_hour), 24.0)
-        deviation = min(difference, 24.0 - difference)
+    local_hour = ((time_ms + ievent[E_OFFSET] * 60 * 1000) % 86_400_000) / 3_600_000
+    deviation = _hours_from_typical(hours, local_hour)
     hour = np.int64(local_hour)
     hour_share = 0.0
     if count != 0:
@@ -573,7 +561,7 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
         )
         hour_share = near / count
     window_ms = np.int64(params[P_VELOCITY_WINDOW_MS])
-    velocity_count = _count_in_window(recent, time_ms - window_ms, time_ms)
+    velocity_count = _count_in_window(_recent_times(state), time_ms - window_ms, time_ms)
     blacklisted = event[E_BLACKLISTED] != 0.0
 
     fired_high_value = amount >= event[E_LIMIT] or (count >= min_history and zscore >= params[P_ZSCORE_THRESHOLD])
@@ -582,7 +570,7 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
     fired_hour = (
         count >= min_history and deviation >= params[P_MIN_HOURS_FROM_TYPICAL] and hour_share < params[P_MAX_HOUR_SHARE]
     )
-    keep = 1.0
+    keep = 1.0  # noisy-OR of the fired rules' weights, in rule-id order (rules_score)
     if fired_high_value:
         keep *= 1.0 - params[P_HIGH_VALUE_WEIGHT]
     if fired_velocity:
@@ -601,32 +589,56 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
     out[O_FEATURES + 3] = speed
     out[O_FEATURES + 4] = 1.0 if blacklisted else 0.0
     out[O_FEATURES + 5] = amount / mean if count >= 1 and mean > 0.0 else 1.0
+    return hour
 
-    # The model's depth for the features, as float32 like the batch walk.
-    for index in range(N_FEATURES):
-        x32[index] = np.float32(out[O_FEATURES + index])
-    out[O_DEPTH] = _depth(x32, offsets, nodes, leaf_value, np.int64(params[P_TREE_DEPTH]))
 
-    # The state after the event (CustomerState.updated, then to_bytes).
-    new_count = count + 1
+@_compiled
+def _hours_from_typical(hours, local_hour):  # type: ignore[no-untyped-def]
+    """Hours between ``local_hour`` and the circular mean of the hour profile; 0 if it has none."""
+    cos_sum = 0.0
+    sin_sum = 0.0
+    for bin_ in range(HOURS_PER_DAY):
+        cos_sum += hours[bin_] * _HOUR_COS[bin_]
+    for bin_ in range(HOURS_PER_DAY):
+        sin_sum += hours[bin_] * _HOUR_SIN[bin_]
+    if math.hypot(cos_sum, sin_sum) < 1e-9:
+        return 0.0
+    typical_hour = math.atan2(sin_sum, cos_sum) / _TWO_PI * HOURS_PER_DAY % HOURS_PER_DAY
+    difference = np.fmod(abs(local_hour - typical_hour), 24.0)
+    return min(difference, 24.0 - difference)
+
+
+@_compiled
+def _recent_times(state):  # type: ignore[no-untyped-def]
+    n_recent = np.int64(state[_N_RECENT]) | (np.int64(state[_N_RECENT + 1]) << 8)
+    return state[_RECENT : _RECENT + 8 * n_recent].view(np.int64)
+
+
+@_compiled
+def _write_state(event, params, state, hour, state_out):  # type: ignore[no-untyped-def]
+    """The state with the event folded in (``CustomerState.updated``, then ``to_bytes``); its size."""
+    time_ms = event.view(np.int64)[E_TIME]
+    amount = event[E_AMOUNT]
+    count = _i64(state, _COUNT)
+    mean = _f64(state, _MEAN)
     delta = amount - mean
-    new_mean = mean + delta / new_count
-    new_m2 = m2 + delta * (amount - new_mean)
+    new_mean = mean + delta / (count + 1)
     state_out[:_RECENT] = state[:_RECENT]
     state_out[3] = _FLAG_HAS_LAST
-    _put_i64(state_out, _COUNT, new_count)
+    _put_i64(state_out, _COUNT, count + 1)
     _put_f64(state_out, _MEAN, new_mean)
-    _put_f64(state_out, _M2, new_m2)
-    new_hours = state_out[_HOURS : _HOURS + 4 * HOURS_PER_DAY].view(np.uint32)
-    new_hours[hour] += np.uint32(1)
-    _put_f64(state_out, _LAST_LAT, latitude)
-    _put_f64(state_out, _LAST_LON, longitude)
+    _put_f64(state_out, _M2, _f64(state, _M2) + delta * (amount - new_mean))
+    state_out[_HOURS : _HOURS + 4 * HOURS_PER_DAY].view(np.uint32)[hour] += np.uint32(1)
+    _put_f64(state_out, _LAST_LAT, event[E_LATITUDE])
+    _put_f64(state_out, _LAST_LON, event[E_LONGITUDE])
     _put_i64(state_out, _LAST_TIME, time_ms)
+    recent = _recent_times(state)
+    n_recent = recent.shape[0]
     position = n_recent  # where the event's time goes among the sorted recent times
     while position > 0 and recent[position - 1] > time_ms:
         position -= 1
-    newest_recent = time_ms if position == n_recent else recent[n_recent - 1]
-    horizon = newest_recent - window_ms
+    newest = time_ms if position == n_recent else recent[n_recent - 1]
+    horizon = newest - np.int64(params[P_VELOCITY_WINDOW_MS])
     keep_from = np.int64(0)
     while keep_from < n_recent + 1 and _merged(recent, position, time_ms, keep_from) < horizon:
         keep_from += 1
@@ -639,13 +651,16 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
     state_out[_N_RECENT + 1] = kept >> 8
     size = _RECENT + 8 * kept
     state_out[size : size + 4].view(np.uint32)[0] = _crc32(state_out, size)
-    out[O_STATE_SIZE] = size + 4
+    return size + 4
 
-    # The ids after the event (RecentTransactions.remember, then packed).
-    newest_ms = max(newest_ms, time_ms)
-    id_horizon = newest_ms - np.int64(params[P_DEDUP_WINDOW_MS])
+
+@_compiled
+def _write_ids(id_hash, time_ms, window_ms, hashes, times, ids_out):  # type: ignore[no-untyped-def]
+    """The ids with this one remembered (``RecentTransactions.remember``, then ``packed``); their size."""
+    n_ids = hashes.shape[0]
+    horizon = max(times.max(), time_ms) - window_ms if n_ids > 0 else time_ms - window_ms
     expired = 0
-    while expired < n_ids and times[expired] < id_horizon:
+    while expired < n_ids and times[expired] < horizon:
         expired += 1
     expired = max(expired, n_ids + 1 - MAX_REMEMBERED_IDS)
     remembered = n_ids + 1 - expired
@@ -653,14 +668,14 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
     new_times = ids_out[8 * remembered : 16 * remembered].view(np.int64)
     for index in range(remembered):
         source = expired + index
-        new_hashes[index] = hashes[source] if source < n_ids else ievent[E_ID_HASH]
+        new_hashes[index] = hashes[source] if source < n_ids else id_hash
         new_times[index] = times[source] if source < n_ids else time_ms
-    out[O_IDS_SIZE] = 16 * remembered
+    return 16 * remembered
 
 
 @functools.cache
 def _c_step() -> Any:
-    """A ctypes callable of :func:`step_arrays` compiled as a C function, or ``None`` without numba."""
+    """A ctypes callable of :func:`step_in_workspace` compiled as a C function, or ``None`` without numba."""
     try:
         from numba import carray, cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
@@ -672,6 +687,7 @@ def _c_step() -> Any:
         step_in_workspace(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
 
     compiled = cfunc(signature, cache=True, nopython=True)(entry)
-    # the workspace's address as a plain int; the packed state and ids as bytes, passed without a copy
+    # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
+    # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
     argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
     return ctypes.PYFUNCTYPE(None, *argtypes)(compiled.address)
