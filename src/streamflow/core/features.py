@@ -30,7 +30,7 @@ from streamflow.core.state import HOURS_PER_DAY, CustomerState
 _HOUR_ANGLES = [2.0 * math.pi * (hour + 0.5) / HOURS_PER_DAY for hour in range(HOURS_PER_DAY)]
 HOUR_COS = [math.cos(angle) for angle in _HOUR_ANGLES]
 HOUR_SIN = [math.sin(angle) for angle in _HOUR_ANGLES]
-_MIN_RESULTANT = 1e-9
+MIN_RESULTANT = 1e-9  # an hour profile whose mean vector is shorter has no typical hour
 
 
 class FeatureVector(NamedTuple):
@@ -151,7 +151,7 @@ def _typical_hour(hour_counts: list[int]) -> float | None:
     """Circular mean of the hour profile (bins centred on the half hour); None if undefined."""
     cos_sum = sum(map(mul, hour_counts, HOUR_COS))
     sin_sum = sum(map(mul, hour_counts, HOUR_SIN))
-    if math.hypot(cos_sum, sin_sum) < _MIN_RESULTANT:
+    if math.hypot(cos_sum, sin_sum) < MIN_RESULTANT:
         return None
     return math.atan2(sin_sum, cos_sum) / (2.0 * math.pi) * HOURS_PER_DAY % HOURS_PER_DAY
 

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_REMEMBERED_IDS, id_hash
 from streamflow.core.errors import StateInvalidError
-from streamflow.core.features import HOUR_COS, HOUR_SIN, FeatureVector
+from streamflow.core.features import HOUR_COS, HOUR_SIN, MIN_RESULTANT, FeatureVector
 from streamflow.core.forest import LEAF, ModelBundle, _address
 from streamflow.core.geo import EARTH_RADIUS_KM
 from streamflow.core.rules import RulesConfig
@@ -601,7 +601,7 @@ def _hours_from_typical(hours, local_hour):  # type: ignore[no-untyped-def]
         cos_sum += hours[bin_] * _HOUR_COS[bin_]
     for bin_ in range(HOURS_PER_DAY):
         sin_sum += hours[bin_] * _HOUR_SIN[bin_]
-    if math.hypot(cos_sum, sin_sum) < 1e-9:
+    if math.hypot(cos_sum, sin_sum) < MIN_RESULTANT:
         return 0.0
     typical_hour = math.atan2(sin_sum, cos_sum) / _TWO_PI * HOURS_PER_DAY % HOURS_PER_DAY
     difference = np.fmod(abs(local_hour - typical_hour), 24.0)
