@@ -1,11 +1,19 @@
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamflow.core import EVENT_ERROR_CODES, ContractConfig, EventError, parse_event, routing_key
-from streamflow.core.contract import REQUIRED_FIELDS
+from streamflow.core.contract import (
+    ID_FIELDS,
+    MAX_ID_LENGTH,
+    REQUIRED_FIELDS,
+    _load_json,
+    _parse_document,
+    _parse_well_formed,
+)
 from tests.factories import payload
 
 DEFAULT = ContractConfig()
@@ -262,3 +270,103 @@ def test_routing_key_is_what_the_parser_reads(
 def test_routing_key_of_a_repeated_member_is_the_one_the_parser_keeps() -> None:
     line = json.dumps(payload(customer_id="C-first"))[:-1] + ', "customer_id": "C-last"}'
     assert routing_key(line) == parse_event(line).customer_id == "C-last"
+
+
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**25), max_value=10**25),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+_FIELD_VALUES = {
+    "schema_version": st.one_of(st.sampled_from([1, 1.0, 2, 0, -1, True, "1"]), _JSON_SCALARS),
+    "amount": st.one_of(st.sampled_from([0, -0.0, 1e-300, 1_000_000, 1_000_000.0000001, 2**53, 10**19]), _JSON_SCALARS),
+    "currency": st.one_of(st.sampled_from(["EUR", "eur", "XYZ", " EUR", ""]), _JSON_SCALARS),
+    "timestamp": st.one_of(
+        st.sampled_from(
+            [
+                "2026-01-05T12:00:00Z",
+                "2026-01-05T12:00:00.9999999+05:30",
+                "2026-01-05 12:00:00-00:01",
+                "20260105T120000+0100",
+                "2026-01-05T12:00:00",
+                "0001-01-01T00:00:00+00:01",
+                "9999-12-31T23:59:59-23:59",
+                "2026-02-30T00:00:00Z",
+            ]
+        ),
+        _JSON_SCALARS,
+    ),
+    "latitude": st.one_of(st.sampled_from([-90, 90, -0, -0.0, 90.00000000000001, 180]), _JSON_SCALARS),
+    "longitude": st.one_of(st.sampled_from([-180, 180, 180.0000000001]), _JSON_SCALARS),
+    "channel": st.one_of(st.sampled_from(["pos", "online", "atm", "mobile", "POS"]), _JSON_SCALARS),
+}
+_ID_VALUES = st.one_of(
+    st.sampled_from(["", " ", "\u2003", "x" * MAX_ID_LENGTH, "x" * (MAX_ID_LENGTH + 1), "\U0001f600" * MAX_ID_LENGTH]),
+    st.text(max_size=10),
+    _JSON_SCALARS,
+)
+
+
+@st.composite
+def _near_valid_lines(draw: st.DrawFn) -> str:
+    record = payload()
+    for name in draw(st.lists(st.sampled_from(REQUIRED_FIELDS), max_size=3, unique=True)):
+        if draw(st.booleans()):
+            del record[name]
+        else:
+            record[name] = draw(_FIELD_VALUES.get(name, _ID_VALUES))
+    if draw(st.booleans()):
+        record["extra"] = draw(st.recursive(_JSON_SCALARS, lambda inner: st.lists(inner, max_size=3), max_leaves=6))
+    line = json.dumps(record, ensure_ascii=draw(st.booleans()))
+    if draw(st.booleans()):  # a repeated member: both decoders keep the last one
+        name = draw(st.sampled_from(REQUIRED_FIELDS))
+        line = f'{{"{name}": {json.dumps(draw(_JSON_SCALARS))}, {line[1:]}'
+    return line
+
+
+@settings(max_examples=1500, deadline=None)
+@given(line=_near_valid_lines(), config=st.sampled_from([DEFAULT, ContractConfig(max_amount=1e30)]))
+def test_the_fast_path_accepts_only_what_the_full_parse_accepts_with_the_same_values(
+    line: str, config: ContractConfig
+) -> None:
+    fast = _parse_well_formed(line, config)
+    try:
+        full: object = _parse_document(_load_json(line), config)
+    except EventError as error:
+        full = error.code
+    if fast is not None:
+        assert repr(fast) == repr(full)  # repr tells -0.0 from 0.0
+
+
+def test_a_valid_event_takes_the_fast_path() -> None:
+    line = json.dumps(payload(amount=10, latitude=-0.0))
+    fast = _parse_well_formed(line, DEFAULT)
+    assert fast is not None
+    assert repr(fast) == repr(_parse_document(_load_json(line), DEFAULT))
+
+
+def _nested(depth: int) -> Any:
+    return [_nested(depth - 1)] if depth else 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        json.dumps(payload(extra=_nested(70))),
+        json.dumps(payload(customer_id="\ud800")),
+        json.dumps(payload(schema_version=2)),
+    ],
+)
+def test_the_fast_path_leaves_the_rare_cases_to_the_full_parse(line: str) -> None:
+    assert _parse_well_formed(line, DEFAULT) is None
+    assert parse_event(line) == _parse_document(_load_json(line), DEFAULT)
+
+
+@pytest.mark.parametrize("field", ID_FIELDS)
+@pytest.mark.parametrize("value", ["", " ", "\u2003\n", "x" * (MAX_ID_LENGTH + 1)])
+def test_the_fast_path_declines_blank_and_overlong_identifiers(field: str, value: str) -> None:
+    line = json.dumps(payload(**{field: value}))
+    assert _parse_well_formed(line, DEFAULT) is None
+    assert _code(line) == "bad_value"
