@@ -16,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any, NamedTuple, cast
 
-import msgspec
-
 from streamflow.core.currencies import ISO_4217_CODES
 from streamflow.core.errors import (
     BadEncodingError,
@@ -178,27 +176,39 @@ def _parse_document(document: Any, config: ContractConfig) -> Event:
     )
 
 
-_Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+def _well_formed_decoder() -> Callable[[str], Any] | None:
+    """The decoder (msgspec's) of the contract's fields, types and fixed bounds, if installed.
+
+    It returns the decoded fields, or ``None`` for a line that is not well formed (the core
+    runs without msgspec; every line then takes the full parse).
+    """
+    try:
+        import msgspec
+    except ImportError:  # pragma: no cover - msgspec is in the locked environment
+        return None
+    identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+    fields = [
+        ("schema_version", int),
+        *((name, identifier) for name in ID_FIELDS),
+        ("amount", float),
+        ("currency", str),
+        ("timestamp", str),
+        ("latitude", Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]),
+        ("longitude", Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]),
+        ("channel", str),
+    ]
+    decoder = msgspec.json.Decoder(msgspec.defstruct("WellFormedEvent", fields))
+
+    def decode(text: str) -> Any:
+        try:
+            return decoder.decode(text)
+        except (msgspec.MsgspecError, UnicodeError):  # not well formed, or a lone surrogate
+            return None
+
+    return decode
 
 
-class _WellFormed(msgspec.Struct):
-    """The contract's fields with the types and fixed bounds msgspec checks while decoding."""
-
-    schema_version: int
-    transaction_id: _Identifier
-    customer_id: _Identifier
-    card_id: _Identifier
-    store_id: _Identifier
-    product_id: _Identifier
-    amount: float
-    currency: str
-    timestamp: str
-    latitude: Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
-    longitude: Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
-    channel: str
-
-
-_WELL_FORMED = msgspec.json.Decoder(_WellFormed)
+_DECODE_WELL_FORMED = _well_formed_decoder()
 _MAX_FAST_BRACKETS = 64  # fewer cannot nest deep enough for either decoder's recursion limit
 _MAX_EXACT_AMOUNT = 2.0**53
 
@@ -211,11 +221,10 @@ def _parse_well_formed(text: str, config: ContractConfig) -> Event | None:
     with the same values (tested); anything it declines, the full parse reads again and
     explains with its error code.
     """
-    if text.count("[") + text.count("{") > _MAX_FAST_BRACKETS:
+    if _DECODE_WELL_FORMED is None or text.count("[") + text.count("{") > _MAX_FAST_BRACKETS:
         return None
-    try:
-        fields = _WELL_FORMED.decode(text)
-    except (msgspec.MsgspecError, UnicodeError):  # not well formed, or a lone surrogate
+    fields = _DECODE_WELL_FORMED(text)
+    if fields is None:
         return None
     amount = fields.amount
     if (
