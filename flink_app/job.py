@@ -127,6 +127,7 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
         self._metrics.group.add_group("model_version", version).gauge("model_loaded", lambda: loaded)
         self._metrics.group.gauge("watermark_ms", lambda: self._clock.watermark_ms or 0)
         self._latency = self._metrics.group.distribution("scoring_latency_us")
+        self._counts = self._metrics.counts.values  # counted here, added to Flink's every FLUSH_EVERY events
 
     def close(self) -> None:
         """Flush the metrics."""
@@ -134,8 +135,10 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
 
     def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the scored event (and its alert), or one dead-letter record."""
-        started = time.perf_counter_ns()
-        self._metrics.add("events_in")
+        counts = self._counts
+        counts["events_in"] += 1
+        sampled = counts["events_in"] % LATENCY_SAMPLE_EVERY == 0
+        started = time.perf_counter_ns() if sampled else 0
         try:
             event = parse_event(value, self._contract)
         except EventError as error:
@@ -151,28 +154,23 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
             yield DEAD_LETTERS, self._dead_letter(value, duplicate)
             return
         self._clock.observe(event.event_time_ms)
-        if step.late:
-            self._metrics.add("late_events")
         scored, alert = score_step(
-            state_bytes,
-            event,
-            step,
-            self._rules,
-            self._bundle,
-            rules_only_threshold=self._rules_only_threshold,
-            scored_at=utc_now(),
+            state_bytes, event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now()
         )
         self._slot.update((step.state, step.ids))
-        self._metrics.add("events_scored")
-        if self._metrics.counts.values["events_scored"] % LATENCY_SAMPLE_EVERY == 0:
+        counts["events_scored"] += 1
+        counts["late_events"] += step.late
+        if sampled:
             self._latency.update((time.perf_counter_ns() - started) // 1_000)
+            if counts["events_in"] % FlinkCounters.FLUSH_EVERY == 0:
+                self._metrics.flush()
         yield to_json(scored)
         if alert is not None:
-            self._metrics.add("alerts")
+            counts["alerts"] += 1
             yield ALERTS, to_json(alert)
 
     def _dead_letter(self, payload: str, error: EventError) -> str:
-        self._metrics.add("dead_letters")
+        self._counts["dead_letters"] += 1
         self._metrics.add_code(error.code)
         record = dead_letter(
             payload,
@@ -188,21 +186,13 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
 class FlinkCounters:
     """Counters kept in Python and added to Flink's in batches (each Flink call crosses to the JVM)."""
 
-    FLUSH_EVERY = 512
+    FLUSH_EVERY = 512  # events; a multiple of LATENCY_SAMPLE_EVERY
 
     def __init__(self, runtime_context: RuntimeContext, names: tuple[str, ...]) -> None:
         self.group = runtime_context.get_metrics_group().add_group(METRIC_GROUP)
         self.counts = MetricCounts(names)
         self._flink = {name: self.group.counter(name) for name in names}
         self._by_code: dict[str, Any] = {}
-        self._since_flush = 0
-
-    def add(self, name: str) -> None:
-        """Count one; flush to Flink every ``FLUSH_EVERY`` additions."""
-        self.counts.values[name] += 1  # MetricCounts.add, without a call: this runs for every event
-        self._since_flush += 1
-        if self._since_flush >= self.FLUSH_EVERY:
-            self.flush()
 
     def add_code(self, code: str) -> None:
         """Count one dead letter under its error code."""
@@ -216,7 +206,6 @@ class FlinkCounters:
             if code not in self._by_code:
                 self._by_code[code] = self.group.add_group("dead_letters_by_code", code).counter("count")
             self._by_code[code].inc(delta)
-        self._since_flush = 0
 
 
 def load_bundle(model: str | ModelBundle | None, *, required: bool) -> ModelBundle | None:

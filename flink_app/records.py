@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,18 +57,18 @@ def score_event(
     """
     assessment, new_state = process_event(state, event, rules)
     fired = assessment.fired_rules
-    scored, alert = decision_records(
+    scored = scored_record(
         event,
         assessment.features,
         tuple(result.rule_id for result in fired),
         assessment.rules_score,
         bundle.ml_score(assessment.features) if bundle is not None else None,
         bundle,
-        reasons=lambda: fired,
-        rules_only_threshold=rules_only_threshold,
-        scored_at=scored_at,
-        late=late,
+        rules_only_threshold,
+        scored_at,
+        late,
     )
+    alert = alert_record(scored, assessment.features, fired, bundle) if scored["alert"] else None
     return Decision(scored, alert, new_state)
 
 
@@ -79,7 +78,6 @@ def score_step(
     step: StepResult,
     rules: RulesConfig,
     bundle: ModelBundle | None,
-    *,
     rules_only_threshold: float,
     scored_at: str,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -87,46 +85,43 @@ def score_step(
 
     An alert's reasons come from the core's ``process_event`` on the same state (alerts are rare).
     """
-
-    def reasons() -> tuple[RuleResult, ...]:
-        before = CustomerState.from_bytes(state) if state is not None else None
-        return process_event(before, event, rules)[0].fired_rules
-
-    return decision_records(
+    depth = step.depth
+    scored = scored_record(
         event,
         step.features,
         step.fired_rules,
         step.rules_score,
-        bundle.ml_score_of_depth(step.depth) if bundle is not None and step.depth is not None else None,
+        None if bundle is None or depth is None else bundle.ml_score_of_depth(depth),
         bundle,
-        reasons=reasons,
-        rules_only_threshold=rules_only_threshold,
-        scored_at=scored_at,
-        late=step.late,
+        rules_only_threshold,
+        scored_at,
+        step.late,
     )
+    if not scored["alert"]:
+        return scored, None
+    before = CustomerState.from_bytes(state) if state is not None else None
+    return scored, alert_record(scored, step.features, process_event(before, event, rules)[0].fired_rules, bundle)
 
 
-def decision_records(
+def scored_record(
     event: Event,
     features: FeatureVector,
     fired_rules: tuple[str, ...],
     rules_score: float,
     ml_score: float | None,
     bundle: ModelBundle | None,
-    *,
-    reasons: Callable[[], tuple[RuleResult, ...]],
     rules_only_threshold: float,
     scored_at: str,
     late: bool,
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The blend, the scored record and, above the threshold, the alert with its reasons."""
+) -> dict[str, Any]:
+    """The scored record: features, fired rules, the scores and their blend, the threshold, the verdict."""
     if bundle is not None and ml_score is not None:
         final = bundle.blend(ml_score, rules_score)
-        threshold = bundle.manifest.alert_threshold
-        version = bundle.manifest.model_version
+        manifest = bundle.manifest
+        threshold, version = manifest.alert_threshold, manifest.model_version
     else:
         final, threshold, version = rules_score, rules_only_threshold, RULES_ONLY_VERSION
-    scored = {
+    return {
         "transaction_id": event.transaction_id,
         "customer_id": event.customer_id,
         "event_time": event.timestamp,
@@ -143,24 +138,22 @@ def decision_records(
         "scored_at": scored_at,
         "late": late,
     }
-    if not scored["alert"]:
-        return scored, None
-    fired = reasons()
+
+
+def alert_record(
+    scored: dict[str, Any], features: FeatureVector, fired: tuple[RuleResult, ...], bundle: ModelBundle | None
+) -> dict[str, Any]:
+    """The alert of a scored record above its threshold: the fired rules' reasons and the model's top features."""
     top = bundle.top_contributions(features) if bundle is not None else []
-    alert = {
-        "alert_id": event.transaction_id,
+    return {
+        "alert_id": scored["transaction_id"],
         **{key: scored[key] for key in ("transaction_id", "customer_id", "event_time", "amount", "currency")},
-        "scored_at": scored_at,
-        "rules_score": rules_score,
-        "ml_score": ml_score,
-        "final_score": final,
-        "threshold": threshold,
-        "fired_rules": list(fired_rules),
+        **{key: scored[key] for key in ("scored_at", "rules_score", "ml_score", "final_score", "threshold")},
+        "fired_rules": list(scored["fired_rules"]),
         "reasons": [f"{result.rule_id} {result.name}: {result.reason}" for result in fired],
         "top_features": [{"feature": name, "contribution": value} for name, value in top],
-        "model_version": version,
+        "model_version": scored["model_version"],
     }
-    return scored, alert
 
 
 def dead_letter(
@@ -213,23 +206,23 @@ def _deltas(totals: dict[str, int], drained: dict[str, int]) -> dict[str, int]:
 
 
 class _UtcClock:
-    """The current UTC time, ISO 8601 to the millisecond, formatted once per millisecond.
+    """The current UTC time, ISO 8601 to the millisecond (``2026-01-31T14:05:00.123+00:00``).
 
-    Every scored record carries it: formatting a ``datetime`` costs more than the rest of
-    the record, and thousands of events share a millisecond at full speed.
+    Every scored record carries it: the date and time of day are formatted once per second
+    (formatting a ``datetime`` costs more than the rest of the record), the milliseconds
+    are appended.
     """
 
     def __init__(self) -> None:
-        self._now_ms = -1
-        self._text = ""
+        self._second = -1
+        self._prefix = ""
 
     def __call__(self) -> str:
-        now_ms = time.time_ns() // 1_000_000
-        if now_ms != self._now_ms:
-            seconds, milliseconds = divmod(now_ms, 1000)
-            now = datetime.fromtimestamp(seconds, UTC).replace(microsecond=milliseconds * 1000)
-            self._now_ms, self._text = now_ms, now.isoformat(timespec="milliseconds")
-        return self._text
+        second, millisecond = divmod(time.time_ns() // 1_000_000, 1000)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).replace(tzinfo=None).isoformat()
+        return f"{self._prefix}.{millisecond:03d}+00:00"
 
 
 utc_now = _UtcClock()

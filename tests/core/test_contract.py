@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from streamflow.core.contract import (
     ID_FIELDS,
     MAX_ID_LENGTH,
     REQUIRED_FIELDS,
+    _epoch_ms,
     _load_json,
     _parse_document,
     _parse_well_formed,
@@ -370,3 +372,17 @@ def test_the_fast_path_declines_blank_and_overlong_identifiers(field: str, value
     line = json.dumps(payload(**{field: value}))
     assert _parse_well_formed(line, DEFAULT) is None
     assert _code(line) == "bad_value"
+
+
+_MAX_OFFSET = timedelta(hours=24) - timedelta(microseconds=1)
+
+
+@settings(max_examples=500)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.timedeltas(min_value=-_MAX_OFFSET, max_value=_MAX_OFFSET),
+)
+def test_epoch_ms_is_the_aware_datetime_difference_in_whole_milliseconds(local: datetime, offset: timedelta) -> None:
+    moment = local.replace(tzinfo=timezone(offset))
+    expected = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    assert _epoch_ms(moment, offset) == expected

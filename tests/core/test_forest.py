@@ -67,7 +67,8 @@ def test_inputs_are_cast_to_float32_like_scikit_learn() -> None:
     bundle = _bundle(forest)
     thresholds = bundle.arrays["threshold"][bundle.arrays["left"] != -1]
     near = np.tile(np.nextafter(thresholds[:6], np.inf), (6, 1)).T  # just above a split in float64
-    assert np.array_equal(bundle.score_samples(near), forest.score_samples(near))
+    # libm's pow may differ from numpy's in the last bit; a path taken differently would move a score by ~1e-3
+    assert np.max(np.abs(bundle.score_samples(near) - forest.score_samples(near))) <= 1e-12
 
 
 def test_single_event_scores_like_the_batch() -> None:

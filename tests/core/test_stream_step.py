@@ -185,5 +185,6 @@ def test_the_packed_walk_takes_the_batch_walks_path_for_any_float(bundle: ModelB
     rows[:200] = rng.choice(thresholds, size=(200, 6))  # exactly on a split
     offsets, nodes, leaf_value, tree_depth = _packed_trees(bundle)
     with np.errstate(over="ignore"):  # 1e40 is beyond float32: infinity, in both walks
-        walked = [_depth(row.astype(np.float32), offsets, nodes, leaf_value, tree_depth) for row in rows]
+        cursors = np.zeros(offsets.shape[0] - 1, dtype=np.int64)
+        walked = [_depth(row.astype(np.float32), offsets, nodes, leaf_value, tree_depth, cursors) for row in rows]
         assert walked == list(bundle.path_lengths(rows))

@@ -48,7 +48,7 @@ DEFAULT_MAX_PAYLOAD_BYTES = 16_384
 MAX_ID_LENGTH = 128
 _MS_PER_SECOND = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,16 +488,15 @@ def _timestamp(value: Any) -> tuple[int, int]:
             expected="ISO 8601 with offset",
             got=value,
         )
-    try:
-        epoch_ms = (parsed - _EPOCH) // _ONE_MS
-    except OverflowError as exc:
-        raise BadTimestampError(
-            f"timestamp is out of the representable range: {value!r}",
-            field="timestamp",
-            expected="a date between years 1 and 9999",
-            got=value,
-        ) from exc
-    return epoch_ms, int(offset.total_seconds() // 60)
+    return _epoch_ms(parsed, offset), (offset.days * 86_400 + offset.seconds) // 60
+
+
+def _epoch_ms(parsed: datetime, offset: timedelta) -> int:
+    """``(parsed - 1970-01-01T00:00Z) // 1 ms``, in integers (several times cheaper than timedelta arithmetic)."""
+    seconds = (parsed.toordinal() - _EPOCH_ORDINAL) * 86_400 + parsed.hour * 3_600 + parsed.minute * 60 + parsed.second
+    local_us = seconds * 1_000_000 + parsed.microsecond
+    offset_us = (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
+    return (local_us - offset_us) // 1_000
 
 
 def _coordinate(name: str, value: Any, limit: float) -> float:

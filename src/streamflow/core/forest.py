@@ -212,7 +212,10 @@ class ModelBundle:
         denominator = self.manifest.denominator
         if denominator == 0:
             return -np.ones_like(depths)
-        scores: NDArray[np.float64] = -np.power(2.0, -np.divide(depths, denominator))
+        # libm's pow, as ml_score_of_depth takes it for one event: numpy's vectorised pow may
+        # differ from it in the last bit, and batch and stream must agree exactly
+        anomaly = [math.pow(2.0, -(depth / denominator)) for depth in depths.tolist()]
+        scores: NDArray[np.float64] = -np.array(anomaly, dtype=np.float64)
         return scores
 
     def ml_scores(self, features: NDArray[Any]) -> NDArray[np.float64]:
@@ -228,9 +231,7 @@ class ModelBundle:
     def ml_score_of_depth(self, depth: float) -> float:
         """The normalised score of one row whose summed path length is ``depth``."""
         denominator = self.manifest.denominator
-        # np.power as the batch path uses it (Python's pow differs in the last bit on some CPUs);
-        # a float division is the same IEEE operation as np.divide.
-        anomaly = 1.0 if denominator == 0 else float(np.power(2.0, -(depth / denominator)))
+        anomaly = 1.0 if denominator == 0 else math.pow(2.0, -(depth / denominator))
         return min(max((anomaly - self._norm_low) / self._norm_span, 0.0), 1.0)
 
     def walk_arrays(self) -> tuple[NDArray[Any], ...]:

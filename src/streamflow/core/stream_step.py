@@ -169,6 +169,7 @@ class StreamStep:
             offsets=offsets,
             nodes=nodes,
             leaf_value=leaf_value,
+            cursors=np.zeros(offsets.shape[0] - 1, dtype=np.int64),
         )
         self._event_bytes, self._out_bytes, self._state_out_bytes, self._ids_out_bytes = (
             views[name].data.cast("B") for name in ("event", "out", "state_out", "ids_out")
@@ -266,7 +267,18 @@ def _params(
     return params
 
 
-WORKSPACE_SECTIONS = ("event", "params", "x32", "out", "state_out", "ids_out", "offsets", "nodes", "leaf_value")
+WORKSPACE_SECTIONS = (
+    "event",
+    "params",
+    "x32",
+    "out",
+    "state_out",
+    "ids_out",
+    "offsets",
+    "nodes",
+    "leaf_value",
+    "cursors",
+)
 _HEADER_SLOTS = 16  # number of trees, number of nodes, then where each section starts (and the end)
 
 
@@ -344,34 +356,24 @@ def _child(nodes, thresholds, x32, node):  # type: ignore[no-untyped-def]
 
 
 @_compiled
-def _depth(x32, offsets, nodes, leaf_value, tree_depth):  # type: ignore[no-untyped-def]
+def _depth(x32, offsets, nodes, leaf_value, tree_depth, cursors):  # type: ignore[no-untyped-def]
     """Summed leaf values over the trees, added in tree order as ``ModelBundle.path_lengths`` adds them.
 
-    Every tree takes ``tree_depth`` steps (leaves loop on themselves); four trees walk
-    side by side, so the CPU overlaps their memory reads.
+    Every tree takes ``tree_depth`` steps (leaves loop on themselves), all trees one level
+    at a time: the reads of one level do not depend on each other, so the CPU overlaps
+    their cache misses (the walk runs between a JVM's events, on cold caches).
+    ``cursors`` holds one node per tree.
     """
     thresholds = nodes.view(np.float32)
     n_trees = offsets.shape[0] - 1
+    for tree in range(n_trees):
+        cursors[tree] = offsets[tree]
+    for _ in range(tree_depth):
+        for tree in range(n_trees):
+            cursors[tree] = _child(nodes, thresholds, x32, cursors[tree])
     total = 0.0
-    tree = 0
-    while tree + 4 <= n_trees:
-        a, b, c, d = offsets[tree], offsets[tree + 1], offsets[tree + 2], offsets[tree + 3]
-        for _ in range(tree_depth):
-            a = _child(nodes, thresholds, x32, a)
-            b = _child(nodes, thresholds, x32, b)
-            c = _child(nodes, thresholds, x32, c)
-            d = _child(nodes, thresholds, x32, d)
-        total += leaf_value[a]
-        total += leaf_value[b]
-        total += leaf_value[c]
-        total += leaf_value[d]
-        tree += 4
-    while tree < n_trees:
-        a = offsets[tree]
-        for _ in range(tree_depth):
-            a = _child(nodes, thresholds, x32, a)
-        total += leaf_value[a]
-        tree += 1
+    for tree in range(n_trees):
+        total += leaf_value[cursors[tree]]
     return total
 
 
@@ -493,6 +495,7 @@ def step_in_workspace(work, state, ids):  # type: ignore[no-untyped-def]
         _section(work, header, 6)[: 8 * (n_trees + 1)].view(np.int64),
         _section(work, header, 7)[: 16 * n_nodes].view(np.int32).reshape((n_nodes, 4)),
         _section(work, header, 8)[: 8 * n_nodes].view(np.float64),
+        _section(work, header, 9)[: 8 * n_trees].view(np.int64),
         _section(work, header, 3)[: 8 * N_OUT].view(np.float64),
         _section(work, header, 4),
         _section(work, header, 5),
@@ -502,7 +505,7 @@ def step_in_workspace(work, state, ids):  # type: ignore[no-untyped-def]
 
 
 @_compiled
-def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_out, state, ids):  # type: ignore[no-untyped-def]
+def _step(event, params, x32, offsets, nodes, leaf_value, cursors, out, state_out, ids_out, state, ids):  # type: ignore[no-untyped-def]
     """The step on arrays (see the module docstring); results in ``out``, ``state_out`` and ``ids_out``."""
     ievent = event.view(np.int64)
     if ids.shape[0] % 16 != 0:
@@ -524,7 +527,7 @@ def _step(event, params, x32, offsets, nodes, leaf_value, out, state_out, ids_ou
     hour = _assess(event, params, state, out)
     for index in range(N_FEATURES):  # the model reads float32 features, as the batch walk does
         x32[index] = np.float32(out[O_FEATURES + index])
-    out[O_DEPTH] = _depth(x32, offsets, nodes, leaf_value, np.int64(params[P_TREE_DEPTH]))
+    out[O_DEPTH] = _depth(x32, offsets, nodes, leaf_value, np.int64(params[P_TREE_DEPTH]), cursors)
     out[O_STATE_SIZE] = _write_state(event, params, state, hour, state_out)
     out[O_IDS_SIZE] = _write_ids(
         ievent[E_ID_HASH], time_ms, np.int64(params[P_DEDUP_WINDOW_MS]), hashes, times, ids_out
