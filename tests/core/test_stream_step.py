@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 from collections.abc import Iterable
@@ -15,10 +14,10 @@ from hypothesis import strategies as st
 
 from streamflow.core import CustomerState, Event, EventError, RulesConfig, StateError, process_event
 from streamflow.core.contract import ContractConfig
-from streamflow.core.dedup import MAX_REMEMBERED_IDS, RecentTransactions, id_hash
+from streamflow.core.dedup import MAX_REMEMBERED_IDS, RecentTransactions
 from streamflow.core.forest import ModelBundle
 from streamflow.core.rules import evaluate_rules
-from streamflow.core.stream_step import RULE_IDS, StreamStep, _depth, _packed_trees, blake2b_64
+from streamflow.core.stream_step import RULE_IDS, StreamStep, _depth, _packed_trees
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.factories import BASE_TIME, make_bundle, make_event
 
@@ -189,18 +188,3 @@ def test_the_packed_walk_takes_the_batch_walks_path_for_any_float(bundle: ModelB
         cursors = np.zeros(offsets.shape[0] - 1, dtype=np.int64)
         walked = [_depth(row.astype(np.float32), offsets, nodes, leaf_value, tree_depth, cursors) for row in rows]
         assert walked == list(bundle.path_lengths(rows))
-
-
-@settings(max_examples=300, deadline=None)  # the first call compiles
-@given(st.binary(max_size=600))  # up to five BLAKE2b blocks, every length around a block boundary
-def test_the_compiled_blake2b_is_hashlibs(data: bytes) -> None:
-    expected = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
-    assert blake2b_64(np.frombuffer(data, dtype=np.uint8)) == expected
-
-
-@pytest.mark.parametrize("transaction_id", ["T-1", "x" * 128, "Zahlung-\u00e9\u4e2d\U0001f600", "a" * 127 + "\u00e9"])
-def test_the_step_remembers_ids_under_dedups_hash(transaction_id: str) -> None:
-    step = StreamStep(RulesConfig(), None, max_out_of_orderness_ms=0, dedup_window_ms=3_600_000)
-    result = step(None, b"", make_event(transaction_id=transaction_id))
-    assert result is not None
-    assert np.frombuffer(result.ids, dtype=np.int64)[0] == id_hash(transaction_id)

@@ -193,11 +193,10 @@ class StreamStep:
             self._high_value.limit_for(event.currency),
             event.event_time_ms,
             event.utc_offset_minutes,
-            0,  # the id's hash: the compiled step computes it from the id's bytes
+            id_hash(event.transaction_id),
         )
         packed_state = self._empty_state if state is None else state
-        transaction_id = event.transaction_id.encode("utf-8", "surrogatepass")
-        self._run(packed_state, len(packed_state), ids, len(ids), transaction_id, len(transaction_id))
+        self._run(packed_state, len(packed_state), ids, len(ids))
         out = _OUT.unpack_from(self._out_bytes)
         status = out[O_STATUS]
         if status == STATUS_DUPLICATE:
@@ -229,11 +228,7 @@ class StreamStep:
         if compiled is not None:
             return functools.partial(compiled, _address(work), work.shape[0])
 
-        def run(
-            state: bytes, n_state: int, ids: bytes, n_ids: int, id_bytes: bytes, n_id: int
-        ) -> None:  # pragma: no cover
-            event = _section(work, work[: 8 * _HEADER_SLOTS].view(np.int64), 0).view(np.int64)
-            event[E_ID_HASH] = id_hash(id_bytes.decode("utf-8", "surrogatepass"))
+        def run(state: bytes, n_state: int, ids: bytes, n_ids: int) -> None:  # pragma: no cover - no numba
             step_in_workspace(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8))
 
         return run
@@ -683,114 +678,19 @@ def _write_ids(id_hash, time_ms, window_ms, hashes, times, ids_out):  # type: ig
 
 @functools.cache
 def _c_step() -> Any:
-    """A ctypes callable of :func:`step_in_workspace` compiled as a C function, or ``None`` without numba.
-
-    It hashes the transaction id's bytes (:func:`blake2b_64`) into the packed event first.
-    """
+    """A ctypes callable of :func:`step_in_workspace` compiled as a C function, or ``None`` without numba."""
     try:
         from numba import carray, cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
         return None
     bytes_ = types.CPointer(types.uint8)
-    signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
+    signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
 
-    def entry(work_p, n_work, state_p, n_state, ids_p, n_ids, id_p, n_id):  # type: ignore[no-untyped-def]
-        work = carray(work_p, (n_work,))
-        event = _section(work, work[: 8 * _HEADER_SLOTS].view(np.int64), 0).view(np.int64)
-        event[E_ID_HASH] = blake2b_64(carray(id_p, (n_id,)))
-        step_in_workspace(work, carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
+    def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
+        step_in_workspace(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
 
     compiled = cfunc(signature, cache=True, nopython=True)(entry)
-    # the workspace's address as a plain int; the packed state, ids and transaction id as bytes,
-    # passed without a copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
-    argtypes = [ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_char_p, ctypes.c_int64] * 3
+    # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
+    # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
+    argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
     return ctypes.PYFUNCTYPE(None, *argtypes)(compiled.address)
-
-
-# BLAKE2b (RFC 7693), unkeyed, for an 8-byte digest: dedup's ``id_hash`` without leaving the compiled step.
-_BLAKE2B_IV = np.array(
-    [
-        0x6A09E667F3BCC908,
-        0xBB67AE8584CAA73B,
-        0x3C6EF372FE94F82B,
-        0xA54FF53A5F1D36F1,
-        0x510E527FADE682D1,
-        0x9B05688C2B3E6C1F,
-        0x1F83D9ABFB41BD6B,
-        0x5BE0CD19137E2179,
-    ],
-    dtype=np.uint64,
-)
-_BLAKE2B_SIGMA = np.array(
-    [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-        [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-        [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
-        [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
-        [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
-        [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
-        [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
-        [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
-        [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
-        [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-    ],
-    dtype=np.int64,
-)
-_BLOCK = 128
-_DIGEST_BYTES = 8
-
-
-@_compiled
-def _rotr(x, n):  # type: ignore[no-untyped-def]
-    return (x >> np.uint64(n)) | (x << np.uint64(64 - n))
-
-
-@_compiled
-def _compress(h, m, counter, last, v):  # type: ignore[no-untyped-def]
-    """One block ``m`` (sixteen little-endian words) into the chain ``h``; ``counter``: bytes so far."""
-    for index in range(8):
-        v[index] = h[index]
-        v[index + 8] = _BLAKE2B_IV[index]
-    v[12] ^= np.uint64(counter)
-    if last:
-        v[14] = ~v[14]
-    for round_ in range(12):
-        sigma = _BLAKE2B_SIGMA[round_ % 10]
-        for column, (a, b, c, d) in enumerate(((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15))):
-            _mix(v, a, b, c, d, m[sigma[2 * column]], m[sigma[2 * column + 1]])
-        for diagonal, (a, b, c, d) in enumerate(((0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14))):
-            _mix(v, a, b, c, d, m[sigma[8 + 2 * diagonal]], m[sigma[9 + 2 * diagonal]])
-    for index in range(8):
-        h[index] ^= v[index] ^ v[index + 8]
-
-
-@_compiled
-def _mix(v, a, b, c, d, x, y):  # type: ignore[no-untyped-def]
-    v[a] = v[a] + v[b] + x
-    v[d] = _rotr(v[d] ^ v[a], 32)
-    v[c] = v[c] + v[d]
-    v[b] = _rotr(v[b] ^ v[c], 24)
-    v[a] = v[a] + v[b] + y
-    v[d] = _rotr(v[d] ^ v[a], 16)
-    v[c] = v[c] + v[d]
-    v[b] = _rotr(v[b] ^ v[c], 63)
-
-
-@_compiled
-def blake2b_64(data):  # type: ignore[no-untyped-def]
-    """``id_hash`` of these UTF-8 bytes: BLAKE2b with an 8-byte digest, read as a little-endian int64."""
-    h = _BLAKE2B_IV.copy()
-    h[0] ^= np.uint64(0x01010000 | _DIGEST_BYTES)
-    block = np.zeros(_BLOCK, dtype=np.uint8)
-    words = block.view(np.uint64)  # little-endian, as BLAKE2b reads them (x86, ARM)
-    v = np.empty(16, dtype=np.uint64)
-    n = data.shape[0]
-    start = 0
-    while n - start > _BLOCK:
-        block[:] = data[start : start + _BLOCK]
-        start += _BLOCK
-        _compress(h, words, start, False, v)
-    block[:] = 0
-    block[: n - start] = data[start:n]
-    _compress(h, words, n, True, v)
-    return h[:1].view(np.int64)[0]
