@@ -15,6 +15,7 @@ does not help the next.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import pickle
 import statistics
@@ -40,7 +41,9 @@ from streamflow.generator import GeneratorConfig, generate_stream
 VARIANTS = ("counter", "job", "sklearn")
 # scikit-learn takes milliseconds per single-row call: (c) reads the first lines of the same input
 INPUT_FILES = {"counter": "events.jsonl", "job": "events.jsonl", "sklearn": "events_head.jsonl"}
-GOALS = {"job/counter": 0.5, "job/sklearn": 20.0}  # job/sklearn against the (c) ceiling unless (c) runs
+GOALS = {"job/counter": 0.5, "job/sklearn": 20.0}
+CACHE_FLUSH_BYTES = 4 << 20  # twice a core's L2 here: written between events for the cold-cache figure
+COLD_LINES = 20_000  # job/sklearn against the (c) ceiling unless (c) runs
 
 
 class CountPerKey(KeyedProcessFunction):  # type: ignore[misc]
@@ -132,23 +135,31 @@ class _InMemoryContext:
         return _NoMetrics()
 
 
-def python_work_seconds(workdir: Path, limit: int | None = None) -> float:
+def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes: int = 0) -> float:
     """The scoring function's own Python work on the input (its first ``limit`` lines), outside Flink.
 
     The same ``routing_key`` and ``ScoreEvents.process_element`` the job runs, state in a dict:
     whatever Flink adds comes on top, so ``1 / (1/a + this per event)`` bounds (b) from above.
+    With ``flush_bytes``, that much memory is written between two events (not timed), which
+    pushes the function's code and data out of the CPU caches as the JVM's work between two
+    events does: the per-event cost then matches the parts' costs measured inside the job.
     """
     config = load_config(DEFAULT_CONF_DIR)
     function = ScoreEvents(config, str(workdir / "bundle"), source="bench")
     context = _InMemoryContext()
     function.open(context)
     lines = (workdir / INPUT_FILES["job"]).read_text(encoding="utf-8").splitlines()[:limit]
-    started = time.perf_counter()
-    for line in lines:
+    scratch = (ctypes.c_char * max(flush_bytes, 1))()
+    elapsed = 0
+    for index, line in enumerate(lines):
+        if flush_bytes:
+            ctypes.memset(scratch, index & 0xFF, flush_bytes)
+        started = time.perf_counter_ns()
         context.state.key = routing_key(line)
         for _ in function.process_element(line, None):
             pass
-    return time.perf_counter() - started
+        elapsed += time.perf_counter_ns() - started
+    return elapsed / 1e9
 
 
 def prepare(workdir: Path, n_events: int, n_sklearn_events: int) -> dict[str, int]:
@@ -204,10 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [variant for variant in VARIANTS if variant in args.variants.split(",")]
         rates: dict[str, list[float]] = {variant: [] for variant in chosen}
         python_us: list[float] = []
+        cold_us: list[float] = []
         for _ in range(args.repeats):
             for variant in chosen:
                 rates[variant].append(n_lines[variant] / _child_run(variant, workdir, n_lines[variant]))
             python_us.append(python_work_seconds(workdir) / n_lines["job"] * 1e6)
+            cold_us.append(python_work_seconds(workdir, COLD_LINES, flush_bytes=CACHE_FLUSH_BYTES) / COLD_LINES * 1e6)
         sklearn_us = sklearn_call_us(workdir)
     median = {variant: statistics.median(values) for variant, values in rates.items()}
     print(
@@ -220,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {labels[variant]:<24} {median[variant]:>10,.0f} events/s   runs: {runs}")
     work_us = statistics.median(python_us)
     print(f"  {'(b) Python work alone':<24} {work_us:>10,.1f} us/event outside Flink (ScoreEvents, state in a dict)")
+    print(
+        f"  {'  on cold caches':<24} {statistics.median(cold_us):>10,.1f} us/event, "
+        f"{CACHE_FLUSH_BYTES >> 20} MiB written between events (first {COLD_LINES:,} lines; see README, Speed)"
+    )
     if "counter" in median:
         ceiling = 1e6 / (1e6 / median["counter"] + work_us)
         print(
