@@ -139,15 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     started = time.perf_counter()
-    if files_mode:
-        total = None if args.follow else count_lines(input_files(args.input.resolve()))
-        execute_with_progress(env, config.job.job_name, total, [output_dir / "scored", output_dir / "dlq"])
-    else:
-        env.execute(config.job.job_name)
     if not files_mode:
+        env.execute(config.job.job_name)
         return 0
+    # a watched folder's lines are counted at the end (files land while it runs); a fixed input's once
+    total = None if args.follow else count_lines(input_files(args.input.resolve()))
+    execute_with_progress(env, config.job.job_name, total, [output_dir / "scored", output_dir / "dlq"])
     inputs = input_files(args.input.resolve())
-    summary = summarize(inputs, output_dir, seconds=time.perf_counter() - started, model_version=model_version)
+    summary = summarize(
+        inputs, output_dir, seconds=time.perf_counter() - started, model_version=model_version, events_in=total
+    )
     print(summary.render())
     if args.summary_file:
         args.summary_file.parent.mkdir(parents=True, exist_ok=True)

@@ -125,11 +125,13 @@ class RunSummary:
         )
 
 
-def summarize(inputs: list[Path], output_dir: Path, *, seconds: float, model_version: str) -> RunSummary:
-    """Count the run's inputs and committed outputs."""
+def summarize(
+    inputs: list[Path], output_dir: Path, *, seconds: float, model_version: str, events_in: int | None = None
+) -> RunSummary:
+    """Count the run's committed outputs, and its inputs unless ``events_in`` was counted already."""
     scored = committed_files(output_dir / "scored")
     return RunSummary(
-        events_in=count_lines(inputs),
+        events_in=count_lines(inputs) if events_in is None else events_in,
         scored=count_lines(scored),
         late=count_late(scored),
         alerts=count_lines(committed_files(output_dir / "alerts")),
