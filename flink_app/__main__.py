@@ -142,10 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     if not files_mode:
         env.execute(config.job.job_name)
         return 0
-    # a watched folder's lines are counted at the end (files land while it runs); a fixed input's once
-    total = None if args.follow else count_lines(input_files(args.input.resolve()))
-    execute_with_progress(env, config.job.job_name, total, [output_dir / "scored", output_dir / "dlq"])
     inputs = input_files(args.input.resolve())
+    total = None if args.follow else count_lines(inputs)
+    execute_with_progress(env, config.job.job_name, total, [output_dir / "scored", output_dir / "dlq"])
+    if args.follow:  # files landed while it ran: list and count them at the end
+        inputs = input_files(args.input.resolve())
     summary = summarize(
         inputs, output_dir, seconds=time.perf_counter() - started, model_version=model_version, events_in=total
     )
