@@ -254,8 +254,16 @@ def main(argv: list[str] | None = None) -> int:
         if top in median and bottom in median:
             ratio = median[top] / median[bottom]
             verdict = "met" if ratio >= goal else "NOT met"
-            print(f"  {name:<24} {ratio:>10.2f}          goal: at least {goal:g}  {verdict}")
+            paired = _paired(rates, top, bottom)
+            print(f"  {name:<24} {ratio:>10.2f}          goal: at least {goal:g}  {verdict}{paired}")
     return 0
+
+
+def _paired(rates: dict[str, list[float]], top: str, bottom: str) -> str:
+    """Each repeat's own ratio (its two runs ran back to back, on about the same machine load)."""
+    if len(rates.get(top, [])) < 2 or len(rates.get(bottom, [])) != len(rates[top]):
+        return ""
+    return "   per repeat: " + ", ".join(f"{t / b:.2f}" for t, b in zip(rates[top], rates[bottom], strict=True))
 
 
 def sklearn_call_us(workdir: Path, calls: int = 300) -> float:
