@@ -55,9 +55,10 @@ ROW_BLOCK = 256
 PARALLEL_MIN_ROWS = 4 * ROW_BLOCK
 
 try:  # numba's prange is a plain range outside parallel kernels
-    from numba import prange
+    from numba import carray, prange
 except ImportError:  # pragma: no cover - numba ships with shap in this environment
     prange = range
+    carray = None
 
 
 class ModelError(CoreError):
@@ -299,6 +300,21 @@ def _walk_contributions(x32, offsets, left, right, feature, threshold, missing_l
             node = child
 
 
+def _serial(function: Any) -> Any:
+    """``function`` compiled by numba on first use (kept in numba's cache), or as it is without numba."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba ships with shap in this environment
+        return function
+    return njit(cache=True, nogil=True)(function)
+
+
+# Module-level, not closure variables of the C entry points: numba keys its cache by the
+# closure's contents, and a compiled function's differ from process to process.
+_serial_depths = _serial(_walk_depths)
+_serial_contributions = _serial(_walk_contributions)
+
+
 class _Kernels:
     """The tree walks, compiled by numba on first use when it is installed.
 
@@ -317,11 +333,11 @@ class _Kernels:
                 self._compiled = (_walk_depths, _walk_depths, _walk_contributions)
             else:
                 self._compiled = (
-                    njit(cache=True, nogil=True)(_walk_depths),
+                    _serial_depths,
                     # not cached: the on-disk cache is keyed by the function, so it would
                     # hand this build the serial one's machine code
                     njit(cache=False, nogil=True, parallel=True)(_walk_depths),
-                    njit(cache=True, nogil=True)(_walk_contributions),
+                    _serial_contributions,
                 )
         return self._compiled
 
@@ -401,16 +417,41 @@ def _address(array: NDArray[Any]) -> int:
     return int(array.ctypes.data)
 
 
+def _tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, values_p, n_trees):  # type: ignore[no-untyped-def]
+    offsets = carray(offsets_p, (n_trees + 1,))
+    n_nodes = offsets[n_trees]
+    return (
+        offsets,
+        carray(left_p, (n_nodes,)),
+        carray(right_p, (n_nodes,)),
+        carray(feature_p, (n_nodes,)),
+        carray(threshold_p, (n_nodes,)),
+        carray(missing_p, (n_nodes,)),
+        carray(values_p, (n_nodes,)),
+    )
+
+
+_compiled_tree_views = _serial(_tree_views)
+_N_FEATURES = len(FEATURE_NAMES)
+
+
+def _depth_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p):  # type: ignore[no-untyped-def]
+    tree = _compiled_tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, n_trees)
+    _serial_depths(carray(x_p, (1, _N_FEATURES)), *tree, carray(out_p, (1,)))
+
+
+def _push_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, out_p):  # type: ignore[no-untyped-def]
+    tree = _compiled_tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, n_trees)
+    _serial_contributions(carray(x_p, (_N_FEATURES,)), *tree, carray(out_p, (_N_FEATURES,)))
+
+
 @functools.cache
 def _c_entry_points() -> tuple[Any, Any] | None:
     """Ctypes callables of the two walks compiled as C functions, or ``None`` without numba."""
     try:
-        from numba import carray, cfunc, njit, types
+        from numba import cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
         return None
-    n_features = len(FEATURE_NAMES)
-    depths = njit(cache=True, nogil=True)(_walk_depths)
-    push = njit(cache=True, nogil=True)(_walk_contributions)
     signature = types.void(
         types.CPointer(types.float32),
         types.int64,
@@ -423,33 +464,9 @@ def _c_entry_points() -> tuple[Any, Any] | None:
         types.CPointer(types.float64),
         types.CPointer(types.float64),
     )
-
-    def views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, values_p, n_trees):  # type: ignore[no-untyped-def]
-        offsets = carray(offsets_p, (n_trees + 1,))
-        n_nodes = offsets[n_trees]
-        return (
-            offsets,
-            carray(left_p, (n_nodes,)),
-            carray(right_p, (n_nodes,)),
-            carray(feature_p, (n_nodes,)),
-            carray(threshold_p, (n_nodes,)),
-            carray(missing_p, (n_nodes,)),
-            carray(values_p, (n_nodes,)),
-        )
-
-    tree_views = njit(cache=True)(views)
-
-    def depth_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p):  # type: ignore[no-untyped-def]
-        tree = tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, n_trees)
-        depths(carray(x_p, (1, n_features)), *tree, carray(out_p, (1,)))
-
-    def push_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, out_p):  # type: ignore[no-untyped-def]
-        tree = tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, n_trees)
-        push(carray(x_p, (n_features,)), *tree, carray(out_p, (n_features,)))
-
     return (
-        _keeping_the_gil(cfunc(signature, cache=True, nopython=True)(depth_entry)),
-        _keeping_the_gil(cfunc(signature, cache=True, nopython=True)(push_entry)),
+        _keeping_the_gil(cfunc(signature, cache=True, nopython=True)(_depth_entry)),
+        _keeping_the_gil(cfunc(signature, cache=True, nopython=True)(_push_entry)),
     )
 
 
