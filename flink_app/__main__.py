@@ -1,5 +1,8 @@
 """``python -m flink_app score``: run the scoring job and print what it did.
 
+``python -m flink_app compile`` compiles the job's numba code into numba's cache (the image
+build runs it, so that TaskManagers start without compiling).
+
 Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of them,
 ``--output`` receives ``scored/``, ``alerts/`` and ``dlq/``. In production
 (``--env prod``, ``stream.io: kafka``) topics and servers come from ``conf/prod/stream.yml``.
@@ -23,6 +26,7 @@ from flink_app.job import (
     ModelRequiredError,
     Outputs,
     build_job,
+    compile_scoring,
     file_source,
     kafka_source,
     stream_environment,
@@ -50,6 +54,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     score.add_argument("--checkpoint-interval-ms", type=int, help="override stream.checkpoint.interval_ms")
     score.add_argument("--summary-file", type=Path, help="also write the summary to this file")
     score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
+    compile_ = commands.add_parser("compile", help="compile the job's numba code into numba's cache (image builds)")
+    compile_.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
+    compile_.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
     return parser.parse_args(argv)
 
 
@@ -97,9 +104,25 @@ def execute_with_progress(env: Any, job_name: str, total: int | None, folders: l
             progress.update(written.lines() - progress.n)
 
 
+def compile_command(args: argparse.Namespace) -> int:
+    """Compile the scoring code for the chosen bundle into numba's cache (no Flink, no Java)."""
+    config = load_config(DEFAULT_CONF_DIR, args.env)
+    try:
+        version = compile_scoring(config, choose_model(args.model, config))
+    except ModelRequiredError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the sources"
+    cpu = os.environ.get("NUMBA_CPU_NAME") or "this machine's CPU"
+    print(f"Compiled the scoring code ({version}) into numba's cache: {cache}, for {cpu}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the job; print the summary; non-zero when an event was lost or the set-up is wrong."""
     args = parse_arguments(argv)
+    if args.command == "compile":
+        return compile_command(args)
     problem = java_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -48,6 +48,16 @@ class EventTimeSettings:
                 f"{self.max_out_of_orderness_seconds} and {self.dedup_window_hours}"
             )
 
+    @property
+    def max_out_of_orderness_ms(self) -> int:
+        """The watermark's bound in milliseconds."""
+        return int(self.max_out_of_orderness_seconds * 1000)
+
+    @property
+    def dedup_window_ms(self) -> int:
+        """The dedup window in milliseconds."""
+        return int(self.dedup_window_hours * 3_600_000)
+
 
 @dataclass(frozen=True)
 class CheckpointSettings:

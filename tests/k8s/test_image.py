@@ -123,3 +123,13 @@ def test_the_image_context_keeps_local_settings_out() -> None:
     assert "!conf/**" not in ignore
     copies = re.findall(r"^COPY (conf\S*)", DOCKERFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert copies == ["conf/base", "conf/prod"]
+
+
+def test_the_image_holds_the_compiled_numba_code_for_any_cpu() -> None:
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    compiled = re.search(r"^ENV NUMBA_CACHE_DIR=(\S+) \\\n\s+NUMBA_CPU_NAME=generic\n", dockerfile, flags=re.MULTILINE)
+    assert compiled, "numba's cache and CPU are not set before the compile step"
+    step = dockerfile[compiled.end() :]
+    assert "-m flink_app compile --model /opt/streamflow/model_bundle" in step
+    assert f"chown -R 9999:9999 {compiled[1]}" in step
+    assert dockerfile.count("NUMBA_CACHE_DIR=") == 1  # the run time reads the cache the build filled
