@@ -164,30 +164,48 @@ def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes:
 
 def prepare(workdir: Path, n_events: int, n_sklearn_events: int) -> dict[str, int]:
     """The input stream (and its head for (c)), a bundle and the same forest pickled; line counts."""
-    from sklearn.ensemble import IsolationForest
-
-    from streamflow.datasets import ModelBundleDataset
-    from streamflow.modeling.packaging import build_bundle
-
     config = GeneratorConfig.from_dict({"n_events": n_events, "days": 28}, ["S00007"])
     stream = generate_stream(config, ContractConfig())
     lines = [line for name in sorted(stream.partitions) for line in stream.partitions[name].splitlines()]
     head = lines[:n_sklearn_events]
     (workdir / INPUT_FILES["job"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
     (workdir / INPUT_FILES["sklearn"]).write_text("\n".join(head) + "\n", encoding="utf-8")
-    forest = IsolationForest(n_estimators=100, random_state=42).fit(np.random.default_rng(0).normal(size=(5000, 6)))
-    bundle = build_bundle(
-        forest,
-        model_version="bench",
-        training_window={},
-        training_rows=5000,
-        score_normalisation={"low": 0.35, "high": 0.75},
-        alert_threshold=0.5,
-        alpha=0.3,
-    )
-    ModelBundleDataset(filepath=str(workdir / "bundle")).save(bundle)
+    _, forest = synthetic_bundle(workdir / "bundle", model_version="bench", n_trees=100, n_rows=5000, random_state=42)
     (workdir / "forest.pkl").write_bytes(pickle.dumps(forest))
     return {"counter": len(lines), "job": len(lines), "sklearn": len(head)}
+
+
+def synthetic_bundle(
+    folder: Path,
+    *,
+    model_version: str,
+    n_trees: int,
+    n_rows: int,
+    alert_threshold: float = 0.5,
+    random_state: int = 0,
+) -> tuple[ModelBundle, Any]:
+    """A bundle of a forest fitted on standard normal rows, saved to ``folder``; the bundle and the forest.
+
+    For benchmarks and tests that need a model of a given size, not a trained one.
+    """
+    from sklearn.ensemble import IsolationForest
+
+    from streamflow.datasets import ModelBundleDataset
+    from streamflow.modeling.packaging import build_bundle
+
+    rows = np.random.default_rng(0).normal(size=(n_rows, 6))
+    forest = IsolationForest(n_estimators=n_trees, random_state=random_state).fit(rows)
+    bundle = build_bundle(
+        forest,
+        model_version=model_version,
+        training_window={},
+        training_rows=n_rows,
+        score_normalisation={"low": 0.35, "high": 0.75},
+        alert_threshold=alert_threshold,
+        alpha=0.3,
+    )
+    ModelBundleDataset(filepath=str(folder)).save(bundle)
+    return bundle, forest
 
 
 def main(argv: list[str] | None = None) -> int:

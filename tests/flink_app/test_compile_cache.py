@@ -7,11 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-from sklearn.ensemble import IsolationForest
+from flink_app.benchmark import synthetic_bundle
 
-from streamflow.datasets import ModelBundleDataset
-from streamflow.modeling.packaging import build_bundle
 from tests.conftest import REPO_ROOT
 from tests.flink_app.test_recovery import score_command, write_events
 
@@ -27,23 +24,9 @@ def cache_files(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def save_bundle(folder: Path) -> Path:
-    forest = IsolationForest(n_estimators=5, random_state=0).fit(np.random.default_rng(0).normal(size=(200, 6)))
-    bundle = build_bundle(
-        forest,
-        model_version="cache-test",
-        training_window={},
-        training_rows=200,
-        score_normalisation={"low": 0.35, "high": 0.75},
-        alert_threshold=0.5,
-        alpha=0.3,
-    )
-    ModelBundleDataset(filepath=str(folder)).save(bundle)
-    return folder
-
-
 def test_a_job_loads_what_the_compile_command_cached(tmp_path: Path) -> None:
-    bundle = save_bundle(tmp_path / "bundle")
+    bundle = tmp_path / "bundle"
+    synthetic_bundle(bundle, model_version="cache-test", n_trees=5, n_rows=200)
     cache = tmp_path / "numba"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "NUMBA_CPU_NAME": "generic"}
 

@@ -5,18 +5,15 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
+from flink_app.benchmark import synthetic_bundle
 from flink_app.config import load_config
 from flink_app.records import score_event
-from sklearn.ensemble import IsolationForest
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, EventError, parse_event
-from streamflow.datasets import ModelBundleDataset
 from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
-from streamflow.modeling.packaging import build_bundle
 from tests.conftest import REPO_ROOT
 
 RULES = load_config().rules  # what the job reads from conf/base
@@ -64,17 +61,9 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     thirds = [lines[: len(lines) // 3], lines[len(lines) // 3 : 2 * len(lines) // 3], lines[2 * len(lines) // 3 :]]
     for index, part in enumerate(thirds):
         (base / "in" / f"events-{index}.jsonl").write_text("\n".join(part) + "\n", encoding="utf-8")
-    forest = IsolationForest(n_estimators=30, random_state=0).fit(np.random.default_rng(0).normal(size=(800, 6)))
-    bundle = build_bundle(
-        forest,
-        model_version="test-model",
-        training_window={},
-        training_rows=800,
-        score_normalisation={"low": 0.35, "high": 0.75},
-        alert_threshold=0.3,
-        alpha=0.3,
+    bundle, _ = synthetic_bundle(
+        base / "bundle", model_version="test-model", n_trees=30, n_rows=800, alert_threshold=0.3
     )
-    ModelBundleDataset(filepath=str(base / "bundle")).save(bundle)
     result = subprocess.run(
         [
             sys.executable,
