@@ -1,6 +1,6 @@
 """Stream throughput on one input, three ways, each on its own local MiniCluster.
 
-(a) a bare keyed counter (the framework's own ceiling for a keyed Python function here),
+(a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python function here),
 (b) the scoring job with rules and the model bundle, (c) the same job scoring each event
 with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
 scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
@@ -34,6 +34,7 @@ from pyflink.datastream.state import ValueStateDescriptor
 
 from flink_app.config import DEFAULT_CONF_DIR, load_config
 from flink_app.job import Outputs, ScoreEvents, _file_sink, build_job, file_source, stream_environment
+from flink_app.keying import key_by_customer
 from streamflow.core import ContractConfig, routing_key
 from streamflow.core.forest import ModelBundle
 from streamflow.generator import GeneratorConfig, generate_stream
@@ -60,12 +61,6 @@ class CountPerKey(KeyedProcessFunction):  # type: ignore[misc]
         yield f"{ctx.get_current_key()},{count}"
 
 
-def customer_key(line: str) -> str:
-    """The customer id by string search (no JSON parsing: the counter measures the framework)."""
-    start = line.find('"customer_id"')
-    return line[start + 15 : start + 40] if start >= 0 else ""
-
-
 class SklearnBundle(ModelBundle):
     """A bundle whose score comes from the scikit-learn forest, one ``score_samples`` call per event."""
 
@@ -86,8 +81,9 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> float:
     input_file = workdir / INPUT_FILES[variant]
     source = file_source([input_file])
     if variant == "counter":
-        lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events")
-        counts = lines.key_by(customer_key, key_type=Types.STRING()).process(CountPerKey(), output_type=Types.STRING())
+        lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING())
+        keyed = key_by_customer(env, lines, config.job.keying)  # keyed as the job is
+        counts = keyed.process(CountPerKey(), output_type=Types.STRING())
         _file_sink(counts, str(output_dir / "scored"), "scored", config.job)
     else:
         model: Any = str(workdir / "bundle")
@@ -122,23 +118,29 @@ class _NoMetrics:
         return lambda *args, **kwargs: self
 
 
-class _InMemoryContext:
-    """Just enough of Flink's ``RuntimeContext`` for ``ScoreEvents.open``, without Flink."""
+class InMemoryContext:
+    """Just enough of Flink's runtime and process contexts to run ``ScoreEvents`` without Flink."""
 
     def __init__(self) -> None:
         self.state = _InMemoryValueState()
 
     def get_state(self, descriptor: Any) -> _InMemoryValueState:
+        """The one value state, whatever the descriptor."""
         return self.state
 
     def get_metrics_group(self) -> _NoMetrics:
+        """A metric group that drops what it is given."""
         return _NoMetrics()
+
+    def get_current_key(self) -> str:
+        """The key the line was routed by (the process function's context)."""
+        return self.state.key
 
 
 def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes: int = 0) -> float:
     """The scoring function's own Python work on the input (its first ``limit`` lines), outside Flink.
 
-    The same ``routing_key`` and ``ScoreEvents.process_element`` the job runs, state in a dict:
+    The same ``ScoreEvents.process_element`` the job runs, keyed by ``routing_key``, state in a dict:
     whatever Flink adds comes on top, so ``1 / (1/a + this per event)`` bounds (b) from above.
     With ``flush_bytes``, that much memory is written between two events (not timed), which
     pushes the function's code and data out of the CPU caches as the JVM's work between two
@@ -146,7 +148,7 @@ def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes:
     """
     config = load_config(DEFAULT_CONF_DIR)
     function = ScoreEvents(config, str(workdir / "bundle"), source="bench")
-    context = _InMemoryContext()
+    context = InMemoryContext()
     function.open(context)
     lines = (workdir / INPUT_FILES["job"]).read_text(encoding="utf-8").splitlines()[:limit]
     scratch = (ctypes.c_char * max(flush_bytes, 1))()
@@ -154,9 +156,9 @@ def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes:
     for index, line in enumerate(lines):
         if flush_bytes:
             ctypes.memset(scratch, index & 0xFF, flush_bytes)
-        started = time.perf_counter_ns()
         context.state.key = routing_key(line)
-        for _ in function.process_element(line, None):
+        started = time.perf_counter_ns()
+        for _ in function.process_element(line, context):
             pass
         elapsed += time.perf_counter_ns() - started
     return elapsed / 1e9

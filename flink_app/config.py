@@ -23,6 +23,7 @@ PROJECT_ROOT = DEFAULT_CONF_DIR.parent
 EXECUTION_MODES = ("thread", "process")
 STATE_BACKENDS = ("hashmap", "rocksdb")
 IO_KINDS = ("files", "kafka")
+KEYINGS = ("jvm", "python")  # where raw lines are keyed by customer (flink_app.keying)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class JobSettings:
     job_name: str = "streamflow-scoring"
     python_execution_mode: str = "thread"
     parallelism: int = 1
+    keying: str = "jvm"
     model: ModelSettings = field(default_factory=ModelSettings)
     rules_only_threshold: float = 0.5
     event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
@@ -112,6 +114,7 @@ class JobSettings:
             ("python_execution_mode", self.python_execution_mode, EXECUTION_MODES),
             ("state_backend", self.state_backend, STATE_BACKENDS),
             ("io", self.io, IO_KINDS),
+            ("keying", self.keying, KEYINGS),
         ):
             if value not in allowed:
                 raise ConfigError(f"stream.{name} is {value!r}; expected one of {list(allowed)}")

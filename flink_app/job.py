@@ -34,6 +34,7 @@ from pyflink.datastream.connectors.hybrid_source import HybridSource
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from flink_app.config import JobSettings, StreamConfig, flink_settings
+from flink_app.keying import key_by_customer
 from flink_app.records import (
     EMPTY_SLOT,
     RULES_ONLY_VERSION,
@@ -46,7 +47,13 @@ from flink_app.records import (
     utc_now,
 )
 from streamflow import __version__ as job_version
-from streamflow.core import DuplicateEventError, EventError, parse_event, routing_key
+from streamflow.core import (
+    DuplicateEventError,
+    EventError,
+    UnroutableEventError,
+    keyed_without_parser,
+    parse_event,
+)
 from streamflow.core.forest import ModelBundle, ModelError
 from streamflow.core.stream_step import StreamStep
 
@@ -70,8 +77,9 @@ class Outputs:
 class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
     """Per customer, in arrival order: parse, drop repeats, score, keep the state.
 
-    Raw lines arrive keyed by :func:`routing_key`. Each is parsed with the core parser
-    (rejects go to the dead-letter output with their code), checked against the customer's
+    Raw lines arrive keyed by ``customer_id`` (``flink_app.keying``). Each is parsed with the
+    core parser (rejects go to the dead-letter output with their code; so does a line whose key
+    came from a JSON parser and differs from the parser's ``customer_id``), checked against the customer's
     recent transaction ids (a repeat is dead-lettered as ``duplicate_transaction_id``) and
     scored at once against the customer's state: no event waits for a timer, so the decision
     leaves within the same call. An event older than its customer's newest one by more than
@@ -143,6 +151,12 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
             event = parse_event(value, self._contract)
         except EventError as error:
             yield DEAD_LETTERS, self._dead_letter(value, error)
+            return
+        if not keyed_without_parser(value) and ctx.get_current_key() != event.customer_id:
+            unroutable = UnroutableEventError(
+                f"keyed as {ctx.get_current_key()!r}, not by its customer_id", field="customer_id"
+            )
+            yield DEAD_LETTERS, self._dead_letter(value, unroutable)
             return
         stored: CustomerSlot | None = self._slot.value()
         state_bytes, packed_ids = stored if stored is not None else EMPTY_SLOT
@@ -278,7 +292,7 @@ def build_job(
     model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     scored = (
-        lines.key_by(routing_key, key_type=Types.STRING())
+        key_by_customer(env, lines, job.keying)
         .process(ScoreEvents(config, model, source=source_name), output_type=Types.STRING())
         .uid("score-events")
         .name("score-events")

@@ -10,6 +10,7 @@ from streamflow.core.contract import (
     SCHEMA_VERSION,
     ContractConfig,
     Event,
+    keyed_without_parser,
     parse_event,
     routing_key,
 )
@@ -20,6 +21,7 @@ from streamflow.core.errors import (
     DuplicateEventError,
     EventError,
     StateError,
+    UnroutableEventError,
 )
 from streamflow.core.features import FEATURE_NAMES, Assessment, FeatureVector, process_event, replay_events
 from streamflow.core.rules import RuleResult, RulesConfig, rules_score
@@ -43,6 +45,8 @@ __all__ = [
     "RulesConfig",
     "RunningStats",
     "StateError",
+    "UnroutableEventError",
+    "keyed_without_parser",
     "parse_event",
     "process_event",
     "replay_events",

@@ -367,6 +367,16 @@ def routing_key(raw: bytes | str) -> str:
     return customer_id if type(customer_id) is str else ""
 
 
+def keyed_without_parser(raw: str) -> bool:
+    """Whether :func:`routing_key` reads ``raw``'s key without a JSON parser (almost every line).
+
+    Such a line has no backslash and one ``"customer_id"``: the key read from it is the one the
+    parser reads, or the parser rejects the line. Any other line's key came from a JSON parser,
+    which a key computed elsewhere (the stream keys lines in the JVM) may read differently.
+    """
+    return "\\" not in raw and raw.count(_CUSTOMER_ID_KEY) == 1
+
+
 _CUSTOMER_ID_KEY = '"customer_id"'
 _STRING_MEMBER_VALUE = re.compile(r'[ \t\n\r]*:[ \t\n\r]*"([^"]*)"')  # JSON's whitespace only
 

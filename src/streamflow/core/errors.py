@@ -98,6 +98,12 @@ class DuplicateEventError(EventError):
     code = "duplicate_transaction_id"
 
 
+class UnroutableEventError(EventError):
+    """The stream keyed the line by another ``customer_id`` than the parser read (never the customer's state)."""
+
+    code = "unroutable_event"
+
+
 EVENT_ERROR_TYPES: tuple[type[EventError], ...] = (
     InvalidJsonError,
     BadEncodingError,

@@ -1,0 +1,93 @@
+package io.streamflow.flink;
+
+import org.apache.flink.api.common.functions.MapFunction;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.types.Row;
+
+/**
+ * Pairs each raw line with its customer id, in the JVM, for {@code keyBy}.
+ *
+ * <p>The same rule as {@code streamflow.core.routing_key}: a line without a backslash in which
+ * {@code "customer_id"} occurs once, followed by a string, is keyed by that string without a
+ * JSON parser; any other line is parsed, and a line that is not a JSON object with a string
+ * {@code customer_id} is keyed {@code ""} (the core's parser rejects it). Keying in the JVM
+ * keeps the Python interpreter's lock out of the source task (see the flink_app README, Speed).
+ */
+public final class RoutingKey implements MapFunction<String, Row> {
+
+    private static final long serialVersionUID = 1L;
+    private static final String KEY = "\"customer_id\"";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Override
+    public Row map(String line) {
+        return Row.of(customerId(line), line);
+    }
+
+    /** The customer id the core's parser would read from {@code line}, or {@code ""}. */
+    public static String customerId(String line) {
+        if (line.indexOf('\\') < 0) {
+            int first = line.indexOf(KEY);
+            if (first >= 0 && line.indexOf(KEY, first + 1) < 0) {
+                String member = stringMember(line, first + KEY.length());
+                if (member != null) {
+                    return member;
+                }
+            }
+        }
+        return parsedCustomerId(line);
+    }
+
+    /** The string after {@code ":"} at {@code at} (JSON whitespace around the colon), or null. */
+    private static String stringMember(String line, int at) {
+        int index = skipWhitespace(line, at);
+        if (index >= line.length() || line.charAt(index) != ':') {
+            return null;
+        }
+        index = skipWhitespace(line, index + 1);
+        if (index >= line.length() || line.charAt(index) != '"') {
+            return null;
+        }
+        int end = line.indexOf('"', index + 1);
+        return end < 0 ? null : line.substring(index + 1, end);
+    }
+
+    private static int skipWhitespace(String line, int index) {
+        while (index < line.length()) {
+            char c = line.charAt(index);
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+                break;
+            }
+            index++;
+        }
+        return index;
+    }
+
+    private static String parsedCustomerId(String line) {
+        try {
+            JsonNode document = JSON.readTree(line);
+            JsonNode customerId = document == null ? null : document.get("customer_id");
+            return document != null && document.isObject() && customerId != null && customerId.isTextual()
+                    ? customerId.textValue()
+                    : "";
+        } catch (Exception error) {
+            return "";
+        }
+    }
+
+    /** Each line of standard input's key, as a JSON string (non-ASCII escaped): the parity test reads them. */
+    public static void main(String[] args) throws java.io.IOException {
+        java.io.BufferedReader input = new java.io.BufferedReader(
+                new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+        ObjectMapper escaping = new ObjectMapper();
+        escaping.getFactory().configure(
+                org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.json.JsonWriteFeature.ESCAPE_NON_ASCII
+                        .mappedFeature(),
+                true);
+        for (String line = input.readLine(); line != null; line = input.readLine()) {
+            System.out.println(escaping.writeValueAsString(customerId(line)));
+        }
+        System.out.flush();
+    }
+}

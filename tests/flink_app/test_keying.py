@@ -1,0 +1,128 @@
+"""Lines keyed by customer in the JVM: the jar, the Java key against the parser's, the keyed function's check."""
+
+import json
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from flink_app.benchmark import InMemoryContext
+from flink_app.config import load_config
+from flink_app.job import DEAD_LETTERS, ScoreEvents
+
+from flink_app import keying
+from streamflow.core import ContractConfig, EventError, keyed_without_parser, parse_event, routing_key
+from streamflow.generator import GeneratorConfig, generate_stream
+
+VALID = {
+    "schema_version": 1,
+    "transaction_id": "T-1",
+    "customer_id": "C-1",
+    "card_id": "K-1",
+    "store_id": "S-1",
+    "product_id": "P-1",
+    "amount": 12.5,
+    "currency": "EUR",
+    "timestamp": "2026-01-01T10:00:00+01:00",
+    "latitude": 48.85,
+    "longitude": 2.35,
+    "channel": "online",
+}
+BODY = json.dumps({key: value for key, value in VALID.items() if key != "customer_id"})[1:-1]
+
+# Lines whose key takes the JSON parser's path (and a few that do not), valid or not.
+EDGE_LINES = [
+    json.dumps({**VALID, "customer_id": "Cé-1"}),  # escaped (\u00e9) by json.dumps
+    json.dumps({**VALID, "customer_id": "C😀-1"}),  # a surrogate pair escaped
+    json.dumps({**VALID, "store_id": 'S"1'}),  # an escape elsewhere
+    json.dumps({**VALID, "meta": {"customer_id": "NESTED"}}),  # nested after the member
+    json.dumps({"meta": {"customer_id": "NESTED"}, **VALID}),  # nested before it
+    '{"customer_id": "FIRST", ' + BODY + ', "customer_id": "LAST"}',  # repeated: the last one counts
+    '{"customer_id" :\t"SPACED", ' + BODY + "}",
+    '{"customer_id": 17, ' + BODY + "}",
+    '{"customer_id": null, ' + BODY + "}",
+    "{" + BODY + "}",
+    '{"customer_id": "C-1", ' + BODY + "} trailing",
+    '{"customer_id": "C-1", ' + BODY + ', "x": NaN}',
+    '{"customer_id": "C-1\\ud800", ' + BODY + "}",
+    '["customer_id", "C-1"]',
+    '"customer_id"',
+    "not json at all",
+    "",
+    json.dumps({**VALID, "customer_id": ""}),
+]
+
+
+@pytest.fixture(scope="module")
+def jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    built = keying.routing_jar(tmp_path_factory.mktemp("jar"))
+    assert built is not None, "javac is needed for these tests (a JDK)"
+    return built
+
+
+def java_keys(jar: Path, lines: list[str]) -> list[str]:
+    """``RoutingKey.customerId`` of each line, through the class's ``main`` (JSON strings, exact)."""
+    classpath = f"{jar}:{keying.flink_dist_jar()}"
+    result = subprocess.run(
+        ["java", "-cp", classpath, keying.JAVA_CLASS],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
+        timeout=120,
+    )
+    return [json.loads(key) for key in result.stdout.splitlines()]
+
+
+def test_the_jar_is_compiled_once_and_named_by_its_source(tmp_path: Path) -> None:
+    jar = keying.routing_jar(tmp_path)
+    assert jar is not None
+    assert jar.name == keying.jar_name(keying.JAVA_SOURCE.read_bytes())
+    built_at = jar.stat().st_mtime_ns
+    assert keying.routing_jar(tmp_path) == jar
+    assert jar.stat().st_mtime_ns == built_at
+    assert [path.name for path in tmp_path.iterdir()] == [jar.name]  # no scratch left behind
+
+
+def test_without_a_jdk_lines_are_keyed_in_python_said_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with caplog.at_level(logging.WARNING, logger="flink_app.keying"):
+        assert keying.routing_jar(tmp_path) is None
+    assert "keyed in Python" in caplog.text
+
+
+def test_the_java_key_is_the_customer_id_the_parser_reads(jar: Path) -> None:
+    stream = generate_stream(
+        GeneratorConfig.from_dict({"n_events": 2_000, "days": 2, "malformed_rate": 0.05}, ["S00007"]),
+        ContractConfig(),
+    )
+    lines = [line for text in stream.partitions.values() for line in text.splitlines()] + EDGE_LINES
+    parsed = 0
+    for line, key in zip(lines, java_keys(jar, lines), strict=True):
+        if keyed_without_parser(line):
+            assert key == routing_key(line), line
+        try:
+            event = parse_event(line)
+        except EventError:
+            continue
+        parsed += 1
+        assert key == event.customer_id, line
+    assert parsed > 1_800
+
+
+def test_a_line_keyed_by_another_customer_id_is_dead_lettered_not_scored() -> None:
+    function = ScoreEvents(load_config(), None, source="test")
+    context = InMemoryContext()
+    function.open(context)
+    line = json.dumps({**VALID, "customer_id": "Cé-1"})  # has an escape: its key is checked
+    context.state.key = "C-1"
+    (kind, record), *_ = function.process_element(line, context)
+    assert kind is DEAD_LETTERS
+    assert json.loads(record)["error_code"] == "unroutable_event"
+    context.state.key = "Cé-1"
+    (scored,) = function.process_element(line, context)
+    assert json.loads(scored)["customer_id"] == "Cé-1"
