@@ -21,7 +21,15 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from flink_app.config import DEFAULT_CONF_DIR, StreamConfig, checkpoint_uri, load_config, project_path, resolve_model
+from flink_app.config import (
+    DEFAULT_CONF_DIR,
+    KEYINGS,
+    StreamConfig,
+    checkpoint_uri,
+    load_config,
+    project_path,
+    resolve_model,
+)
 from flink_app.job import (
     ModelRequiredError,
     Outputs,
@@ -54,6 +62,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     score.add_argument("--checkpoint-interval-ms", type=int, help="override stream.checkpoint.interval_ms")
     score.add_argument("--summary-file", type=Path, help="also write the summary to this file")
     score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
+    score.add_argument("--keying", choices=KEYINGS, help="override stream.keying: key lines in the JVM or in Python")
     compile_ = commands.add_parser("compile", help="compile the job's numba code into numba's cache (image builds)")
     compile_.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
     compile_.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
@@ -132,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_interval_ms=args.checkpoint_interval_ms,
         model_required=True if args.require_model else None,
+        keying=args.keying,
     )
     files_mode = config.job.io == "files"
     if files_mode and (args.input is None or args.output is None or not args.input.exists()):

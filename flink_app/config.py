@@ -138,6 +138,7 @@ class StreamConfig:
         checkpoint_dir: str | None = None,
         checkpoint_interval_ms: int | None = None,
         model_required: bool | None = None,
+        keying: str | None = None,
     ) -> StreamConfig:
         """The same configuration with the given settings replaced (``None`` keeps one)."""
         checkpoint = self.job.checkpoint
@@ -148,7 +149,8 @@ class StreamConfig:
         )
         model = self.job.model
         model = replace(model, required=model_required if model_required is not None else model.required)
-        return replace(self, job=replace(self.job, checkpoint=checkpoint, model=model))
+        job = replace(self.job, checkpoint=checkpoint, model=model, keying=keying or self.job.keying)
+        return replace(self, job=job)
 
 
 def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamConfig:

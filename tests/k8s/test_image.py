@@ -133,3 +133,17 @@ def test_the_image_holds_the_compiled_numba_code_for_any_cpu() -> None:
     assert "-m flink_app compile --model /opt/streamflow/model_bundle" in step
     assert f"chown -R 9999:9999 {compiled[1]}" in step
     assert dockerfile.count("NUMBA_CACHE_DIR=") == 1  # the run time reads the cache the build filled
+
+
+def test_the_image_holds_the_key_map_where_the_job_looks_for_it() -> None:
+    from flink_app import keying
+
+    dockerfile = DOCKERFILE.read_text(encoding="utf-8")
+    build_dir = "/opt/streamflow/" + keying.BUILD_DIR.relative_to(REPO_ROOT).as_posix() + "/"
+    assert f"COPY --from=routing-key /jar/ {build_dir}\n" in dockerfile
+    assert "COPY flink_app/java /src" in dockerfile
+    source = "/src/" + keying.JAVA_SOURCE.relative_to(keying.JAVA_ROOT).as_posix()
+    assert f"source={source};" in dockerfile
+    # the jar's name: streamflow-routing-<first 12 hex digits of the source's SHA-256>.jar
+    assert keying.jar_name(b"x").startswith("streamflow-routing-2d711642b726")
+    assert '"/jar/streamflow-routing-$(sha256sum "${source}" | cut -c1-12).jar"' in dockerfile

@@ -341,8 +341,9 @@ def routing_key(raw: bytes | str) -> str:
     """The ``customer_id`` :func:`parse_event` would read from ``raw``, or ``""`` if it cannot.
 
     A cheap look at one field, for partitioning a raw stream by customer before the full
-    parse; a line keyed ``""`` is one the full parse rejects (so is any line whose key is
-    wrong: only an event that parses is ever scored against its key's state).
+    parse; a line keyed ``""`` is one the full parse rejects, or one whose ``customer_id``
+    holds a lone surrogate (which Flink's Python bridge cannot carry: the stream dead-letters
+    it as ``unroutable_event``).
 
     Most lines need no JSON parser: without a backslash a line has no escapes, so every
     ``"`` delimits a string, and a ``"customer_id"`` followed by ``:`` is an object key. If
@@ -364,7 +365,16 @@ def routing_key(raw: bytes | str) -> str:
     except InvalidJsonError:
         return ""
     customer_id = document.get("customer_id") if type(document) is dict else None
-    return customer_id if type(customer_id) is str else ""
+    return customer_id if type(customer_id) is str and _is_well_formed(customer_id) else ""
+
+
+def _is_well_formed(text: str) -> bool:
+    r"""No lone surrogate (a JSON escape such as ``\ud800`` decodes to one): Flink cannot carry it as a key."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def keyed_without_parser(raw: str) -> bool:

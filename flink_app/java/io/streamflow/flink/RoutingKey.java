@@ -68,12 +68,20 @@ public final class RoutingKey implements MapFunction<String, Row> {
         try {
             JsonNode document = JSON.readTree(line);
             JsonNode customerId = document == null ? null : document.get("customer_id");
-            return document != null && document.isObject() && customerId != null && customerId.isTextual()
-                    ? customerId.textValue()
-                    : "";
+            boolean text = document != null && document.isObject() && customerId != null && customerId.isTextual();
+            return text && isWellFormed(customerId.textValue()) ? customerId.textValue() : "";
         } catch (Exception error) {
             return "";
         }
+    }
+
+    /**
+     * Whether {@code text} is valid UTF-16: a JSON escape can decode to a lone surrogate, which the
+     * embedded Python cannot receive (the task would fail on it and restart forever). Such a line
+     * is keyed {@code ""}; the keyed function then dead-letters it as {@code unroutable_event}.
+     */
+    private static boolean isWellFormed(String text) {
+        return text.codePoints().noneMatch(point -> Character.getType(point) == Character.SURROGATE);
     }
 
     /** Each line of standard input's key, as a JSON string (non-ASCII escaped): the parity test reads them. */
