@@ -82,7 +82,8 @@ def test_the_crd_offers_the_flink_version_we_pin(flink_schema: dict[str, Any]) -
 def test_the_dockerfile_builds_from_the_pinned_flink_version() -> None:
     dockerfile = (REPO_ROOT / "flink_app" / "Dockerfile").read_text(encoding="utf-8")
     assert f"ARG FLINK_VERSION={_pinned_pyflink()}\n" in dockerfile
-    assert "FROM flink:${FLINK_VERSION}-scala_2.12-java17\n" in dockerfile
+    assert "FROM flink:${FLINK_VERSION}-scala_2.12-java17 AS flink\n" in dockerfile
+    assert dockerfile.rsplit("\nFROM ", 1)[1].startswith("flink\n")  # the image is built on that stage
 
 
 def test_the_job_runs_the_pyflink_driver_on_the_prod_config(overlay: tuple[str, list[Manifest]]) -> None:
