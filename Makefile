@@ -86,4 +86,4 @@ notebooks: env ## Execute every notebook on this project's data (after make run 
 	$(BIN)/pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider notebooks
 
 clean: ## Remove the environments and caches (data/ is kept)
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) build .mypy_cache .ruff_cache .pytest_cache
