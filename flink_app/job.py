@@ -152,12 +152,12 @@ class ScoreEvents(KeyedProcessFunction):  # type: ignore[misc]
         except EventError as error:
             yield DEAD_LETTERS, self._dead_letter(value, error)
             return
-        if not keyed_without_parser(value) and ctx.get_current_key() != event.customer_id:
-            unroutable = UnroutableEventError(
-                f"keyed as {ctx.get_current_key()!r}, not by its customer_id", field="customer_id"
-            )
-            yield DEAD_LETTERS, self._dead_letter(value, unroutable)
-            return
+        if not keyed_without_parser(value):  # the key came from a JSON parser: check it (one JVM call)
+            key = ctx.get_current_key()
+            if key != event.customer_id:
+                unroutable = UnroutableEventError(f"keyed as {key!r}, not by its customer_id", field="customer_id")
+                yield DEAD_LETTERS, self._dead_letter(value, unroutable)
+                return
         stored: CustomerSlot | None = self._slot.value()
         state_bytes, packed_ids = stored if stored is not None else EMPTY_SLOT
         step = self._step(state_bytes, packed_ids, event)

@@ -354,12 +354,10 @@ def routing_key(raw: bytes | str) -> str:
         text = raw if isinstance(raw, str) else raw.decode("utf-8")
     except UnicodeDecodeError:
         return ""
-    if "\\" not in text:
-        first = text.find(_CUSTOMER_ID_KEY)
-        if first >= 0 and text.find(_CUSTOMER_ID_KEY, first + 1) < 0:
-            member = _STRING_MEMBER_VALUE.match(text, first + len(_CUSTOMER_ID_KEY))
-            if member is not None:
-                return member.group(1)
+    if keyed_without_parser(text):
+        member = _STRING_MEMBER_VALUE.match(text, text.find(_CUSTOMER_ID_KEY) + len(_CUSTOMER_ID_KEY))
+        if member is not None:
+            return member.group(1)
     try:
         document = _load_json(text, exact_numbers=False)
     except InvalidJsonError:
