@@ -99,8 +99,17 @@ def test_the_dockerfile_runs_as_non_root_and_installs_the_pins_only() -> None:
     dockerfile = DOCKERFILE.read_text(encoding="utf-8")
     users = re.findall(r"^USER (\S+)$", dockerfile, flags=re.MULTILINE)
     assert users[-1] == "9999:9999"
-    assert "--no-deps \\\n        -r /opt/streamflow/flink_app/requirements.txt" in dockerfile
+    assert "--no-deps --compile-bytecode \\\n        -r /opt/streamflow/flink_app/requirements.txt" in dockerfile
     assert "uv pip check" in dockerfile
+
+
+def test_every_python_install_compiles_bytecode() -> None:
+    # The image runs with PYTHONDONTWRITEBYTECODE: without .pyc files every TaskManager's
+    # interpreter compiles its imports from source at each start (seconds).
+    installs = re.findall(r"uv (?:pip install|sync)[^\n]*", DOCKERFILE.read_text(encoding="utf-8"))
+    assert len(installs) == 2
+    assert all("--compile-bytecode" in install for install in installs)
+    assert "--compile-bytecode" in (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def test_the_connector_lands_where_the_prod_config_looks(monkeypatch: pytest.MonkeyPatch) -> None:
