@@ -8,8 +8,9 @@ scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, on
 which bounds (b). Run by ``make bench``: ``python -m flink_app.benchmark --events 200000 --repeats 3``.
 
 Rates are events / Flink's net job runtime (task start-up included, client and
-MiniCluster start-up not). Each variant runs in a fresh process, so one JVM's warm-up
-does not help the next.
+MiniCluster start-up not), and events / the steady time from the first event processed to
+the last (start-up left out: what a long-running job sustains). Each variant runs in a
+fresh process, so one JVM's warm-up does not help the next.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
@@ -48,7 +51,14 @@ COLD_LINES = 20_000
 
 
 class CountPerKey(KeyedProcessFunction):  # type: ignore[misc]
-    """The bare keyed counter: one ``ValueState`` read and write and one output per event."""
+    """The bare keyed counter: one ``ValueState`` read and write and one output per event.
+
+    With ``steady_file``, ``close`` writes there the seconds from the first event to the end.
+    """
+
+    def __init__(self, steady_file: str | None = None) -> None:
+        self._steady_file = steady_file
+        self._first_event_at = 0.0
 
     def open(self, runtime_context: RuntimeContext) -> None:
         """Create the state handle."""
@@ -56,9 +66,16 @@ class CountPerKey(KeyedProcessFunction):  # type: ignore[misc]
 
     def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Any:
         """Count the key's events; emit the count."""
+        if not self._first_event_at:
+            self._first_event_at = time.time()
         count = (self._count.value() or 0) + 1
         self._count.update(count)
         yield f"{ctx.get_current_key()},{count}"
+
+    def close(self) -> None:
+        """Write the steady seconds."""
+        if self._steady_file and self._first_event_at:
+            Path(self._steady_file).write_text(str(time.time() - self._first_event_at), encoding="utf-8")
 
 
 class SklearnBundle(ModelBundle):
@@ -74,8 +91,8 @@ class SklearnBundle(ModelBundle):
         return scores
 
 
-def run_variant(variant: str, workdir: Path, output_dir: Path) -> float:
-    """Run one variant to the end; return Flink's net runtime in seconds."""
+def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, float]:
+    """Run one variant to the end; Flink's net runtime and the steady time (first event to last), in seconds."""
     config = load_config(DEFAULT_CONF_DIR).with_checkpoint_dir(str(output_dir / "checkpoints"))
     env = stream_environment(config.job)
     input_file = workdir / INPUT_FILES[variant]
@@ -83,7 +100,7 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> float:
     if variant == "counter":
         lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING())
         keyed = key_by_customer(env, lines, config.job.keying)  # keyed as the job is
-        counts = keyed.process(CountPerKey(), output_type=Types.STRING())
+        counts = keyed.process(CountPerKey(str(output_dir / "steady.txt")), output_type=Types.STRING())
         _file_sink(counts, str(output_dir / "scored"), "scored", config.job)
     else:
         model: Any = str(workdir / "bundle")
@@ -93,7 +110,22 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> float:
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
         build_job(env, config, source=source, source_name=str(input_file), outputs=outputs, model=model)
     result = env.execute(f"bench-{variant}")
-    return float(result.get_net_runtime()) / 1000.0
+    net_seconds = float(result.get_net_runtime()) / 1000.0
+    if variant == "counter":
+        return net_seconds, float((output_dir / "steady.txt").read_text(encoding="utf-8"))
+    return net_seconds, scoring_span_seconds(output_dir / "scored")
+
+
+def scoring_span_seconds(scored_dir: Path) -> float:
+    """Seconds between the first and the last ``scored_at`` of the scored records (millisecond stamps)."""
+    stamps = [
+        orjson.loads(line)["scored_at"]
+        for part in scored_dir.rglob("*")
+        if part.is_file()
+        for line in part.read_bytes().splitlines()
+    ]
+    first, last = (datetime.fromisoformat(stamp) for stamp in (min(stamps), max(stamps)))
+    return (last - first).total_seconds()
 
 
 class _InMemoryValueState:
@@ -225,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.variant:
-        seconds = run_variant(args.variant, args.workdir, Path(tempfile.mkdtemp(dir=args.workdir)))
-        print(json.dumps({"seconds": seconds}))
+        seconds, steady_seconds = run_variant(args.variant, args.workdir, Path(tempfile.mkdtemp(dir=args.workdir)))
+        print(json.dumps({"seconds": seconds, "steady_seconds": steady_seconds}))
         return 0
     with tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp:
         workdir = Path(tmp)
@@ -234,11 +266,14 @@ def main(argv: list[str] | None = None) -> int:
         python_work_seconds(workdir, limit=1000)  # compiles the numba code into its cache, as an image build would
         chosen = [variant for variant in VARIANTS if variant in args.variants.split(",")]
         rates: dict[str, list[float]] = {variant: [] for variant in chosen}
+        steady: dict[str, list[float]] = {variant: [] for variant in chosen}
         python_us: list[float] = []
         cold_us: list[float] = []
         for _ in range(args.repeats):
             for variant in chosen:
-                rates[variant].append(n_lines[variant] / _child_run(variant, workdir, n_lines[variant]))
+                net_seconds, steady_seconds = _child_run(variant, workdir, n_lines[variant])
+                rates[variant].append(n_lines[variant] / net_seconds)
+                steady[variant].append(n_lines[variant] / steady_seconds)
             python_us.append(python_work_seconds(workdir) / n_lines["job"] * 1e6)
             cold_us.append(python_work_seconds(workdir, COLD_LINES, flush_bytes=CACHE_FLUSH_BYTES) / COLD_LINES * 1e6)
         sklearn_us = sklearn_call_us(workdir)
@@ -251,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     for variant in chosen:
         runs = ", ".join(f"{value:,.0f}" for value in rates[variant])
         print(f"  {labels[variant]:<24} {median[variant]:>10,.0f} events/s   runs: {runs}")
+        runs = ", ".join(f"{value:,.0f}" for value in steady[variant])
+        rate = statistics.median(steady[variant])
+        print(f"  {'  steady':<24} {rate:>10,.0f} events/s   runs: {runs}  (first event to last)")
     work_us = statistics.median(python_us)
     print(f"  {'(b) Python work alone':<24} {work_us:>10,.1f} us/event outside Flink (ScoreEvents, state in a dict)")
     print(
@@ -276,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "met" if ratio >= goal else "NOT met"
             paired = _paired(rates, top, bottom)
             print(f"  {name:<24} {ratio:>10.2f}          goal: at least {goal:g}  {verdict}{paired}")
+    if "job" in steady and "counter" in steady:
+        ratio = statistics.median(steady["job"]) / statistics.median(steady["counter"])
+        print(f"  {'job/counter steady':<24} {ratio:>10.2f}          {_paired(steady, 'job', 'counter').strip()}")
     return 0
 
 
@@ -298,14 +339,16 @@ def sklearn_call_us(workdir: Path, calls: int = 300) -> float:
     return statistics.median(timings)
 
 
-def _child_run(variant: str, workdir: Path, n_lines: int) -> float:
+def _child_run(variant: str, workdir: Path, n_lines: int) -> tuple[float, float]:
     command = [sys.executable, "-m", "flink_app.benchmark", "--variant", variant, "--workdir", str(workdir)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{variant} run failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    seconds = float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"])
-    print(f"  {variant}: {n_lines:,} events in {seconds:.1f} s", file=sys.stderr, flush=True)
-    return seconds
+    reply = json.loads(result.stdout.strip().splitlines()[-1])
+    seconds, steady_seconds = float(reply["seconds"]), float(reply["steady_seconds"])
+    message = f"  {variant}: {n_lines:,} events in {seconds:.1f} s ({steady_seconds:.1f} s steady)"
+    print(message, file=sys.stderr, flush=True)
+    return seconds, steady_seconds
 
 
 if __name__ == "__main__":
