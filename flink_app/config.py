@@ -23,7 +23,9 @@ PROJECT_ROOT = DEFAULT_CONF_DIR.parent
 EXECUTION_MODES = ("thread", "process")
 STATE_BACKENDS = ("hashmap", "rocksdb")
 IO_KINDS = ("files", "kafka")
-KEYINGS = ("jvm", "python")  # where raw lines are keyed by customer (flink_app.keying)
+# How raw lines reach the scoring function (flink_app.keying): in mini-batches per shard of customers
+# cut in the JVM, or one by one keyed by customer in the JVM or in Python.
+KEYINGS = ("mini_batch", "jvm", "python")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,23 @@ class CheckpointSettings:
 
 
 @dataclass(frozen=True)
+class MiniBatchSettings:
+    """Mini-batches (``keying: mini_batch``): lines per batch, the longest a line waits, shards, cached slots."""
+
+    size: int = 64
+    allow_latency_ms: int = 100
+    shards: int = 32
+    cached_customers: int = 100_000
+
+    def __post_init__(self) -> None:
+        if min(self.size, self.allow_latency_ms, self.shards) < 1 or self.cached_customers < 0:
+            raise ConfigError(
+                "stream.mini_batch needs size, allow_latency_ms and shards >= 1 and cached_customers >= 0, got "
+                f"{self.size}, {self.allow_latency_ms}, {self.shards} and {self.cached_customers}"
+            )
+
+
+@dataclass(frozen=True)
 class KafkaSettings:
     """Kafka servers, topics and the connector jar (production I/O)."""
 
@@ -99,7 +118,8 @@ class JobSettings:
     job_name: str = "streamflow-scoring"
     python_execution_mode: str = "thread"
     parallelism: int = 1
-    keying: str = "jvm"
+    keying: str = "mini_batch"
+    mini_batch: MiniBatchSettings = field(default_factory=MiniBatchSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     rules_only_threshold: float = 0.5
     event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
@@ -118,6 +138,11 @@ class JobSettings:
         ):
             if value not in allowed:
                 raise ConfigError(f"stream.{name} is {value!r}; expected one of {list(allowed)}")
+        if self.keying == "mini_batch" and self.mini_batch.shards < self.parallelism:
+            raise ConfigError(
+                f"stream.mini_batch.shards ({self.mini_batch.shards}) is below stream.parallelism "
+                f"({self.parallelism}): some scoring tasks would get no customers"
+            )
 
 
 @dataclass(frozen=True)
@@ -172,6 +197,7 @@ def job_settings(block: dict[str, Any]) -> JobSettings:
         "event_time": EventTimeSettings,
         "checkpoint": CheckpointSettings,
         "kafka": KafkaSettings,
+        "mini_batch": MiniBatchSettings,
     }
     converters = {name: (lambda value, cls=cls: build_dataclass(cls, value or {})) for name, cls in nested.items()}
     return build_dataclass(JobSettings, block, converters=converters)

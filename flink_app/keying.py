@@ -1,11 +1,12 @@
-"""Raw lines keyed by customer: in the JVM (a small Java map, compiled here on first use) or in Python.
+"""Raw lines to the scoring function: in mini-batches per shard of customers, or one by one.
 
-In PyFlink's thread mode every Python operator of a TaskManager shares one interpreter lock.
-A Python key selector runs in the source task, so the source and the keyed function take turns
-on the lock for every event; keyed in the JVM, the source task runs no Python and the two run
-side by side (see the flink_app README, Speed). ``RoutingKey.java`` reads ``customer_id`` by the
-rule of ``streamflow.core.routing_key``; the keyed function checks the key of every line that
-needed a JSON parser (``keyed_without_parser``), so no event is scored against another key's state.
+Mini-batches (``MiniBatchLines.java``, ADR 0009) and the per-line key (``RoutingKey.java``, ADR
+0008) come from small Java classes compiled here on first use. In PyFlink's thread mode every
+Python operator of a TaskManager shares one interpreter lock: keyed in the JVM, the source task
+runs no Python and it runs beside the scoring function (see the flink_app README, Speed).
+``RoutingKey`` reads ``customer_id`` by the rule of ``streamflow.core.routing_key``; the scoring
+function checks the key of every line that needed a JSON parser (``keyed_without_parser``), so
+no event is scored against another key's state. Without a JDK, lines are keyed in Python.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +33,26 @@ from streamflow.core import routing_key
 logger = logging.getLogger(__name__)
 
 JAVA_ROOT = Path(__file__).parent / "java"
-JAVA_SOURCE = JAVA_ROOT / "io" / "streamflow" / "flink" / "RoutingKey.java"
+JAVA_PACKAGE = JAVA_ROOT / "io" / "streamflow" / "flink"
 JAVA_CLASS = "io.streamflow.flink.RoutingKey"
 BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "flink_app"
 JAVA_RELEASE = "11"  # the oldest Java Flink 2 runs on
 
 
-def jar_name(source: bytes) -> str:
-    """The jar's file name: the source's digest, so a changed source is compiled again."""
-    return f"streamflow-routing-{hashlib.sha256(source).hexdigest()[:12]}.jar"
+def java_sources() -> list[Path]:
+    """The Java classes' sources, in file-name order."""
+    return sorted(JAVA_PACKAGE.glob("*.java"))
+
+
+def jar_name(sources: bytes) -> str:
+    """The jar's file name: the sources' digest (in file-name order), so a changed source is compiled again."""
+    return f"streamflow-routing-{hashlib.sha256(sources).hexdigest()[:12]}.jar"
 
 
 def routing_jar(build_dir: Path = BUILD_DIR) -> Path | None:
-    """The jar holding ``RoutingKey``, compiled with ``javac`` if not built yet; ``None`` without a JDK."""
-    jar = build_dir / jar_name(JAVA_SOURCE.read_bytes())
+    """The jar of ``flink_app/java``, compiled with ``javac`` if not built yet; ``None`` without a JDK."""
+    sources = java_sources()
+    jar = build_dir / jar_name(b"".join(source.read_bytes() for source in sources))
     if jar.is_file():
         return jar
     javac = shutil.which("javac")
@@ -53,7 +62,16 @@ def routing_jar(build_dir: Path = BUILD_DIR) -> Path | None:
     build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=build_dir) as scratch:
         classes = Path(scratch) / "classes"
-        command = [javac, "--release", JAVA_RELEASE, "-cp", str(flink_dist_jar()), "-d", str(classes), str(JAVA_SOURCE)]
+        command = [
+            javac,
+            "--release",
+            JAVA_RELEASE,
+            "-cp",
+            str(flink_dist_jar()),
+            "-d",
+            str(classes),
+            *map(str, sources),
+        ]
         subprocess.run(command, check=True, capture_output=True, text=True)
         built = Path(scratch) / jar.name
         with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -70,7 +88,7 @@ def flink_dist_jar() -> Path:
 
 def key_by_customer(env: StreamExecutionEnvironment, lines: DataStream, keying: str) -> KeyedStream:
     """``lines`` keyed by ``customer_id``: in the JVM (``keying: jvm``, when a jar can be had) or in Python."""
-    jar = routing_jar() if keying == "jvm" else None
+    jar = routing_jar() if keying != "python" else None
     if jar is None:
         return lines.key_by(routing_key, key_type=Types.STRING())
     env.add_jars(jar.as_uri())
@@ -81,3 +99,49 @@ def key_by_customer(env: StreamExecutionEnvironment, lines: DataStream, keying: 
     # What PyFlink's own key_by builds after its Python map: key = field 0 of (key, line).
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
     return KeyedStream(pairs.keyBy(gateway.jvm.KeyByKeySelector(), key_type), Types.STRING(), lines)
+
+
+BATCH_TYPE = Types.BASIC_ARRAY(Types.STRING())  # a mini-batch: [key, line, key, line, ...]
+
+
+def shard_of(customer_id: str, shards: int) -> int:
+    """``MiniBatchLines.shardOf``: CRC-32 of the id's UTF-8 bytes modulo ``shards``."""
+    return zlib.crc32(customer_id.encode("utf-8", "surrogatepass")) % shards
+
+
+def cut_batches(lines: Iterable[str], shards: int, size: int) -> Iterator[list[str]]:
+    """The batches ``MiniBatchLines`` cuts from ``lines`` by count alone (no time, no checkpoints): for measuring."""
+    batches: dict[int, list[str]] = {}
+    for line in lines:
+        key = routing_key(line) or ""
+        batch = batches.setdefault(shard_of(key, shards), [])
+        batch += (key, line)
+        if len(batch) >= 2 * size:
+            yield batch.copy()
+            batch.clear()
+    yield from (batch for batch in batches.values() if batch)
+
+
+def mini_batches(
+    env: StreamExecutionEnvironment, lines: DataStream, shards: int, size: int, allow_latency_ms: int
+) -> KeyedStream | None:
+    """``lines`` in mini-batches keyed by shard of ``customer_id`` (``MiniBatchLines.java``); ``None`` without a JDK."""
+    jar = routing_jar()
+    if jar is None:
+        return None
+    env.add_jars(jar.as_uri())
+    gateway: Any = get_gateway()
+    with_shard = Types.ROW([Types.STRING(), BATCH_TYPE]).get_java_type_info()
+    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms)
+    batches = lines._j_data_stream.transform("mini-batches", with_shard, operator)
+    batches.uid("mini-batches").name("mini-batches")
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    return KeyedStream(batches.keyBy(gateway.jvm.KeyByKeySelector(), key_type), BATCH_TYPE, lines)
+
+
+def explode_lines(batches: DataStream) -> DataStream:
+    """One record per line of a stream of line arrays (``ExplodeLines.java``), in the JVM."""
+    gateway: Any = get_gateway()
+    lines = batches._j_data_stream.flatMap(gateway.jvm.io.streamflow.flink.ExplodeLines())
+    lines = lines.returns(Types.STRING().get_java_type_info()).uid("explode-scored").name("explode-scored")
+    return DataStream(lines)

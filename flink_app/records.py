@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -269,3 +270,35 @@ class EventClock:
         if self.newest_ms is None or event_time_ms > self.newest_ms:
             self.newest_ms = event_time_ms
         return watermark is not None and event_time_ms <= watermark
+
+
+class SlotCache:
+    """The slots the task last wrote to Flink state for recently scored customers, to spare reading them.
+
+    The scoring function is the only writer of its keyed state, so a slot it wrote is what the
+    state holds until Flink's TTL expires it: an entry older than the TTL (processing time, as
+    Flink counts it) reads as absent. A restored task starts with an empty cache. At most
+    ``capacity`` customers are kept; the least recently written go first.
+    """
+
+    def __init__(self, capacity: int, ttl_ms: int) -> None:
+        self._capacity = capacity
+        self._ttl_ms = ttl_ms
+        self._slots: dict[str, tuple[CustomerSlot, int]] = {}
+
+    def get(self, customer_id: str, now_ms: int, read: Callable[[str], CustomerSlot | None]) -> CustomerSlot | None:
+        """The customer's slot (``None`` once expired); ``read`` from the state when not cached."""
+        cached = self._slots.get(customer_id)
+        if cached is None:
+            return read(customer_id)
+        slot, written_ms = cached
+        return slot if now_ms - written_ms <= self._ttl_ms else None
+
+    def put_all(self, slots: dict[str, CustomerSlot], now_ms: int) -> None:
+        """Note the slots just written to the state."""
+        cached = self._slots
+        for customer_id, slot in slots.items():
+            cached.pop(customer_id, None)
+            cached[customer_id] = (slot, now_ms)
+        for _ in range(len(cached) - self._capacity):
+            del cached[next(iter(cached))]

@@ -32,6 +32,7 @@ def test_base_config_runs_files_locally_with_exactly_once_checkpoints_under_data
     assert settings["execution.checkpointing.dir"].startswith("file://")
     assert settings["execution.checkpointing.dir"].endswith("data/09_stream_state/checkpoints")
     assert settings["state.backend.type"] == "hashmap"
+    assert job.keying == "mini_batch"
 
 
 def test_prod_config_merges_single_keys_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,6 +52,11 @@ def test_unknown_or_invalid_settings_are_rejected() -> None:
         job_settings({"checkpoint": {"intervall_ms": 5}})
     with pytest.raises(ConfigError, match="python_execution_mode"):
         job_settings({"python_execution_mode": "threads"})
+    with pytest.raises(ConfigError, match="mini_batch needs size"):
+        job_settings({"mini_batch": {"size": 0}})
+    with pytest.raises(ConfigError, match=r"shards \(4\) is below stream.parallelism \(8\)"):
+        job_settings({"parallelism": 8, "mini_batch": {"shards": 4}})
+    assert job_settings({"parallelism": 8, "keying": "jvm", "mini_batch": {"shards": 4}}).keying == "jvm"
 
 
 def test_overrides_replace_only_what_is_given() -> None:

@@ -81,11 +81,44 @@ def java_keys(jar: Path, lines: list[str]) -> list[str]:
 def test_the_jar_is_compiled_once_and_named_by_its_source(tmp_path: Path) -> None:
     jar = keying.routing_jar(tmp_path)
     assert jar is not None
-    assert jar.name == keying.jar_name(keying.JAVA_SOURCE.read_bytes())
+    assert jar.name == keying.jar_name(b"".join(source.read_bytes() for source in keying.java_sources()))
     built_at = jar.stat().st_mtime_ns
     assert keying.routing_jar(tmp_path) == jar
     assert jar.stat().st_mtime_ns == built_at
     assert [path.name for path in tmp_path.iterdir()] == [jar.name]  # no scratch left behind
+
+
+def test_the_java_shard_of_an_id_is_the_python_one(jar: Path) -> None:
+    ids = ["C0000323", "", "Cé-1", "C😀-1", *(f"C{index:07d}" for index in range(200))]
+    classpath = f"{jar}:{keying.flink_dist_jar()}"
+    result = subprocess.run(
+        ["java", "-cp", classpath, "io.streamflow.flink.MiniBatchLines", "32"],
+        input="\n".join(ids) + "\n",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
+        timeout=120,
+    )
+    shards = [int(shard) for shard in result.stdout.split()]
+    assert shards == [keying.shard_of(id_, 32) for id_ in ids]
+    assert len(set(shards)) == 32  # every shard is used
+
+
+def test_batches_are_cut_per_shard_in_arrival_order() -> None:
+    lines = [
+        json.dumps({**VALID, "transaction_id": f"T-{index}", "customer_id": f"C-{index % 7}"}) for index in range(40)
+    ]
+    batches = list(keying.cut_batches(lines, shards=3, size=4))
+    for batch in batches:
+        keys, batch_lines = batch[::2], batch[1::2]
+        assert len(batch_lines) <= 4
+        assert {keying.shard_of(key, 3) for key in keys} == {keying.shard_of(keys[0], 3)}
+        assert keys == [json.loads(line)["customer_id"] for line in batch_lines]
+    for customer in {f"C-{index}" for index in range(7)}:  # each customer's lines keep their order
+        seen = [line for batch in batches for line in batch[1::2] if json.loads(line)["customer_id"] == customer]
+        assert seen == [line for line in lines if json.loads(line)["customer_id"] == customer]
+    assert sorted(line for batch in batches for line in batch[1::2]) == sorted(lines)
 
 
 def test_without_a_jdk_lines_are_keyed_in_python_said_loudly(
@@ -131,7 +164,7 @@ def test_a_line_keyed_by_another_customer_id_is_dead_lettered_not_scored() -> No
     assert json.loads(scored)["customer_id"] == "Cé-1"
 
 
-@pytest.mark.parametrize("keying", ["jvm", "python"])
+@pytest.mark.parametrize("keying", ["mini_batch", "jvm", "python"])
 def test_escaped_ids_are_scored_and_a_lone_surrogate_is_dead_lettered(tmp_path: Path, keying: str) -> None:
     """On a real MiniCluster: a lone surrogate key used to fail the task, which restarted forever."""
     ids = ["C-1", "C-1", "Cé-1", "C😀", "C-1\ud800"]

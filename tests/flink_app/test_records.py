@@ -7,6 +7,7 @@ import pytest
 from flink_app.records import (
     PAYLOAD_LIMIT_BYTES,
     EventClock,
+    SlotCache,
     dead_letter,
     score_event,
     score_step,
@@ -102,3 +103,22 @@ def test_utc_now_is_iso_8601_to_the_millisecond() -> None:
     stamp = utc_now()
     assert datetime.fromisoformat(stamp).tzinfo is not None
     assert len(stamp.split(".")[1]) == len("123+00:00")
+
+
+def test_the_slot_cache_reads_through_expires_as_flink_does_and_keeps_the_newest() -> None:
+    reads: list[str] = []
+
+    def read(customer_id: str) -> tuple[bytes | None, bytes]:
+        reads.append(customer_id)
+        return (b"state", b"")
+
+    cache = SlotCache(capacity=2, ttl_ms=1_000)
+    assert cache.get("C-1", 0, read) == (b"state", b"")  # not cached: read from the state
+    cache.put_all({"C-1": (b"one", b""), "C-2": (b"two", b"")}, now_ms=100)
+    assert cache.get("C-1", 1_100, read) == (b"one", b"")  # within the TTL
+    assert cache.get("C-1", 1_101, read) is None  # expired, as the state's entry has
+    cache.put_all({"C-1": (b"one again", b"")}, now_ms=200)  # C-1 is now the newest
+    cache.put_all({"C-3": (b"three", b"")}, now_ms=300)  # over capacity: C-2, written longest ago, goes
+    assert cache.get("C-1", 300, read) == (b"one again", b"")
+    assert cache.get("C-2", 300, read) == (b"state", b"")
+    assert reads == ["C-1", "C-2"]

@@ -151,8 +151,9 @@ def test_the_image_holds_the_key_map_where_the_job_looks_for_it() -> None:
     build_dir = "/opt/streamflow/" + keying.BUILD_DIR.relative_to(REPO_ROOT).as_posix() + "/"
     assert f"COPY --from=routing-key /jar/ {build_dir}\n" in dockerfile
     assert "COPY flink_app/java /src" in dockerfile
-    source = "/src/" + keying.JAVA_SOURCE.relative_to(keying.JAVA_ROOT).as_posix()
-    assert f"source={source};" in dockerfile
-    # the jar's name: streamflow-routing-<first 12 hex digits of the source's SHA-256>.jar
+    package = "/src/" + keying.JAVA_PACKAGE.relative_to(keying.JAVA_ROOT).as_posix()
+    assert f'sources="$(LC_ALL=C ls {package}/*.java)";' in dockerfile  # every source, in file-name order
+    assert keying.java_sources() == sorted(keying.JAVA_PACKAGE.glob("*.java"), key=lambda path: path.name.encode())
+    # the jar's name: streamflow-routing-<first 12 hex digits of the sources' SHA-256>.jar
     assert keying.jar_name(b"x").startswith("streamflow-routing-2d711642b726")
-    assert '"/jar/streamflow-routing-$(sha256sum "${source}" | cut -c1-12).jar"' in dockerfile
+    assert '"/jar/streamflow-routing-$(cat ${sources} | sha256sum | cut -c1-12).jar"' in dockerfile

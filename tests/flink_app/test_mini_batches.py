@@ -1,0 +1,96 @@
+"""``ScoreMiniBatches`` without Flink: a batch at a time, the same records as ``ScoreEvents`` one line at a time."""
+
+import json
+from typing import Any
+
+from flink_app.benchmark import InMemoryContext, synthetic_bundle
+from flink_app.config import load_config
+from flink_app.job import ALERTS, DEAD_LETTERS, ScoreEvents, ScoreMiniBatches
+from flink_app.keying import cut_batches
+
+from streamflow.core import ContractConfig, routing_key
+from streamflow.generator import GeneratorConfig, generate_stream
+from tests.flink_app.test_keying import VALID
+
+CONFIG = load_config()
+
+
+def outputs(records: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Scored records (arrays from batches, strings one by one), alerts and dead letters, stamps left out."""
+    found: dict[str, list[dict[str, Any]]] = {"scored": [], "alerts": [], "dlq": []}
+    for record in records:
+        if isinstance(record, tuple):
+            tag, payload = record
+            found["alerts" if tag is ALERTS else "dlq"].append(json.loads(payload))
+        else:
+            found["scored"] += [json.loads(line) for line in ([record] if isinstance(record, str) else record)]
+    for kind in found.values():
+        for record in kind:
+            record.pop("scored_at", None)
+            record.pop("received_at", None)
+    return found
+
+
+def one_by_one(lines: list[str], model: Any) -> dict[str, list[dict[str, Any]]]:
+    function, context = ScoreEvents(CONFIG, model, source="test"), InMemoryContext()
+    function.open(context)
+    records = []
+    for line in lines:
+        context.state.key = routing_key(line)
+        records += list(function.process_element(line, context))
+    return outputs(records)
+
+
+def in_batches(batches: list[list[str]], model: Any) -> dict[str, list[dict[str, Any]]]:
+    function, context = ScoreMiniBatches(CONFIG, model, source="test"), InMemoryContext()
+    function.open(context)
+    return outputs([record for batch in batches for record in function.process_element(batch, context)])
+
+
+def by_transaction(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {record["transaction_id"]: record for record in records}
+
+
+def test_batches_score_as_the_one_line_function_does(tmp_path: Any) -> None:
+    stream = generate_stream(
+        GeneratorConfig.from_dict({"n_events": 3_000, "days": 3, "malformed_rate": 0.03}, ["S00007"]),
+        ContractConfig(),
+    )
+    lines = [line for name in sorted(stream.partitions) for line in stream.partitions[name].splitlines()]
+    lines += lines[:40]  # repeats: dead-lettered as duplicates
+    bundle, _ = synthetic_bundle(tmp_path / "bundle", model_version="m", n_trees=20, n_rows=500, alert_threshold=0.3)
+    expected = one_by_one(lines, bundle)
+    got = in_batches(list(cut_batches(lines, shards=5, size=16)), bundle)
+    assert len(got["scored"]) == len(expected["scored"]) > 2_500
+    assert by_transaction(got["scored"]) == by_transaction(expected["scored"])
+    assert by_transaction(got["alerts"]) == by_transaction(expected["alerts"])
+    assert len(got["alerts"]) > 0
+    codes = sorted(record["error_code"] for record in got["dlq"])
+    assert codes == sorted(record["error_code"] for record in expected["dlq"])
+    assert codes.count("duplicate_transaction_id") >= 40
+
+
+def test_a_customers_events_in_one_batch_see_each_other() -> None:
+    first = json.dumps({**VALID, "transaction_id": "T-1"})
+    second = json.dumps({**VALID, "transaction_id": "T-2", "timestamp": "2026-01-01T10:00:30+01:00"})
+    got = in_batches([["C-1", first, "C-1", second, "C-1", first]], None)
+    assert [record["features"]["velocity_count"] for record in got["scored"]] == [0.0, 1.0]
+    assert [record["error_code"] for record in got["dlq"]] == ["duplicate_transaction_id"]
+
+
+def test_a_line_batched_under_another_customer_id_is_dead_lettered() -> None:
+    line = json.dumps({**VALID, "customer_id": "Cé-1"})  # has an escape: its key is checked
+    function, context = ScoreMiniBatches(CONFIG, None, source="test"), InMemoryContext()
+    function.open(context)
+    (kind, record), *_ = function.process_element(["C-1", line], context)
+    assert kind is DEAD_LETTERS
+    assert json.loads(record)["error_code"] == "unroutable_event"
+    (scored,) = function.process_element(["Cé-1", line], context)
+    assert [json.loads(line)["customer_id"] for line in scored] == ["Cé-1"]
+
+
+def test_expired_customers_are_cleaned_by_snapshots_and_compactions_not_on_every_access() -> None:
+    cleanups = ScoreMiniBatches(CONFIG, None, source="test")._map_state_ttl().get_cleanup_strategies()
+    assert cleanups.get_incremental_cleanup_strategy() is None  # it would scan whole shards' maps per access
+    assert cleanups.in_full_snapshot()
+    assert cleanups.get_rocksdb_compact_filter_cleanup_strategy() is not None
