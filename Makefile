@@ -64,7 +64,7 @@ typecheck: env ## mypy (strict) on the package
 
 bench: env ## Print the performance figures beside their targets (batch, then stream)
 	$(BIN)/python -m streamflow.bench
-	$(BIN)/python -m flink_app.benchmark --events 200000 --repeats 3
+	$(BIN)/python -m flink_app.benchmark --events 200000 --repeats 5
 
 # Pipelines scheduled in Airflow; schedules in conf/base/airflow.yml, template in templates/.
 DAG_PIPELINES := medallion,quality,model,dlq_monitor,maintenance

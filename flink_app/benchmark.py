@@ -5,7 +5,7 @@
 with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
 scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
 ``score_samples`` call, stands in for it). Also the job's own Python work outside Flink,
-which bounds (b). Run by ``make bench``: ``python -m flink_app.benchmark --events 200000 --repeats 3``.
+which bounds (b). Run by ``make bench``: ``python -m flink_app.benchmark --events 200000 --repeats 5``.
 
 Rates are events / Flink's net job runtime (task start-up included, client and
 MiniCluster start-up not), and events / the steady time from the first event processed to
