@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,9 +138,9 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         self._latency = self._metrics.group.distribution("scoring_latency_us")
         self._counts = self._metrics.counts.values  # counted here, added to Flink's every FLUSH_EVERY events
 
+    @abstractmethod
     def _open_state(self, runtime_context: RuntimeContext) -> None:
         """Create the handles of the state the slots live in (each subclass its own)."""
-        raise NotImplementedError
 
     def _state_ttl(self) -> StateTtlConfig:
         return StateTtlConfig.new_builder(Time.milliseconds(self._state_ttl_ms)).build()

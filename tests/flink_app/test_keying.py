@@ -63,11 +63,11 @@ def jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def java_keys(jar: Path, lines: list[str]) -> list[str]:
-    """``RoutingKey.customerId`` of each line, through the class's ``main`` (JSON strings, exact)."""
+def java_main(jar: Path, main_class: str, lines: list[str], *args: str) -> list[str]:
+    """What a class's ``main`` prints for ``lines`` on its standard input, a line each."""
     classpath = f"{jar}:{keying.flink_dist_jar()}"
     result = subprocess.run(
-        ["java", "-cp", classpath, keying.JAVA_CLASS],
+        ["java", "-cp", classpath, main_class, *args],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
@@ -75,7 +75,12 @@ def java_keys(jar: Path, lines: list[str]) -> list[str]:
         check=True,
         timeout=120,
     )
-    return [json.loads(key) for key in result.stdout.splitlines()]
+    return result.stdout.splitlines()
+
+
+def java_keys(jar: Path, lines: list[str]) -> list[str]:
+    """``RoutingKey.customerId`` of each line, through the class's ``main`` (JSON strings, exact)."""
+    return [json.loads(key) for key in java_main(jar, keying.JAVA_CLASS, lines)]
 
 
 def test_the_jar_is_compiled_once_and_named_by_its_source(tmp_path: Path) -> None:
@@ -90,17 +95,7 @@ def test_the_jar_is_compiled_once_and_named_by_its_source(tmp_path: Path) -> Non
 
 def test_the_java_shard_of_an_id_is_the_python_one(jar: Path) -> None:
     ids = ["C0000323", "", "Cé-1", "C😀-1", *(f"C{index:07d}" for index in range(200))]
-    classpath = f"{jar}:{keying.flink_dist_jar()}"
-    result = subprocess.run(
-        ["java", "-cp", classpath, "io.streamflow.flink.MiniBatchLines", "32"],
-        input="\n".join(ids) + "\n",
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        check=True,
-        timeout=120,
-    )
-    shards = [int(shard) for shard in result.stdout.split()]
+    shards = [int(shard) for shard in java_main(jar, "io.streamflow.flink.MiniBatchLines", ids, "32")]
     assert shards == [keying.shard_of(id_, 32) for id_ in ids]
     assert len(set(shards)) == 32  # every shard is used
 
