@@ -39,7 +39,7 @@ run: env ## The main job on the embedded defaults: kedro run, then the stream (e
 	$(MAKE) --no-print-directory stream
 
 stream: env ## Replay the landed events through the Flink job (local MiniCluster, latest bundle); alerts into gold
-	rm -rf $(STREAM_OUT) data/09_stream_state/checkpoints
+	rm -rf $(STREAM_OUT)   # its checkpoints go with it (STREAM_OUT/state)
 	$(BIN)/python -m flink_app score --input data/01_raw/transactions --output $(STREAM_OUT) --model latest \
 		--summary-file $(STREAM_SUMMARY)
 	$(BIN)/kedro run --pipelines gold   # fact_fraud_alerts loads the stream's alerts

@@ -4,8 +4,13 @@
 build runs it, so that TaskManagers start without compiling).
 
 Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of them,
-``--output`` receives ``scored/``, ``alerts/`` and ``dlq/``. In production
-(``--env prod``, ``stream.io: kafka``) topics and servers come from ``conf/prod/stream.yml``.
+``--output`` receives ``scored/``, ``alerts/`` and ``dlq/``, and the run's checkpoints go to
+``--state-dir`` (by default ``<output>/state``). In production (``--env prod``, ``stream.io:
+kafka``) topics and servers come from ``conf/prod/stream.yml``.
+
+Whatever stops a run is one line, ``error [code]: message``, and a non-zero exit: 2 when the
+run was refused before the job started (config, bundle, input, output), 3 when the job started
+and failed for good (its restarts, ``stream.restart``, used up), with the job's root cause.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,8 +36,8 @@ from flink_app.config import (
     project_path,
     resolve_model,
 )
+from flink_app.errors import JobFailedError, ModelRequiredError, SetupError, StreamCliError
 from flink_app.job import (
-    ModelRequiredError,
     Outputs,
     build_job,
     compile_scoring,
@@ -40,9 +46,11 @@ from flink_app.job import (
     stream_environment,
 )
 from flink_app.summary import OutputProgress, count_lines, input_files, summarize
+from streamflow.core import CoreError
 
-EXIT_USAGE = 2
 PROGRESS_SECONDS = 1.0
+DEFAULT_STATE_DIR = "data/09_stream_state"  # Kafka mode without --state-dir or stream.checkpoint.dir
+PYTHON_EXCEPTION_PREFIX = "pemja.core.PythonException: "  # how a Python error in a task reaches the client
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -54,11 +62,19 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     score.add_argument("--output", type=Path, help="receives alerts/, scored/ and dlq/ (files mode)")
     score.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
     score.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
+    score.add_argument(
+        "--conf-dir", type=Path, default=DEFAULT_CONF_DIR, help="the conf/ folder (default: the project's)"
+    )
     score.add_argument("--follow", action="store_true", help="keep watching the --input folder for new files")
     score.add_argument(
         "--recover-from", help="a retained checkpoint (chk-N folder) or savepoint to restore state and positions from"
     )
-    score.add_argument("--checkpoint-dir", help="override stream.checkpoint.dir (a folder or URI)")
+    score.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the run's state: checkpoints go to STATE_DIR/checkpoints (default: OUTPUT/state)",
+    )
+    score.add_argument("--checkpoint-dir", help="the checkpoint folder or URI itself (overrides --state-dir)")
     score.add_argument("--checkpoint-interval-ms", type=int, help="override stream.checkpoint.interval_ms")
     score.add_argument("--summary-file", type=Path, help="also write the summary to this file")
     score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
@@ -66,15 +82,57 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     compile_ = commands.add_parser("compile", help="compile the job's numba code into numba's cache (image builds)")
     compile_.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
     compile_.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
+    compile_.add_argument("--conf-dir", type=Path, default=DEFAULT_CONF_DIR, help="the conf/ folder")
     return parser.parse_args(argv)
 
 
-def java_problem() -> str | None:
-    """Why Flink cannot start here, or ``None``: it needs a Java runtime (17)."""
+def check_java() -> None:
+    """Flink needs a Java runtime (17): refuse to start without one."""
     java_home = os.environ.get("JAVA_HOME")
     if (java_home and Path(java_home, "bin", "java").exists()) or shutil.which("java"):
-        return None
-    return "Java not found: Flink needs Java 17. Install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME."
+        return
+    raise SetupError(
+        "java_missing",
+        "Java not found: Flink needs Java 17. Install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME.",
+    )
+
+
+def writable_folder(path: Path, *, what: str) -> Path:
+    """``path``, resolved, as a folder this process can write (created if missing); refused otherwise."""
+    path = path.resolve()
+    if path.exists() and not path.is_dir():
+        raise SetupError("output_not_writable", f"{what} {path} is a file, not a folder: give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise SetupError("output_not_writable", f"{what} {path} cannot be written: {error}") from error
+    return path
+
+
+def checkpoint_location(args: argparse.Namespace, config: StreamConfig, output_dir: Path | None) -> str:
+    """Where this run checkpoints: the flags first, then ``stream.checkpoint.dir``, then with the run.
+
+    A run's checkpoints go with the run, so two runs with different outputs never share them:
+    ``--checkpoint-dir``, else ``--state-dir``/checkpoints, else the config's folder or URI, else
+    ``<output>/state/checkpoints`` (Kafka mode: ``data/09_stream_state/checkpoints``). A local
+    folder must be writable.
+    """
+    location: str
+    if args.checkpoint_dir:
+        location = str(args.checkpoint_dir)
+    elif args.state_dir is not None:
+        location = str(args.state_dir / "checkpoints")
+    elif config.job.checkpoint.dir:
+        location = config.job.checkpoint.dir
+    elif output_dir is not None:
+        location = str(output_dir / "state" / "checkpoints")
+    else:
+        location = str(Path(DEFAULT_STATE_DIR) / "checkpoints")
+    if "://" in location:
+        return location
+    return str(writable_folder(Path(project_path(location)), what="the checkpoint folder"))
 
 
 def choose_model(argument: str | None, config: StreamConfig) -> str | None:
@@ -91,7 +149,43 @@ def choose_model(argument: str | None, config: StreamConfig) -> str | None:
         return None
 
 
-def execute_with_progress(env: Any, job_name: str, total: int | None, folders: list[Path]) -> None:
+def root_cause(error: BaseException) -> str:
+    """The innermost cause of a failed job, in one line: the Java exception chain's last link.
+
+    A Python error raised in a task arrives as ``pemja.core.PythonException: <class 'X'>: ...``
+    and is shown as ``X: ...``.
+    """
+    throwable: Any = getattr(error, "java_exception", None)
+    if throwable is None:
+        lines = str(error).strip().splitlines()
+        return lines[-1] if lines else type(error).__name__
+    cause: str = str(throwable.toString())
+    while throwable.getCause() is not None:
+        throwable = throwable.getCause()
+        cause = str(throwable.toString())
+    cause = cause.removeprefix(PYTHON_EXCEPTION_PREFIX).strip().splitlines()[0]
+    if cause.startswith("<class '") and "'>: " in cause:
+        name, message = cause.removeprefix("<class '").split("'>: ", 1)
+        cause = f"{name}: {message}"
+    return cause
+
+
+def execute(env: Any, config: StreamConfig) -> None:
+    """Run the job to its end; a job that fails for good becomes a :class:`JobFailedError` with its root cause."""
+    from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
+    from pyflink.util.exceptions import JavaException
+
+    try:
+        env.execute(config.job.job_name)
+    except (Py4JJavaError, JavaException) as error:
+        restart = config.job.restart
+        raise JobFailedError(
+            f"the job failed for good (restart strategy {restart.strategy}, {restart.attempts} attempts): "
+            f"{root_cause(error)}"
+        ) from None
+
+
+def execute_with_progress(env: Any, config: StreamConfig, total: int | None, folders: list[Path]) -> None:
     """Run the job with a progress bar of events scored or dead-lettered (read from the outputs)."""
     written = OutputProgress(folders)
     finished = threading.Event()
@@ -104,7 +198,7 @@ def execute_with_progress(env: Any, job_name: str, total: int | None, folders: l
         watcher = threading.Thread(target=follow_outputs, daemon=True)
         watcher.start()
         try:
-            env.execute(job_name)
+            execute(env, config)
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
         finally:
@@ -115,44 +209,37 @@ def execute_with_progress(env: Any, job_name: str, total: int | None, folders: l
 
 def compile_command(args: argparse.Namespace) -> int:
     """Compile the scoring code for the chosen bundle into numba's cache (no Flink, no Java)."""
-    config = load_config(DEFAULT_CONF_DIR, args.env)
-    try:
-        version = compile_scoring(config, choose_model(args.model, config))
-    except ModelRequiredError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    config = load_config(args.conf_dir, args.env)
+    version = compile_scoring(config, choose_model(args.model, config))
     cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the sources"
     cpu = os.environ.get("NUMBA_CPU_NAME") or "this machine's CPU"
     print(f"Compiled the scoring code ({version}) into numba's cache: {cache}, for {cpu}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the job; print the summary; non-zero when an event was lost or the set-up is wrong."""
-    args = parse_arguments(argv)
-    if args.command == "compile":
-        return compile_command(args)
-    problem = java_problem()
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    config = load_config(DEFAULT_CONF_DIR, args.env)
-    config = config.overridden(
-        checkpoint_dir=args.checkpoint_dir,
+def score_command(args: argparse.Namespace) -> int:
+    """Check what can be checked, run the job, print the summary; 1 when an event was lost or doubled."""
+    check_java()
+    config = load_config(args.conf_dir, args.env).overridden(
         checkpoint_interval_ms=args.checkpoint_interval_ms,
         model_required=True if args.require_model else None,
         keying=args.keying,
     )
     files_mode = config.job.io == "files"
-    if files_mode and (args.input is None or args.output is None or not args.input.exists()):
-        print("error: files mode needs --input (an existing file or folder) and --output", file=sys.stderr)
-        return EXIT_USAGE
-    env = stream_environment(config.job, recover_from=args.recover_from)
+    output_dir = None
     if files_mode:
+        if args.input is None or args.output is None:
+            raise SetupError("usage", "files mode needs --input (a file or folder) and --output (a folder)")
+        if not args.input.exists():
+            raise SetupError("input_missing", f"--input {args.input} does not exist")
+        output_dir = writable_folder(args.output, what="--output")
+    config = config.with_checkpoint_dir(checkpoint_location(args, config, output_dir))
+    model = choose_model(args.model, config)
+    env = stream_environment(config.job, recover_from=args.recover_from)
+    if output_dir is not None:
         inputs = input_files(args.input.resolve())
         follow = 1.0 if args.follow else None
         source = file_source([args.input.resolve()] if args.follow else inputs, follow_seconds=follow)
-        output_dir = args.output.resolve()
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
         source_name = str(args.input)
     else:
@@ -160,34 +247,53 @@ def main(argv: list[str] | None = None) -> int:
         source = kafka_source(config.job)
         outputs = Outputs(topics["scored"], topics["alerts"], topics["dead_letters"])
         source_name = f"kafka:{topics['transactions']}"
-    try:
-        model = choose_model(args.model, config)
-        model_version = build_job(env, config, source=source, source_name=source_name, outputs=outputs, model=model)
-    except ModelRequiredError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    model_version, model_problem = build_job(
+        env, config, source=source, source_name=source_name, outputs=outputs, model=model
+    )
+    if model_problem is not None:
+        print(
+            f"WARNING [{model_problem.code}]: {model_problem}. Scoring with RULES ONLY "
+            "(stream.model.required is false; --require-model refuses to start instead).",
+            file=sys.stderr,
+        )
     print(
         f"Scoring with {model_version}; checkpoints in {checkpoint_uri(config.job.checkpoint)}"
         + (" (watching for new files; Ctrl-C stops)" if args.follow else ""),
         flush=True,
     )
     started = time.perf_counter()
-    if not files_mode:
-        env.execute(config.job.job_name)
+    if output_dir is None:
+        execute(env, config)
         return 0
-    inputs = input_files(args.input.resolve())
     total = None if args.follow else count_lines(inputs)
-    execute_with_progress(env, config.job.job_name, total, [output_dir / "scored", output_dir / "dlq"])
+    execute_with_progress(env, config, total, [output_dir / "scored", output_dir / "dlq"])
     if args.follow:  # files landed while it ran: list and count them at the end
         inputs = input_files(args.input.resolve())
     summary = summarize(
-        inputs, output_dir, seconds=time.perf_counter() - started, model_version=model_version, events_in=total
+        inputs,
+        output_dir,
+        seconds=time.perf_counter() - started,
+        model_version=model_version if model_problem is None else f"{model_version} ({model_problem.code})",
+        events_in=total,
     )
     print(summary.render())
     if args.summary_file:
         args.summary_file.parent.mkdir(parents=True, exist_ok=True)
         args.summary_file.write_text(summary.render() + "\n", encoding="utf-8")
     return 0 if summary.balanced else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; a coded error is printed as one line (``error [code]: message``) with its exit code."""
+    args = parse_arguments(argv)
+    try:
+        return compile_command(args) if args.command == "compile" else score_command(args)
+    except StreamCliError as error:
+        print(f"error [{error.code}]: {error}", file=sys.stderr)
+        return error.exit_code
+    except CoreError as error:  # config and bundle errors: refused before the job started
+        print(f"error [{error.code}]: {error}", file=sys.stderr)
+        return SetupError.exit_code
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ PROJECT_ROOT = DEFAULT_CONF_DIR.parent
 EXECUTION_MODES = ("thread", "process")
 STATE_BACKENDS = ("hashmap", "rocksdb")
 IO_KINDS = ("files", "kafka")
+RESTART_STRATEGIES = ("fixed-delay", "exponential-delay", "none")
 # How raw lines reach the scoring function (flink_app.keying): in mini-batches per shard of customers
 # cut in the JVM, or one by one keyed by customer in the JVM or in Python.
 KEYINGS = ("mini_batch", "jvm", "python")
@@ -68,10 +69,64 @@ class CheckpointSettings:
 
     interval_ms: int = 5_000
     mode: str = "EXACTLY_ONCE"
-    dir: str = "data/09_stream_state/checkpoints"
+    dir: str | None = None  # None: with the run (files: <output>/state/checkpoints; see flink_app.__main__)
     retention: str = "RETAIN_ON_CANCELLATION"
     min_pause_ms: int = 1_000
     timeout_ms: int = 600_000
+
+
+@dataclass(frozen=True)
+class RestartSettings:
+    """How often Flink restarts a failing job before it fails for good (never for ever).
+
+    ``fixed-delay``: ``attempts`` restarts, ``delay_ms`` apart. ``exponential-delay``: the delay
+    doubles (``backoff_multiplier``) from ``delay_ms`` up to ``max_delay_ms``; ``attempts``
+    restarts without ``reset_after_ms`` of healthy running in between fail the job. ``none``: the
+    first failure is final.
+    """
+
+    strategy: str = "fixed-delay"
+    attempts: int = 2
+    delay_ms: int = 1_000
+    max_delay_ms: int = 60_000
+    backoff_multiplier: float = 2.0
+    reset_after_ms: int = 3_600_000
+
+    def __post_init__(self) -> None:
+        if self.strategy not in RESTART_STRATEGIES:
+            raise ConfigError(
+                f"stream.restart.strategy is {self.strategy!r}; expected one of {list(RESTART_STRATEGIES)}",
+                key="stream.restart.strategy",
+                expected=" | ".join(RESTART_STRATEGIES),
+                got=self.strategy,
+            )
+        if self.attempts < 0 or self.delay_ms < 0 or self.max_delay_ms < self.delay_ms or self.backoff_multiplier < 1:
+            raise ConfigError(
+                "stream.restart needs attempts >= 0, delay_ms >= 0, max_delay_ms >= delay_ms and "
+                f"backoff_multiplier >= 1, got {self.attempts}, {self.delay_ms}, {self.max_delay_ms} and "
+                f"{self.backoff_multiplier}",
+                key="stream.restart",
+            )
+
+    def flink_settings(self) -> dict[str, str]:
+        """Flink's ``restart-strategy.*`` keys for this strategy."""
+        if self.strategy == "none":
+            return {"restart-strategy.type": "none"}
+        if self.strategy == "fixed-delay":
+            return {
+                "restart-strategy.type": "fixed-delay",
+                "restart-strategy.fixed-delay.attempts": str(self.attempts),
+                "restart-strategy.fixed-delay.delay": f"{self.delay_ms} ms",
+            }
+        prefix = "restart-strategy.exponential-delay"
+        return {
+            "restart-strategy.type": "exponential-delay",
+            f"{prefix}.attempts-before-reset-backoff": str(self.attempts),
+            f"{prefix}.initial-backoff": f"{self.delay_ms} ms",
+            f"{prefix}.max-backoff": f"{self.max_delay_ms} ms",
+            f"{prefix}.backoff-multiplier": str(self.backoff_multiplier),
+            f"{prefix}.reset-backoff-threshold": f"{self.reset_after_ms} ms",
+        }
 
 
 @dataclass(frozen=True)
@@ -93,7 +148,12 @@ class MiniBatchSettings:
 
 @dataclass(frozen=True)
 class KafkaSettings:
-    """Kafka servers, topics and the connector jar (production I/O)."""
+    """Kafka servers, topics, the connector jar and the clients' own properties (production I/O).
+
+    ``properties`` are Kafka client settings given to the source and every sink as they are
+    (``security.protocol``, ``sasl.mechanism``, ``sasl.jaas.config``, ``ssl.truststore.*``...);
+    secrets reach them from the environment (``${oc.env:NAME}``), never from the file.
+    """
 
     bootstrap_servers: str = "localhost:9092"
     group_id: str = "streamflow-scoring"
@@ -109,6 +169,7 @@ class KafkaSettings:
             "dead_letters": "transactions-dlq",
         }
     )
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,6 +186,7 @@ class JobSettings:
     event_time: EventTimeSettings = field(default_factory=EventTimeSettings)
     state_ttl_days: float = 90.0
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
+    restart: RestartSettings = field(default_factory=RestartSettings)
     state_backend: str = "hashmap"
     io: str = "files"
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -191,16 +253,8 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
 
 
 def job_settings(block: dict[str, Any]) -> JobSettings:
-    """``JobSettings`` from the ``stream`` block, rejecting unknown keys at every level."""
-    nested = {
-        "model": ModelSettings,
-        "event_time": EventTimeSettings,
-        "checkpoint": CheckpointSettings,
-        "kafka": KafkaSettings,
-        "mini_batch": MiniBatchSettings,
-    }
-    converters = {name: (lambda value, cls=cls: build_dataclass(cls, value or {})) for name, cls in nested.items()}
-    return build_dataclass(JobSettings, block, converters=converters)
+    """``JobSettings`` from the ``stream`` block: unknown keys and wrong types rejected at every level."""
+    return build_dataclass(JobSettings, block, path="stream")
 
 
 def _merged(paths: Any) -> dict[str, Any]:
@@ -234,6 +288,12 @@ def project_path(value: str) -> str:
 
 def checkpoint_uri(settings: CheckpointSettings) -> str:
     """The checkpoint folder as a URI Flink accepts (a local folder becomes ``file://``)."""
+    if settings.dir is None:
+        raise ConfigError(
+            "stream.checkpoint.dir is not set: give --checkpoint-dir or --state-dir, or set it in stream.yml",
+            key="stream.checkpoint.dir",
+            expected="a folder or a URI",
+        )
     location = project_path(settings.dir)
     return location if "://" in location else Path(location).as_uri()
 
@@ -256,4 +316,5 @@ def flink_settings(job: JobSettings) -> dict[str, str]:
         "execution.checkpointing.min-pause": f"{checkpoint.min_pause_ms} ms",
         "execution.checkpointing.timeout": f"{checkpoint.timeout_ms} ms",
         "state.backend.type": job.state_backend,
+        **job.restart.flink_settings(),
     }

@@ -35,6 +35,7 @@ from pyflink.datastream.connectors.hybrid_source import HybridSource
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
 from flink_app.config import JobSettings, StreamConfig, flink_settings
+from flink_app.errors import ModelRequiredError
 from flink_app.keying import BATCH_TYPE, explode_lines, key_by_customer, mini_batches
 from flink_app.records import (
     EMPTY_SLOT,
@@ -121,7 +122,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         # The task's watermark, for the gauge. Kept in the task, not in Flink state: after a
         # restart it starts again from the first event.
         self._clock = EventClock(self._bound_ms)
-        self._bundle = load_bundle(self._model, required=self._model_required)
+        self._bundle, problem = load_bundle(self._model, required=self._model_required)
         if self._bundle is not None:
             warm_up(self._bundle)
         self._step = StreamStep(
@@ -134,6 +135,8 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         )
         loaded = 1 if self._bundle is not None else 0
         self._metrics.group.add_group("model_version", version).gauge("model_loaded", lambda: loaded)
+        if problem is not None:  # a bundle was configured and could not be used: alert on this gauge
+            self._metrics.group.add_group("model_error", problem.code).gauge("model_load_failed", lambda: 1)
         self._metrics.group.gauge("watermark_ms", lambda: self._clock.watermark_ms or 0)
         self._latency = self._metrics.group.distribution("scoring_latency_us")
         self._counts = self._metrics.counts.values  # counted here, added to Flink's every FLUSH_EVERY events
@@ -329,28 +332,27 @@ class FlinkCounters:
             self._by_code[code].inc(delta)
 
 
-def load_bundle(model: str | ModelBundle | None, *, required: bool) -> ModelBundle | None:
-    """The model bundle, or ``None`` (rules only) said loudly; a required one must load."""
+def load_bundle(model: str | ModelBundle | None, *, required: bool) -> tuple[ModelBundle | None, ModelError | None]:
+    """The model bundle and ``None``; or, for rules only, ``None`` and why a configured bundle is unusable.
+
+    Rules only is said loudly (an error in the log; the job's ``model_load_failed`` gauge), and
+    refused with :class:`ModelRequiredError` when ``required``: a missing, corrupt or tampered
+    bundle then fails the job at its start.
+    """
     if isinstance(model, ModelBundle):
-        return model
+        return model, None
     if not model:
         if required:
             raise ModelRequiredError("stream.model.required is true but no model bundle is configured")
         logger.warning("No model bundle configured: scoring with rules only")
-        return None
+        return None, None
     try:
-        return ModelBundle.load(model)
+        return ModelBundle.load(model), None
     except ModelError as error:
         if required:
             raise ModelRequiredError(f"model bundle {model} is unusable ({error.code}): {error}") from error
-        logger.error("MODEL NOT LOADED (%s): %s; scoring with rules only", error.code, error)
-        return None
-
-
-class ModelRequiredError(RuntimeError):
-    """``stream.model.required`` is set and no usable bundle is there: the job must not start."""
-
-    code = "model_required"
+        logger.error("MODEL NOT LOADED [%s]: %s; scoring with rules only", error.code, error)
+        return None, error
 
 
 def compile_scoring(config: StreamConfig, model: str | None) -> str:
@@ -360,7 +362,7 @@ def compile_scoring(config: StreamConfig, model: str | None) -> str:
     with the ``NUMBA_CACHE_DIR`` and ``NUMBA_CPU_NAME=generic`` its TaskManagers run with, so
     that they load the code instead of compiling it (about 20 s) at every start.
     """
-    bundle = load_bundle(model, required=model is not None)
+    bundle, _ = load_bundle(model, required=model is not None)
     if bundle is not None:
         warm_up(bundle)
     event_time = config.job.event_time
@@ -388,14 +390,15 @@ def build_job(
     source_name: str,
     outputs: Outputs,
     model: str | ModelBundle | None,
-) -> str:
+) -> tuple[str, ModelError | None]:
     """Wire source, key by customer, the scoring function and the three sinks into ``env``.
 
-    The bundle is loaded here first, so a required one that is missing fails before the job
-    starts. Returns the model version the job scores with.
+    The bundle is loaded here first, so a required one that is missing or corrupt fails before
+    the job starts. Returns the model version the job scores with, and why a configured bundle
+    could not be used (the job then scores with rules only).
     """
     job = config.job
-    bundle = load_bundle(model, required=job.model.required)  # fail at start, not in a task
+    bundle, problem = load_bundle(model, required=job.model.required)  # fail at start, not in a task
     model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     batching = job.mini_batch
@@ -417,7 +420,7 @@ def build_job(
     sink(scored, outputs.scored, "scored", job)
     sink(scoring.get_side_output(ALERTS), outputs.alerts, "alerts", job)
     sink(scoring.get_side_output(DEAD_LETTERS), outputs.dead_letters, "dlq", job)
-    return model_version
+    return model_version, problem
 
 
 def file_source(paths: list[Path], *, follow_seconds: float | None = None) -> Any:
@@ -450,15 +453,17 @@ def kafka_source(job: JobSettings) -> Any:
         "earliest": KafkaOffsetsInitializer.earliest(),
         "latest": KafkaOffsetsInitializer.latest(),
     }[kafka.starting_offsets]
-    return (
+    builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(kafka.bootstrap_servers)
         .set_topics(kafka.topics["transactions"])
         .set_group_id(kafka.group_id)
         .set_starting_offsets(offsets)
         .set_value_only_deserializer(SimpleStringSchema())
-        .build()
     )
+    for name, value in kafka.properties.items():
+        builder = builder.set_property(name, value)
+    return builder.build()
 
 
 def _file_sink(stream: Any, folder: str, name: str, job: JobSettings) -> None:
@@ -472,7 +477,7 @@ def _kafka_sink(stream: Any, topic: str, name: str, job: JobSettings) -> None:
     from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
 
     kafka = job.kafka
-    sink = (
+    builder = (
         KafkaSink.builder()
         .set_bootstrap_servers(kafka.bootstrap_servers)
         .set_record_serializer(
@@ -484,9 +489,10 @@ def _kafka_sink(stream: Any, topic: str, name: str, job: JobSettings) -> None:
         .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .set_transactional_id_prefix(f"{kafka.transactional_id_prefix}-{name}")
         .set_property("transaction.timeout.ms", str(kafka.transaction_timeout_ms))
-        .build()
     )
-    stream.sink_to(sink).uid(f"sink-{name}").name(f"sink-{name}")
+    for property_name, value in kafka.properties.items():
+        builder = builder.set_property(property_name, value)
+    stream.sink_to(builder.build()).uid(f"sink-{name}").name(f"sink-{name}")
 
 
 def stream_environment(job: JobSettings, *, recover_from: str | None = None) -> StreamExecutionEnvironment:

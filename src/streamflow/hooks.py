@@ -1,12 +1,14 @@
-"""Project hooks: a gold database check at the start of a run, a short summary at its end.
+"""Project hooks: config and gold database checks at the start of a run, a short summary at its end.
 
-The summary is printed, not logged, so it reads as a plain block in a terminal.
+The summary is printed, not logged, so it reads as a plain block in a terminal. A run refused
+at its start is one short paragraph with its code, no traceback (:class:`RunRefusedError`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import click
 from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
@@ -14,7 +16,9 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from omegaconf.errors import OmegaConfBaseException
 
-from streamflow.datasets.connection import check_database
+from streamflow.core import CoreError
+from streamflow.datasets.connection import GoldDatabaseError, check_database
+from streamflow.parameter_checks import check_parameters
 from streamflow.reporting import format_generation_summary, format_model_summary, format_quality_summary
 
 GOLD_CREDENTIALS = "gold_db"
@@ -23,6 +27,28 @@ SUMMARY_DATASETS = {
     "quality_report": format_quality_summary,
     "model_metrics": format_model_summary,
 }
+
+
+class RunRefusedError(click.ClickException):
+    """A run refused before any work: Kedro's CLI prints ``Error: [code] message`` and exits 2, no traceback."""
+
+    exit_code = 2
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
+
+
+class ConfigCheckHooks:
+    """Checks every typed parameter block when the run's configuration is loaded (``parameter_checks``)."""
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        """Refuse the run on the first block with an unknown key or a value of the wrong type."""
+        try:
+            check_parameters(context.params)
+        except CoreError as error:
+            raise RunRefusedError(error.code, str(error)) from error
 
 
 class RunSummaryHooks:
@@ -67,4 +93,7 @@ class GoldDatabaseHooks:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
         """Open one connection to the gold database if the pipeline reads or writes it."""
         if self._url and self._gold_datasets & set(pipeline.datasets()):
-            check_database(self._url)
+            try:
+                check_database(self._url)
+            except GoldDatabaseError as error:
+                raise RunRefusedError(error.code, str(error)) from error

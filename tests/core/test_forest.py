@@ -8,14 +8,17 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 
+from streamflow.core.features import FEATURE_NAMES
 from streamflow.core.forest import (
     ARRAYS_FILE,
+    CHECKSUMS_FILE,
     MANIFEST_FILE,
     ModelBundle,
-    ModelChecksumError,
+    ModelBundleCorruptError,
     ModelFeatureError,
     ModelFormatError,
     ModelMissingError,
+    checksums_text,
 )
 from streamflow.datasets import ModelBundleDataset
 from streamflow.modeling.packaging import build_bundle
@@ -108,7 +111,7 @@ def _saved(tmp_path: Path) -> tuple[Path, ModelBundle]:
 
 def test_a_saved_bundle_loads_back_identical(tmp_path: Path) -> None:
     folder, original = _saved(tmp_path)
-    assert sorted(path.name for path in folder.iterdir()) == [ARRAYS_FILE, MANIFEST_FILE]  # no pickle
+    assert sorted(path.name for path in folder.iterdir()) == [CHECKSUMS_FILE, ARRAYS_FILE, MANIFEST_FILE]  # no pickle
     loaded = ModelBundle.load(folder)
     rows = _data(100)
     assert loaded.manifest == original.manifest
@@ -121,15 +124,64 @@ def test_a_tampered_array_fails_the_checksum(tmp_path: Path) -> None:
         arrays = dict(npz)
     arrays["threshold"][0] += 1.0
     np.savez(folder / ARRAYS_FILE, **arrays)
-    with pytest.raises(ModelChecksumError, match="checksum"):
+    with pytest.raises(ModelBundleCorruptError, match=r"forest\.npz does not match its checksum") as caught:
+        ModelBundle.load(folder)
+    assert caught.value.code == "model_bundle_corrupt"
+
+
+def _edit_manifest(folder: Path, **changes: object) -> None:
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    (folder / MANIFEST_FILE).write_text(json.dumps({**manifest, **changes}))
+
+
+@pytest.mark.parametrize("changes", [{"alert_threshold": 0.0}, {"alpha": "0.3"}, {"model_version": "iforest-fake"}])
+def test_an_edited_manifest_fails_the_checksum(tmp_path: Path, changes: dict[str, object]) -> None:
+    folder, _ = _saved(tmp_path)
+    _edit_manifest(folder, **changes)
+    with pytest.raises(ModelBundleCorruptError, match=r"manifest\.json does not match its checksum"):
+        ModelBundle.load(folder)
+
+
+def test_a_corrupt_npz_is_a_coded_error_not_a_zip_error(tmp_path: Path) -> None:
+    folder, _ = _saved(tmp_path)
+    (folder / ARRAYS_FILE).write_bytes(b"PK\x03\x04 not a zip at all")
+    with pytest.raises(ModelBundleCorruptError):
+        ModelBundle.load(folder)
+    (folder / ARRAYS_FILE).write_bytes(b"PK\x03\x04 not a zip at all")  # with its checksum updated, still coded
+    (folder / CHECKSUMS_FILE).write_text(
+        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
+    )
+    with pytest.raises(ModelBundleCorruptError, match=r"unreadable forest\.npz"):
+        ModelBundle.load(folder)
+
+
+def test_every_file_of_the_bundle_is_covered(tmp_path: Path) -> None:
+    folder, _ = _saved(tmp_path)
+    (folder / "extra.json").write_text("{}")
+    with pytest.raises(ModelBundleCorruptError, match=r"extra.json is not in checksums.sha256"):
+        ModelBundle.load(folder)
+    (folder / "extra.json").unlink()
+    (folder / CHECKSUMS_FILE).unlink()
+    with pytest.raises(ModelBundleCorruptError, match="cannot be verified"):
+        ModelBundle.load(folder)
+
+
+def test_a_manifest_value_of_the_wrong_type_is_a_format_error_even_with_its_checksum(tmp_path: Path) -> None:
+    folder, _ = _saved(tmp_path)
+    _edit_manifest(folder, alpha="0.3")
+    (folder / CHECKSUMS_FILE).write_text(
+        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
+    )
+    with pytest.raises(ModelFormatError, match=r"manifest.alpha: expected a number, got '0.3'"):
         ModelBundle.load(folder)
 
 
 def test_a_bundle_for_other_features_is_refused(tmp_path: Path) -> None:
     folder, _ = _saved(tmp_path)
-    manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    manifest["feature_names"] = list(reversed(manifest["feature_names"]))
-    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    _edit_manifest(folder, feature_names=list(reversed(FEATURE_NAMES)))
+    (folder / CHECKSUMS_FILE).write_text(
+        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
+    )
     with pytest.raises(ModelFeatureError, match="retrain"):
         ModelBundle.load(folder)
 
@@ -140,5 +192,8 @@ def test_missing_and_unreadable_bundles_have_their_own_codes(tmp_path: Path) -> 
     assert missing.value.code == "model_missing"
     folder, _ = _saved(tmp_path)
     (folder / MANIFEST_FILE).write_text("{not json")
+    (folder / CHECKSUMS_FILE).write_text(
+        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
+    )
     with pytest.raises(ModelFormatError):
         ModelBundle.load(folder)

@@ -6,9 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from flink_app.__main__ import choose_model
+from flink_app.__main__ import checkpoint_location, choose_model, parse_arguments
 from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
-from flink_app.job import ModelRequiredError
+from flink_app.errors import ModelRequiredError
 from flink_app.records import MetricCounts, to_json
 from flink_app.summary import (
     OutputProgress,
@@ -23,16 +23,41 @@ from flink_app.summary import (
 from streamflow.core import ConfigError
 
 
-def test_base_config_runs_files_locally_with_exactly_once_checkpoints_under_data() -> None:
-    job = load_config().job
+def test_base_config_runs_files_locally_with_exactly_once_checkpoints_and_bounded_restarts() -> None:
+    job = load_config().with_checkpoint_dir("/runs/one/state/checkpoints").job
     settings = flink_settings(job)
     assert job.io == "files"
     assert job.python_execution_mode == "thread"
     assert settings["execution.checkpointing.mode"] == "EXACTLY_ONCE"
-    assert settings["execution.checkpointing.dir"].startswith("file://")
-    assert settings["execution.checkpointing.dir"].endswith("data/09_stream_state/checkpoints")
+    assert settings["execution.checkpointing.dir"] == "file:///runs/one/state/checkpoints"
     assert settings["state.backend.type"] == "hashmap"
+    assert settings["restart-strategy.type"] == "fixed-delay"
+    assert settings["restart-strategy.fixed-delay.attempts"] == "2"
     assert job.keying == "mini_batch"
+
+
+def test_production_restarts_back_off_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9093")
+    settings = flink_settings(load_config(env="prod").job)
+    assert settings["restart-strategy.type"] == "exponential-delay"
+    assert settings["restart-strategy.exponential-delay.attempts-before-reset-backoff"] == "10"
+    assert settings["restart-strategy.exponential-delay.max-backoff"] == "300000 ms"
+
+
+def test_each_run_checkpoints_with_its_own_output_unless_told_otherwise(tmp_path: Path) -> None:
+    config = load_config()
+    assert config.job.checkpoint.dir is None  # base: with the run, never a shared folder of the checkout
+
+    def location(*argv: str) -> str:
+        args = parse_arguments(["score", "--input", "x", "--output", "y", *argv])
+        return checkpoint_location(args, config, tmp_path / "y")
+
+    assert location() == str(tmp_path / "y/state/checkpoints")
+    assert location("--state-dir", str(tmp_path / "s")) == str(tmp_path / "s/checkpoints")
+    assert location("--state-dir", str(tmp_path / "s"), "--checkpoint-dir", "s3://b/c") == "s3://b/c"
+    assert (tmp_path / "y/state/checkpoints").is_dir()
+    with pytest.raises(ConfigError, match=r"checkpoint\.dir is not set"):
+        flink_settings(config.job)
 
 
 def test_prod_config_merges_single_keys_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,8 +73,10 @@ def test_prod_config_merges_single_keys_and_reads_the_environment(monkeypatch: p
 
 
 def test_unknown_or_invalid_settings_are_rejected() -> None:
-    with pytest.raises(ConfigError, match="unknown keys"):
+    with pytest.raises(ConfigError, match=r"stream\.checkpoint\.intervall_ms: unknown key"):
         job_settings({"checkpoint": {"intervall_ms": 5}})
+    with pytest.raises(ConfigError, match=r"stream\.restart\.attempts: expected an integer, got '3'"):
+        job_settings({"restart": {"attempts": "3"}})
     with pytest.raises(ConfigError, match="python_execution_mode"):
         job_settings({"python_execution_mode": "threads"})
     with pytest.raises(ConfigError, match="mini_batch needs size"):
@@ -62,7 +89,7 @@ def test_unknown_or_invalid_settings_are_rejected() -> None:
 def test_overrides_replace_only_what_is_given() -> None:
     config = load_config().overridden(checkpoint_interval_ms=250, model_required=True)
     assert config.job.checkpoint.interval_ms == 250
-    assert config.job.checkpoint.dir == "data/09_stream_state/checkpoints"
+    assert config.job.checkpoint.dir is None
     assert config.job.model.required is True
 
 

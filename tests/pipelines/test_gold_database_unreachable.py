@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from streamflow.datasets.connection import GoldDatabaseError
+from streamflow.hooks import RunRefusedError
 from tests.conftest import _free_port
 from tests.pipelines.test_medallion_pipeline import DAY_1, _land, _run
 
@@ -16,10 +16,11 @@ def test_medallion_run_stops_before_bronze_when_postgres_is_down(kedro_project: 
     )
     _land(kedro_project, "2026-01-05", DAY_1)
 
-    with pytest.raises(GoldDatabaseError) as caught:
+    with pytest.raises(RunRefusedError) as caught:  # printed by Kedro's CLI as one paragraph, no traceback
         _run(kedro_project, pipeline="medallion")
 
     message = str(caught.value)
+    assert caught.value.code == "gold_db_unreachable"
     assert f"streamflow:***@127.0.0.1:{port}/streamflow is unreachable" in message
     assert "hunter2" not in message
     assert "conf/local/credentials.yml" in message

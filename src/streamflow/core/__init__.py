@@ -1,8 +1,8 @@
 """The pure fraud core shared by the Kedro pipelines and the Flink job.
 
-Event contract, customer state, the five rules and the feature vector. Depends on
-the standard library only (numpy is allowed, kedro and pyflink never are), so
-batch and stream compute the same numbers from the same code.
+Event contract, customer state, the five rules and the feature vector. Imports on the
+standard library alone (numpy, and msgspec to build typed config from YAML, are allowed;
+kedro and pyflink never are), so batch and stream compute the same numbers from the same code.
 """
 
 from streamflow.core.contract import (
@@ -17,6 +17,8 @@ from streamflow.core.contract import (
 from streamflow.core.errors import (
     EVENT_ERROR_CODES,
     ConfigError,
+    ConfigKeyError,
+    ConfigTypeError,
     CoreError,
     DuplicateEventError,
     EventError,
@@ -34,6 +36,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "Assessment",
     "ConfigError",
+    "ConfigKeyError",
+    "ConfigTypeError",
     "ContractConfig",
     "CoreError",
     "CustomerState",

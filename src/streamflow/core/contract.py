@@ -71,7 +71,7 @@ class ContractConfig:
         """Build from the ``event_contract`` parameters block (missing keys take defaults)."""
         from streamflow.core.config import build_dataclass
 
-        return build_dataclass(cls, block or {}, converters={"allowed_currencies": frozenset})
+        return build_dataclass(cls, block, path="event_contract")
 
 
 class Event(NamedTuple):

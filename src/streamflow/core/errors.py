@@ -154,9 +154,45 @@ class StateInvalidError(StateError):
 
 
 class ConfigError(CoreError):
-    """A configuration block that is missing keys, has unknown keys or bad values."""
+    """A configuration value its checks reject; subclasses for unknown keys and wrong types.
+
+    Attributes:
+        key: The full dotted key (``fraud_rules.velocity.window_minutes``), ``""`` if not one key.
+        expected: What the key takes.
+        got: What arrived (a short, printable rendering).
+
+    """
 
     code = "config_error"
+
+    def __init__(self, message: str, *, key: str = "", expected: str = "", got: Any = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.expected = expected
+        self.got = _short_repr(got)
+
+
+class ConfigKeyError(ConfigError):
+    """A key the configuration does not know (a typo), or a required key that is missing."""
+
+    code = "config_bad_key"
+
+    def __init__(self, key: str, *, message: str, expected: str) -> None:
+        super().__init__(f"{key}: {message}; expected {expected}", key=key, expected=expected)
+
+
+class ConfigTypeError(ConfigError):
+    """A value of the wrong type (``max_speed_kmh: "fast"``, ``min_history: "five"``)."""
+
+    code = "config_bad_type"
+
+    def __init__(self, key: str, *, expected: str, got: Any) -> None:
+        super().__init__(
+            f"{key}: expected {expected}, got {_short_repr(got)} ({type(got).__name__})",
+            key=key,
+            expected=expected,
+            got=got,
+        )
 
 
 _MAX_REPR = 80

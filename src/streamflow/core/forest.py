@@ -2,7 +2,9 @@
 
 The bundle (written by the ``package`` pipeline) is a JSON manifest plus a ``.npz`` of
 plain arrays: every tree's nodes concatenated (children, feature, threshold, missing-value
-direction, leaf path-length values, expected subtree path lengths). No pickle.
+direction, leaf path-length values, expected subtree path lengths). No pickle. A
+``checksums.sha256`` file (``sha256sum -c`` reads it) covers every other file of the bundle, the
+manifest included: a bundle whose files do not match it, or that lacks it, is corrupt.
 
 Exact formula matched (scikit-learn ``IsolationForest.score_samples``): with ``X`` cast to
 float32 and, for each tree in order, the leaf ``l`` reached by the tree's own rule
@@ -24,9 +26,11 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import io
 import json
 import math
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +38,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.errors import CoreError
+from streamflow.core.config import build_dataclass
+from streamflow.core.errors import ConfigError, CoreError
 from streamflow.core.features import FEATURE_NAMES
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 ARRAYS_FILE = "forest.npz"
+CHECKSUMS_FILE = "checksums.sha256"
 TREE_ARRAYS: tuple[str, ...] = (
     "tree_offsets",
     "left",
@@ -73,10 +79,10 @@ class ModelMissingError(ModelError):
     code = "model_missing"
 
 
-class ModelChecksumError(ModelError):
-    """The arrays do not match the manifest's SHA-256: the bundle is corrupted or edited."""
+class ModelBundleCorruptError(ModelError):
+    """A file of the bundle does not match its checksum, is missing, unlisted or unreadable: corrupted or edited."""
 
-    code = "model_checksum_mismatch"
+    code = "model_bundle_corrupt"
 
 
 class ModelFeatureError(ModelError):
@@ -108,6 +114,16 @@ class ModelManifest:
     n_trees: int
     format_version: int = BUNDLE_FORMAT_VERSION
 
+    def __post_init__(self) -> None:
+        for key, value in (("alpha", self.alpha), ("alert_threshold", self.alert_threshold)):
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(
+                    f"manifest.{key}: expected a number within [0, 1], got {value!r}",
+                    key=f"manifest.{key}",
+                    expected="a number within [0, 1]",
+                    got=value,
+                )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {**self.__dict__, "feature_names": list(self.feature_names)}
@@ -121,6 +137,42 @@ def arrays_sha256(arrays: dict[str, NDArray[Any]]) -> str:
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def checksums_text(contents: dict[str, bytes]) -> str:
+    """``sha256sum``'s format over the files: ``<hex digest>  <name>`` a line, by name."""
+    return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(contents.items()))
+
+
+def _verified_files(folder: Path) -> dict[str, bytes]:
+    """Every file ``checksums.sha256`` lists, read and checked; no file may be missing, unlisted or changed."""
+    try:
+        listing = (folder / CHECKSUMS_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelBundleCorruptError(
+            f"model bundle {folder} has no readable {CHECKSUMS_FILE}, so its files cannot be verified ({exc}); "
+            "re-package the model (kedro run --pipelines package)"
+        ) from exc
+    expected: dict[str, str] = {}
+    for line in listing.splitlines():
+        digest, _, name = line.partition("  ")
+        expected[name] = digest
+    present = {path.name for path in folder.iterdir() if path.is_file() and path.name != CHECKSUMS_FILE}
+    problems = [f"{name} is missing" for name in sorted(set(expected) - present)]
+    problems += [f"{name} is not in {CHECKSUMS_FILE}" for name in sorted(present - set(expected))]
+    problems += [f"{CHECKSUMS_FILE} lists no {name}" for name in (MANIFEST_FILE, ARRAYS_FILE) if name not in expected]
+    contents = {name: (folder / name).read_bytes() for name in sorted(set(expected) & present)}
+    problems += [
+        f"{name} does not match its checksum"
+        for name, data in contents.items()
+        if hashlib.sha256(data).hexdigest() != expected[name]
+    ]
+    if problems:
+        raise ModelBundleCorruptError(
+            f"model bundle {folder} failed its integrity check: {'; '.join(problems)}. It was edited or damaged "
+            "after packaging: re-package it (kedro run --pipelines package) or restore it from its source"
+        )
+    return contents
 
 
 def average_path_length(n_samples: NDArray[Any]) -> NDArray[np.float64]:
@@ -140,12 +192,12 @@ class ModelBundle:
         """Verify and hold a bundle.
 
         Raises:
-            ModelChecksumError: If the arrays do not match the manifest's checksum.
+            ModelBundleCorruptError: If the arrays do not match the manifest's checksum.
             ModelFeatureError: If the features differ from ``FEATURE_NAMES``.
 
         """
         if arrays_sha256(arrays) != manifest.arrays_sha256:
-            raise ModelChecksumError(
+            raise ModelBundleCorruptError(
                 f"model {manifest.model_version}: array checksum does not match the manifest; "
                 "re-package the model (kedro run --pipelines package)"
             )
@@ -178,27 +230,51 @@ class ModelBundle:
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelBundle:
-        """Load ``manifest.json`` and ``forest.npz`` from ``folder`` and verify them."""
+        """Load a bundle folder written by :meth:`save`, after checking every file against ``checksums.sha256``.
+
+        Raises:
+            ModelMissingError: No bundle in ``folder``.
+            ModelBundleCorruptError: A file is missing, unlisted, does not match its checksum or cannot be read.
+            ModelFormatError: The manifest holds a value of the wrong type, or another format version.
+            ModelFeatureError: The bundle was trained on other features.
+
+        """
         folder = Path(folder)
-        manifest_path, arrays_path = folder / MANIFEST_FILE, folder / ARRAYS_FILE
-        if not manifest_path.is_file() or not arrays_path.is_file():
+        if not (folder / MANIFEST_FILE).is_file():
             raise ModelMissingError(
-                f"no model bundle in {folder} (expected {MANIFEST_FILE} and {ARRAYS_FILE}); "
+                f"no model bundle in {folder} (expected {MANIFEST_FILE}, {ARRAYS_FILE} and {CHECKSUMS_FILE}); "
                 "train one with: kedro run --pipelines model"
             )
+        contents = _verified_files(folder)
         try:
-            raw = json.loads(manifest_path.read_text(encoding="utf-8"))
-            raw["feature_names"] = tuple(raw["feature_names"])
-            manifest = ModelManifest(**raw)
-            with np.load(arrays_path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in TREE_ARRAYS}
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise ModelFormatError(f"unreadable model bundle in {folder}: {exc}") from exc
+            raw = json.loads(contents[MANIFEST_FILE])
+            manifest = build_dataclass(ModelManifest, raw, path="manifest")
+        except (ValueError, ConfigError) as exc:
+            raise ModelFormatError(f"unreadable manifest in {folder}: {exc}") from exc
         if manifest.format_version != BUNDLE_FORMAT_VERSION:
             raise ModelFormatError(
                 f"bundle format {manifest.format_version} is not supported (this code reads {BUNDLE_FORMAT_VERSION})"
             )
+        try:
+            with np.load(io.BytesIO(contents[ARRAYS_FILE]), allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in TREE_ARRAYS}
+        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+            raise ModelBundleCorruptError(f"unreadable {ARRAYS_FILE} in {folder}: {exc}") from exc
         return cls(manifest, arrays)
+
+    def save(self, folder: str | Path) -> None:
+        """Write the arrays (``.npz``, no pickle), the manifest and the checksums of both into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = io.BytesIO()
+        np.savez(arrays, **self.arrays)
+        contents = {
+            ARRAYS_FILE: arrays.getvalue(),
+            MANIFEST_FILE: json.dumps(self.manifest.to_dict(), indent=2).encode("utf-8"),
+        }
+        for name, data in contents.items():
+            (folder / name).write_bytes(data)
+        (folder / CHECKSUMS_FILE).write_text(checksums_text(contents), encoding="utf-8")
 
     def path_lengths(self, features: NDArray[Any]) -> NDArray[np.float64]:
         """Summed path lengths over the trees (``depth(x)``) for each row."""

@@ -102,25 +102,8 @@ class RulesConfig:
 
     @classmethod
     def from_dict(cls, block: Mapping[str, Any] | None) -> RulesConfig:
-        """Build from the ``fraud_rules`` block; unknown keys are an error."""
-        as_ids = frozenset
-        config = build_dataclass(
-            cls,
-            block or {},
-            converters={
-                "high_value": lambda b: build_dataclass(
-                    HighValueRule, b, converters={"absolute_limit_by_currency": dict}
-                ),
-                "velocity": lambda b: build_dataclass(VelocityRule, b),
-                "impossible_travel": lambda b: build_dataclass(ImpossibleTravelRule, b),
-                "unusual_hour": lambda b: build_dataclass(UnusualHourRule, b),
-                "blacklist": lambda b: build_dataclass(
-                    BlacklistRule,
-                    b,
-                    converters={"customer_ids": as_ids, "card_ids": as_ids, "store_ids": as_ids},
-                ),
-            },
-        )
+        """Build from the ``fraud_rules`` block: unknown keys, wrong types and bad values are ``ConfigError``s."""
+        config = build_dataclass(cls, block, path="fraud_rules")
         _validate(config)
         return config
 

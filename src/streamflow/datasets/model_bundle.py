@@ -1,16 +1,14 @@
-"""The portable model bundle as a versioned Kedro dataset (a folder: manifest.json + forest.npz)."""
+"""The portable model bundle as a versioned Kedro dataset (a folder: manifest.json, forest.npz, checksums.sha256)."""
 
 from __future__ import annotations
 
 import glob
-import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 
-from streamflow.core.forest import ARRAYS_FILE, MANIFEST_FILE, ModelBundle
+from streamflow.core.forest import MANIFEST_FILE, ModelBundle
 
 
 class ModelBundleDataset(AbstractVersionedDataset[ModelBundle, ModelBundle]):
@@ -38,15 +36,12 @@ class ModelBundleDataset(AbstractVersionedDataset[ModelBundle, ModelBundle]):
         self.metadata = metadata
 
     def load(self) -> ModelBundle:
-        """The bundle at the load path, verified (checksum and feature order)."""
+        """The bundle at the load path, verified (every file's checksum, the manifest's types, feature order)."""
         return ModelBundle.load(Path(self._get_load_path()))
 
     def save(self, data: ModelBundle) -> None:
-        """Write the manifest and the arrays (no pickle) into the save path."""
-        folder = Path(self._get_save_path())
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / ARRAYS_FILE, **data.arrays)
-        (folder / MANIFEST_FILE).write_text(json.dumps(data.manifest.to_dict(), indent=2), encoding="utf-8")
+        """Write the arrays (no pickle), the manifest and their checksums into the save path."""
+        data.save(Path(self._get_save_path()))
 
     def _exists(self) -> bool:
         try:

@@ -84,7 +84,7 @@ class GeneratorConfig:
         values = dict(block)
         if blacklisted_store_ids is not None:
             values["blacklisted_store_ids"] = tuple(blacklisted_store_ids)
-        config = build_dataclass(cls, values, converters={"pattern_weights": dict})
+        config = build_dataclass(cls, values, path="generate")
         _validate(config)
         return config
 

@@ -41,7 +41,7 @@ def parse_thresholds(block: dict[str, Any]) -> dict[str, Threshold]:
     unknown = sorted(set(block) - set(METRICS))
     if unknown:
         raise ConfigError(f"quality.checks: unknown checks {unknown}; known: {sorted(METRICS)}")
-    return {name: build_dataclass(Threshold, bounds or {}) for name, bounds in block.items()}
+    return {name: build_dataclass(Threshold, bounds, path=f"quality.checks.{name}") for name, bounds in block.items()}
 
 
 def quality_metrics(silver: pd.DataFrame, report: dict[str, Any]) -> dict[str, float | None]:

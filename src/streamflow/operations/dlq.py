@@ -57,7 +57,7 @@ class DlqMonitorConfig:
 
 def parse_config(block: dict[str, Any]) -> DlqMonitorConfig:
     """The monitor's config from its parameters block (unknown keys rejected)."""
-    return build_dataclass(DlqMonitorConfig, block)
+    return build_dataclass(DlqMonitorConfig, block, path="dlq_monitor.monitor")
 
 
 def stream_dead_letters(records: pd.DataFrame) -> pd.DataFrame:

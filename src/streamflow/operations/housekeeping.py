@@ -30,7 +30,7 @@ class HousekeepingConfig:
 
 def parse_config(block: dict[str, Any]) -> HousekeepingConfig:
     """The housekeeping config from its parameters block (unknown keys rejected)."""
-    return build_dataclass(HousekeepingConfig, block)
+    return build_dataclass(HousekeepingConfig, block, path="maintenance.database")
 
 
 def statements(dialect: str, config: HousekeepingConfig) -> list[str]:

@@ -64,7 +64,7 @@ class RetentionConfig:
 
 def parse_config(block: dict[str, Any]) -> RetentionConfig:
     """The retention config from its parameters block (unknown keys rejected)."""
-    return build_dataclass(RetentionConfig, block)
+    return build_dataclass(RetentionConfig, block, path="maintenance.retention")
 
 
 def name_time(name: str, fmt: str) -> pd.Timestamp | None:

@@ -1,0 +1,127 @@
+"""The stream CLI never hangs: it refuses a bad start at once, and a failing job ends within its restarts.
+
+Every failure is one line, ``error [code]: message``, with a non-zero exit: 2 when refused before
+the job started, 3 when the job failed for good (with the job's root cause, not a log pointer).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flink_app.benchmark import synthetic_bundle
+
+from streamflow.core import ContractConfig
+from streamflow.generator import GeneratorConfig, generate_stream
+from tests.conftest import REPO_ROOT
+
+BOUND_SECONDS = 150  # restarts (2 × 1 s) and Flink's start-up several times over: a hang fails the test
+
+
+@pytest.fixture(scope="module")
+def small_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    stream = generate_stream(
+        GeneratorConfig.from_dict({"n_events": 300, "days": 1, "n_stores": 20}, []), ContractConfig()
+    )
+    path = tmp_path_factory.mktemp("input") / "events.jsonl"
+    path.write_text("".join(stream.partitions.values()), encoding="utf-8")
+    return path
+
+
+def _score(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flink_app", "score", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BOUND_SECONDS,
+        check=False,
+    )
+
+
+def _error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    return next(line for line in result.stderr.splitlines() if line.startswith("error ["))
+
+
+def test_an_output_path_that_is_a_file_is_refused_before_the_job_starts(small_input: Path, tmp_path: Path) -> None:
+    (tmp_path / "outfile").write_text("hi\n")
+    result = _score("--input", str(small_input), "--output", str(tmp_path / "outfile"), "--model", "none")
+    assert result.returncode == 2
+    assert _error_line(result).startswith(f"error [output_not_writable]: --output {tmp_path / 'outfile'} is a file")
+    assert "Scoring with" not in result.stdout  # no job was started
+
+
+def test_a_rule_parameter_of_the_wrong_type_is_refused_at_load(small_input: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_ROOT / "conf", conf, ignore=shutil.ignore_patterns("local"))
+    rules = conf / "base/parameters_fraud_rules.yml"
+    rules.write_text(rules.read_text().replace("max_speed_kmh: 900.0", 'max_speed_kmh: "fast"'))
+    result = _score("--input", str(small_input), "--output", str(tmp_path / "out"), "--conf-dir", str(conf))
+    assert result.returncode == 2
+    assert _error_line(result) == (
+        "error [config_bad_type]: fraud_rules.impossible_travel.max_speed_kmh: expected a number, got 'fast' (str)"
+    )
+
+
+@pytest.fixture
+def tampered_bundle(tmp_path: Path) -> Path:
+    """A bundle whose manifest was edited after packaging (``alpha`` as a string)."""
+    folder = tmp_path / "bundle"
+    synthetic_bundle(folder, model_version="tampered", n_trees=5, n_rows=200)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "alpha": "0.3"}))
+    return folder
+
+
+def test_a_tampered_bundle_fails_at_start_when_the_model_is_required(
+    small_input: Path, tmp_path: Path, tampered_bundle: Path
+) -> None:
+    args = ["--input", str(small_input), "--output", str(tmp_path / "out"), "--model", str(tampered_bundle)]
+    result = _score(*args, "--require-model")
+    assert result.returncode == 2
+    line = _error_line(result)
+    assert line.startswith("error [model_required]: model bundle")
+    assert "(model_bundle_corrupt)" in line
+    assert "manifest.json does not match its checksum" in line
+
+
+def test_a_tampered_bundle_scores_rules_only_loudly_when_the_model_is_optional(
+    small_input: Path, tmp_path: Path, tampered_bundle: Path
+) -> None:
+    result = _score("--input", str(small_input), "--output", str(tmp_path / "out"), "--model", str(tampered_bundle))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "WARNING [model_bundle_corrupt]" in result.stderr
+    assert "Scoring with RULES ONLY" in result.stderr
+    assert "model            rules-only (model_bundle_corrupt)" in result.stdout
+    assert f"checkpoints in file://{tmp_path / 'out/state/checkpoints'}" in result.stdout  # with the run
+    assert any((tmp_path / "out/state/checkpoints").iterdir())
+    scored = [json.loads(line) for path in (tmp_path / "out/scored").rglob("*.jsonl") for line in path.open()]
+    assert scored
+    assert {record["model_version"] for record in scored} == {"rules-only"}
+
+
+def test_a_job_that_fails_while_running_exits_with_its_root_cause(small_input: Path, tmp_path: Path) -> None:
+    """A sink folder that cannot be made fails every attempt: the CLI ends after the restarts, exit 3."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/scored").write_text("a file where the job writes a folder\n")
+    result = _score("--input", str(small_input), "--output", str(tmp_path / "out"), "--model", "none")
+    assert result.returncode == 3, result.stderr[-2000:]
+    line = _error_line(result)
+    assert line.startswith(
+        "error [stream_job_failed]: the job failed for good (restart strategy fixed-delay, 2 attempts)"
+    )
+    assert f"java.io.IOException: Failed to create the parent directory: {tmp_path / 'out/scored'}/" in line
+
+
+def test_a_checkpoint_that_cannot_be_read_fails_the_start_with_its_cause(small_input: Path, tmp_path: Path) -> None:
+    (tmp_path / "junk/chk-1").mkdir(parents=True)
+    (tmp_path / "junk/chk-1/_metadata").write_text("not a checkpoint")
+    result = _score(
+        "--input", str(small_input), "--output", str(tmp_path / "out"), "--model", "none",
+        "--recover-from", str(tmp_path / "junk/chk-1"),
+    )  # fmt: skip
+    assert result.returncode == 3
+    assert "Unexpected magic number" in _error_line(result)
