@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ def build_overlay(kubectl: str, overlay: str) -> list[Manifest]:
 
 
 def crds_dir() -> Path:
-    """The operator's CRDs: ``$STREAMFLOW_CRDS_DIR``, else ``../shared/crds``, else ``/work/shared/crds``.
+    """The operators' CRDs: ``$STREAMFLOW_CRDS_DIR``, else ``../shared/crds``, else ``/work/shared/crds``.
 
     Raises:
         FileNotFoundError: the folder does not exist.
@@ -81,7 +82,7 @@ def crds_dir() -> Path:
     folder = next((candidate for candidate in candidates if candidate.is_dir()), candidates[0])
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"the Flink operator CRDs were expected in {folder} (shared/crds beside the repository); "
+            f"the CRDs (Flink operator, Strimzi) were expected in {folder} (shared/crds beside the repository); "
             f"set {CRDS_ENV} to the folder holding flinkdeployments.flink.apache.org-v1.yml"
         )
     return folder
@@ -166,6 +167,35 @@ def container_env(pod_spec: dict[str, Any], container: str) -> dict[str, Any]:
         if entry["name"] == container:
             return {item["name"]: item.get("value", item.get("valueFrom")) for item in entry.get("env", [])}
     raise LookupError(f"no container {container!r} in the pod spec")
+
+
+def secret_placeholder(name: str, key: str) -> str:
+    """What ``pod_environment`` puts for an env var read from key ``key`` of Secret ``name``."""
+    return f"<secret {name}/{key}>"
+
+
+def pod_environment(pod_spec: dict[str, Any], container: str) -> dict[str, str]:
+    """The environment one container starts with, as strings: literal values as they are, a Secret
+    reference as ``secret_placeholder(name, key)`` (so a test can see where a resolved value came from).
+
+    Raises:
+        LookupError: an env var is neither a literal nor a Secret reference.
+    """
+    environment = {}
+    for name, value in container_env(pod_spec, container).items():
+        if isinstance(value, str):
+            environment[name] = value
+        elif isinstance(value, dict) and "secretKeyRef" in value:
+            environment[name] = secret_placeholder(value["secretKeyRef"]["name"], value["secretKeyRef"]["key"])
+        else:
+            raise LookupError(f"env var {name} of {container} is {value!r}; expected a value or a secretKeyRef")
+    return environment
+
+
+def schema_errors(schema: dict[str, Any], manifest: Manifest) -> list[str]:
+    """Where and why ``manifest`` breaks a CRD ``schema`` (from ``structural``), sorted; empty when valid."""
+    errors = jsonschema.Draft7Validator(schema).iter_errors(manifest)
+    return sorted(f"{'.'.join(map(str, error.path))}: {error.message}" for error in errors)
 
 
 def one(manifests: list[Manifest], kind: str, name: str | None = None) -> Manifest:

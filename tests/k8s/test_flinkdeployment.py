@@ -11,7 +11,17 @@ import pytest
 from flink_app.config import flink_settings, load_config
 
 from tests.k8s.lock import read_lock
-from tests.k8s.manifests import REPO_ROOT, Manifest, container_env, crd_schema, crds_dir, one, structural
+from tests.k8s.manifests import (
+    REPO_ROOT,
+    Manifest,
+    container_env,
+    crd_schema,
+    crds_dir,
+    one,
+    pod_environment,
+    schema_errors,
+    structural,
+)
 
 # <app version>-flink<Flink version>-<model version>; the model bundle is baked into the image.
 IMAGE_TAG = re.compile(r"(?P<app>\d+\.\d+\.\d+)-flink(?P<flink>\d+\.\d+\.\d+)-(?P<model>iforest-[0-9a-f]{12})")
@@ -41,8 +51,7 @@ def test_flinkdeployment_validates_against_the_operator_crd(
     overlay: tuple[str, list[Manifest]], flink_schema: dict[str, Any]
 ) -> None:
     name, manifests = overlay
-    errors = sorted(jsonschema.Draft7Validator(flink_schema).iter_errors(_flink(manifests)), key=str)
-    assert [f"{name}: {'.'.join(map(str, e.path))}: {e.message}" for e in errors] == []
+    assert [f"{name}: {error}" for error in schema_errors(flink_schema, _flink(manifests))] == []
 
 
 def test_crd_validation_rejects_a_misspelt_field_and_a_bad_enum(
@@ -106,7 +115,8 @@ def test_flink_configuration_matches_the_job_config(
     env = container_env(spec["podTemplate"]["spec"], MAIN_CONTAINER)
     for variable in JOB_ENV_VARS:
         assert isinstance(env.get(variable), str), f"{name}: {variable} is not set to a literal value"
-        monkeypatch.setenv(variable, env[variable])
+    for variable, value in pod_environment(spec["podTemplate"]["spec"], MAIN_CONTAINER).items():
+        monkeypatch.setenv(variable, value)
     job = load_config(env="prod").job
     expected = flink_settings(job)
     assert {key: str(spec["flinkConfiguration"].get(key)) for key in expected} == expected

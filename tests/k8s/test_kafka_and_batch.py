@@ -5,16 +5,18 @@ from __future__ import annotations
 import pytest
 from flink_app.config import load_config
 
-from tests.k8s.manifests import Manifest, container_env, one, pod_specs
+from tests.k8s.manifests import Manifest, container_env, one, pod_environment, pod_specs
 
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
 
 
 @pytest.fixture(scope="module")
-def topics_in_config() -> dict[str, str]:
-    """The topic names the production job reads and writes (conf/base + conf/prod)."""
+def topics_in_config(overlays: dict[str, list[Manifest]]) -> dict[str, str]:
+    """The topic names the production job reads and writes (conf/base + conf/prod, in the pods' environment)."""
+    pod_spec = one(overlays["prod"], "FlinkDeployment")["spec"]["podTemplate"]["spec"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KAFKA_BOOTSTRAP_SERVERS", "unused:9092")
+        for variable, value in pod_environment(pod_spec, "flink-main-container").items():
+            patch.setenv(variable, value)
         return dict(load_config(env="prod").job.kafka.topics)
 
 
@@ -43,15 +45,6 @@ def test_topic_replication_fits_each_cluster(overlays: dict[str, list[Manifest]]
         for topic in _topics(overlays[name]).values():
             replicas, min_isr = topic["spec"]["replicas"], int(topic["spec"]["config"]["min.insync.replicas"])
             assert (replicas, min_isr) == expected, f"{name}: {topic['spec']['topicName']}"
-
-
-def test_the_job_reaches_the_strimzi_bootstrap_service(overlay: tuple[str, list[Manifest]]) -> None:
-    name, manifests = overlay
-    spec = one(manifests, "FlinkDeployment")["spec"]["podTemplate"]["spec"]
-    cluster = {m["metadata"]["labels"]["strimzi.io/cluster"] for m in _topics(manifests).values()}.pop()
-    assert container_env(spec, "flink-main-container")["KAFKA_BOOTSTRAP_SERVERS"] == f"{cluster}-kafka-bootstrap:9092"
-    if name == "local":
-        assert one(manifests, "Kafka", cluster)
 
 
 def test_batch_cronjob_runs_kedro_prod_with_the_database_url_by_reference(overlay: tuple[str, list[Manifest]]) -> None:

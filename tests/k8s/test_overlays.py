@@ -11,10 +11,11 @@ from tests.k8s.manifests import OVERLAYS, Manifest, is_core, one, pod_specs
 
 KUBERNETES_VERSION = "1.37.0"
 # The custom kinds the overlays may hold, by API group; FlinkDeployment is schema-checked in
-# test_flinkdeployment.py, the others by content in their own tests.
+# test_flinkdeployment.py, the Strimzi kinds in test_kafka_security.py, the others by content.
 CUSTOM_KINDS = {
     ("flink.apache.org", "FlinkDeployment"),
     ("kafka.strimzi.io", "KafkaTopic"),
+    ("kafka.strimzi.io", "KafkaUser"),
     ("kafka.strimzi.io", "Kafka"),
     ("kafka.strimzi.io", "KafkaNodePool"),
     ("monitoring.coreos.com", "PodMonitor"),

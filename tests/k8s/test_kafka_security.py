@@ -1,0 +1,154 @@
+"""Kafka security: TLS and authentication on every listener, the job's KafkaUser with exactly its ACLs,
+and a client that authenticates with credentials it reads by Secret reference only."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+from flink_app.config import KafkaSettings, load_config
+
+from tests.k8s.manifests import (
+    REPO_ROOT,
+    Manifest,
+    crd_schema,
+    crds_dir,
+    one,
+    pod_environment,
+    schema_errors,
+    structural,
+)
+
+CLUSTER = "streamflow"
+JOB_USER = "streamflow-scoring"
+MAIN_CONTAINER = "flink-main-container"
+# The TLS listener's port: the local cluster's (components/kafka-cluster) and the platform's (k8s/README.md).
+TLS_PORT = 9093
+# Listener authentication -> the client's SASL mechanism (None: mutual TLS, no SASL).
+MECHANISMS: dict[str, str | None] = {"scram-sha-512": "SCRAM-SHA-512", "tls": None}
+STREAM_CONFIGS = (REPO_ROOT / "conf" / "base" / "stream.yml", REPO_ROOT / "conf" / "prod" / "stream.yml")
+
+
+@pytest.fixture(scope="module")
+def strimzi_schema() -> Any:
+    """The schema of a ``kafka.strimzi.io`` kind at a version, from ../shared/crds, rejecting unknown fields."""
+    try:
+        folder = crds_dir()
+    except FileNotFoundError as error:
+        pytest.fail(str(error))
+    cache: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def schema(kind: str, version: str) -> dict[str, Any]:
+        if (kind, version) not in cache:
+            cache[kind, version] = dict(structural(crd_schema(folder, kind, version)))
+        return cache[kind, version]
+
+    return schema
+
+
+def _strimzi(manifests: list[Manifest]) -> list[Manifest]:
+    return [m for m in manifests if m["apiVersion"].split("/")[0] == "kafka.strimzi.io"]
+
+
+def _pod_spec(manifests: list[Manifest]) -> dict[str, Any]:
+    return dict(one(manifests, "FlinkDeployment", "streamflow-scoring")["spec"]["podTemplate"]["spec"])
+
+
+def _job_kafka(manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch) -> KafkaSettings:
+    """``stream.kafka`` of conf/prod resolved in the Flink pods' environment (Secrets as placeholders)."""
+    for variable, value in pod_environment(_pod_spec(manifests), MAIN_CONTAINER).items():
+        monkeypatch.setenv(variable, value)
+    return load_config(env="prod").job.kafka
+
+
+def _acls(user: Manifest) -> set[tuple[str, str, str, str]]:
+    """The user's allow ACLs as (resource type, name, pattern type, operation), one per operation."""
+    found = set()
+    for acl in user["spec"]["authorization"]["acls"]:
+        assert acl.get("type", "allow") == "allow", acl
+        assert acl.get("host", "*") == "*", acl
+        resource = acl["resource"]
+        for operation in acl["operations"]:
+            found.add((resource["type"], resource["name"], resource.get("patternType", "literal"), operation))
+    return found
+
+
+def _expected_acls(kafka: KafkaSettings) -> set[tuple[str, str, str, str]]:
+    """What the job does: reads its input in its group, writes its outputs in its own transactions."""
+    outputs = dict(kafka.topics)
+    source = outputs.pop("transactions")
+    reads = {("topic", source, "literal", op) for op in ("Describe", "Read")}
+    writes = {("topic", name, "literal", op) for name in outputs.values() for op in ("Describe", "Write")}
+    group = {("group", kafka.group_id, "literal", "Read")}
+    transactions = {("transactionalId", kafka.transactional_id_prefix, "prefix", op) for op in ("Describe", "Write")}
+    return reads | writes | group | transactions
+
+
+def test_strimzi_objects_validate_against_their_crds(overlay: tuple[str, list[Manifest]], strimzi_schema: Any) -> None:
+    name, manifests = overlay
+    objects = _strimzi(manifests)
+    assert {m["kind"] for m in objects} >= {"KafkaTopic", "KafkaUser"}
+    errors = []
+    for manifest in objects:
+        schema = strimzi_schema(manifest["kind"], manifest["apiVersion"].split("/")[1])
+        label = f"{name}: {manifest['kind']}/{manifest['metadata']['name']}"
+        errors.extend(f"{label}: {error}" for error in schema_errors(schema, manifest))
+    assert errors == []
+
+
+def test_strimzi_validation_rejects_a_bad_authentication_and_a_misspelt_acl(
+    overlays: dict[str, list[Manifest]], strimzi_schema: Any
+) -> None:
+    kafka = copy.deepcopy(one(overlays["local"], "Kafka", CLUSTER))
+    kafka["spec"]["kafka"]["listeners"][0]["authentication"] = {"type": "plain"}
+    assert any("authentication.type" in error for error in schema_errors(strimzi_schema("Kafka", "v1"), kafka))
+    user = copy.deepcopy(one(overlays["prod"], "KafkaUser", JOB_USER))
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Reed"]
+    assert schema_errors(strimzi_schema("KafkaUser", "v1"), user)
+
+
+def test_every_kafka_listener_is_tls_with_authentication_and_acls(overlays: dict[str, list[Manifest]]) -> None:
+    """The local cluster (production's is the platform's, with the same listener: k8s/README.md)."""
+    kafka = one(overlays["local"], "Kafka", CLUSTER)["spec"]
+    listeners = kafka["kafka"]["listeners"]
+    assert listeners
+    for listener in listeners:
+        assert listener["tls"] is True, f"listener {listener['name']} is plain"
+        assert listener.get("authentication", {}).get("type") in MECHANISMS, f"listener {listener['name']}"
+    assert [listener["port"] for listener in listeners] == [TLS_PORT]
+    assert kafka["kafka"]["authorization"]["type"] == "simple"
+    assert "userOperator" in kafka["entityOperator"]  # it turns KafkaUsers into credentials and ACLs
+
+
+def test_the_job_reaches_the_strimzi_bootstrap_service_on_the_tls_listener(
+    overlay: tuple[str, list[Manifest]],
+) -> None:
+    name, manifests = overlay
+    clusters = {m["metadata"]["labels"]["strimzi.io/cluster"] for m in _strimzi(manifests) if m["kind"] != "Kafka"}
+    assert clusters == {CLUSTER}
+    environment = pod_environment(_pod_spec(manifests), MAIN_CONTAINER)
+    assert environment["KAFKA_BOOTSTRAP_SERVERS"] == f"{CLUSTER}-kafka-bootstrap:{TLS_PORT}", name
+    if name == "local":
+        assert one(manifests, "Kafka", CLUSTER)
+
+
+def test_the_job_user_has_exactly_the_acls_of_its_topics_group_and_transactions(
+    overlay: tuple[str, list[Manifest]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, manifests = overlay
+    user = one(manifests, "KafkaUser", JOB_USER)
+    assert user["metadata"]["labels"]["strimzi.io/cluster"] == CLUSTER
+    assert user["spec"]["authentication"]["type"] in MECHANISMS
+    assert user["spec"]["authorization"]["type"] == "simple"
+    assert _acls(user) == _expected_acls(_job_kafka(manifests, monkeypatch)), name
+
+
+def test_no_kafka_credential_is_written_in_the_config() -> None:
+    """Every password in the stream config is an ${oc.env:...} of the pod environment."""
+    for path in STREAM_CONFIGS:
+        text = path.read_text(encoding="utf-8")
+        for value in re.findall(r'password\s*=\s*"([^"]*)"', text):
+            assert re.fullmatch(r"\$\{oc\.env:[A-Z_]+\}", value), f"{path.name}: password={value!r}"
+        assert not re.search(r"^\s*(ssl\.\S*password|sasl\.password)\s*:", text, re.MULTILINE), path.name
