@@ -24,7 +24,7 @@ REQUIREMENTS_PATH = REPO_ROOT / "flink_app" / "requirements.txt"
 
 # What flink_app and streamflow.core import at run time (tests/k8s/test_image.py checks the list
 # against their import statements).
-RUNTIME_ROOTS = ("apache-flink", "msgspec", "numba", "numpy", "omegaconf", "orjson", "pyyaml", "tqdm")
+RUNTIME_ROOTS = ("apache-flink", "msgspec", "numba", "numpy", "omegaconf", "orjson", "py4j", "pyyaml", "tqdm")
 
 # The image: the official Flink image (Ubuntu, x86_64 or aarch64) with CPython 3.11.
 IMAGE_ENVIRONMENTS: tuple[Mapping[str, str], ...] = tuple(
