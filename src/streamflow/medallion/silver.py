@@ -5,7 +5,11 @@ Invariant (asserted): bronze rows = silver rows + quarantined rows + duplicates.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +25,7 @@ DUPLICATE_CODE = "duplicate_transaction_id"
 FUTURE_TIMESTAMP_CODE = "future_timestamp"
 PAYLOAD_PREVIEW_BYTES = 10_240
 MIN_ROWS_PER_WORKER = 50_000
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 EVENT_COLUMNS: tuple[str, ...] = (
     "transaction_id",
     "customer_id",
@@ -136,7 +141,12 @@ def parse_payloads(payloads: list[bytes], contract: ContractConfig, *, workers: 
     _FORKED_PAYLOADS = payloads
     bounds = np.linspace(0, len(payloads), workers + 1).astype(int)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             chunks = list(
                 pool.map(_parse_forked_range, bounds[:-1].tolist(), bounds[1:].tolist(), [contract] * workers)
             )
@@ -149,6 +159,18 @@ def parse_payloads(payloads: list[bytes], contract: ContractConfig, *, workers: 
         [position for chunk in bad for position in chunk],
         [error for chunk in errors for error in chunk],
     )
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process die when ``parent_pid`` does, even by ``kill -9`` (Linux's parent-death signal).
+
+    A pool's workers otherwise outlive a killed parent, waiting on its queue for ever. The signal
+    is asked for before the check, so a parent that died in between is still noticed.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _parse_forked_range(start: int, stop: int, contract: ContractConfig) -> ParsedChunk:
