@@ -12,7 +12,7 @@ import pytest
 from flink_app.config import load_config
 
 from tests.k8s.lock import REQUIREMENTS_PATH, RUNTIME_ROOTS, closure, normalize, read_lock, read_requirements
-from tests.k8s.manifests import REPO_ROOT
+from tests.k8s.manifests import REPO_ROOT, Manifest, one, pod_environment
 
 DOCKERFILE = REPO_ROOT / "flink_app" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / "flink_app" / "Dockerfile.dockerignore"
@@ -112,8 +112,12 @@ def test_every_python_install_compiles_bytecode() -> None:
     assert "--compile-bytecode" in (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
 
 
-def test_the_connector_lands_where_the_prod_config_looks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "unused:9092")
+def test_the_connector_lands_where_the_prod_config_looks(
+    overlays: dict[str, list[Manifest]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pod_spec = one(overlays["prod"], "FlinkDeployment")["spec"]["podTemplate"]["spec"]
+    for variable, value in pod_environment(pod_spec, "flink-main-container").items():
+        monkeypatch.setenv(variable, value)
     jar = load_config(env="prod").job.kafka.connector_jar
     assert jar is not None
     assert jar.startswith("file://")

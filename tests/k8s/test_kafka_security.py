@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from tests.k8s.manifests import (
     one,
     pod_environment,
     schema_errors,
+    secret_placeholder,
     structural,
 )
 
@@ -28,6 +30,11 @@ MAIN_CONTAINER = "flink-main-container"
 TLS_PORT = 9093
 # Listener authentication -> the client's SASL mechanism (None: mutual TLS, no SASL).
 MECHANISMS: dict[str, str | None] = {"scram-sha-512": "SCRAM-SHA-512", "tls": None}
+# flink-sql-connector-kafka relocates Kafka's classes, so the JAAS login module has the shaded name.
+JAAS_CONFIG = re.compile(
+    r"org\.apache\.flink\.kafka\.shaded\.org\.apache\.kafka\.common\.security\.scram\.ScramLoginModule"
+    r' required username="(?P<username>[^"]+)" password="(?P<password>[^"]+)";'
+)
 STREAM_CONFIGS = (REPO_ROOT / "conf" / "base" / "stream.yml", REPO_ROOT / "conf" / "prod" / "stream.yml")
 
 
@@ -143,6 +150,44 @@ def test_the_job_user_has_exactly_the_acls_of_its_topics_group_and_transactions(
     assert user["spec"]["authentication"]["type"] in MECHANISMS
     assert user["spec"]["authorization"]["type"] == "simple"
     assert _acls(user) == _expected_acls(_job_kafka(manifests, monkeypatch)), name
+
+
+def test_the_job_authenticates_over_tls_with_its_user_and_a_password_by_secret_reference(
+    overlay: tuple[str, list[Manifest]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client properties resolved in the pods' environment: TLS to the cluster CA, SASL as the job's
+    KafkaUser, the password from the Secret the User Operator generates (never a literal)."""
+    name, manifests = overlay
+    user = one(manifests, "KafkaUser", JOB_USER)
+    properties = dict(_job_kafka(manifests, monkeypatch).properties)
+    assert properties["security.protocol"] == "SASL_SSL", name
+    assert properties["sasl.mechanism"] == MECHANISMS[user["spec"]["authentication"]["type"]]
+    credentials = JAAS_CONFIG.fullmatch(properties["sasl.jaas.config"])
+    assert credentials, f"{name}: sasl.jaas.config is not the shaded ScramLoginModule with username and password"
+    assert credentials["username"] == user["metadata"]["name"]
+    assert credentials["password"] == secret_placeholder(user["metadata"]["name"], "password")
+    assert properties["ssl.truststore.type"] == "PEM"
+    assert properties["ssl.truststore.location"] == _mounted_cluster_ca(_pod_spec(manifests))
+    assert properties.get("ssl.endpoint.identification.algorithm", "https") == "https"  # hostname verification on
+
+
+def _mounted_cluster_ca(pod_spec: dict[str, Any]) -> str:
+    """The path of ``ca.crt`` of Strimzi's ``<cluster>-cluster-ca-cert`` Secret in the main container."""
+    volumes = {
+        volume["name"]: volume["secret"]
+        for volume in pod_spec.get("volumes", [])
+        if volume.get("secret", {}).get("secretName") == f"{CLUSTER}-cluster-ca-cert"
+    }
+    [container] = [c for c in pod_spec["containers"] if c["name"] == MAIN_CONTAINER]
+    paths = [
+        str(Path(mount["mountPath"]) / item["path"])
+        for mount in container.get("volumeMounts", [])
+        if mount["name"] in volumes
+        for item in volumes[mount["name"]].get("items", [])
+        if item["key"] == "ca.crt"
+    ]
+    assert len(paths) == 1, f"expected the cluster CA's ca.crt mounted once, found {paths}"
+    return paths[0]
 
 
 def test_no_kafka_credential_is_written_in_the_config() -> None:
