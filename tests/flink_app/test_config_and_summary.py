@@ -36,8 +36,15 @@ def test_base_config_runs_files_locally_with_exactly_once_checkpoints_and_bounde
     assert job.keying == "mini_batch"
 
 
-def test_production_restarts_back_off_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+def _production_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the FlinkDeployment sets: the bootstrap servers and the job's Kafka user (by secret reference)."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9093")
+    monkeypatch.setenv("KAFKA_USERNAME", "streamflow-scoring")
+    monkeypatch.setenv("KAFKA_PASSWORD", "from-a-secret")
+
+
+def test_production_restarts_back_off_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production_environment(monkeypatch)
     settings = flink_settings(load_config(env="prod").job)
     assert settings["restart-strategy.type"] == "exponential-delay"
     assert settings["restart-strategy.exponential-delay.attempts-before-reset-backoff"] == "10"
@@ -61,11 +68,12 @@ def test_each_run_checkpoints_with_its_own_output_unless_told_otherwise(tmp_path
 
 
 def test_prod_config_merges_single_keys_and_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-0:9092")
+    _production_environment(monkeypatch)
     monkeypatch.setenv("STREAMFLOW_CHECKPOINT_DIR", "s3://bucket/checkpoints")
     job = load_config(env="prod").job
     assert job.io == "kafka"
-    assert job.kafka.bootstrap_servers == "kafka-0:9092"
+    assert job.kafka.bootstrap_servers == "kafka-0:9093"
+    assert 'password="from-a-secret"' in job.kafka.properties["sasl.jaas.config"]
     assert job.kafka.topics["dead_letters"] == "transactions-dlq"  # kept from base
     assert job.model.required is True
     assert flink_settings(job)["state.backend.type"] == "rocksdb"
