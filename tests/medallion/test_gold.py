@@ -1,4 +1,8 @@
+import hashlib
+import hmac
+
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from streamflow.core import ContractConfig
@@ -9,6 +13,7 @@ from streamflow.medallion.silver import run_silver
 from tests.factories import payload
 
 NOW = pd.Timestamp("2026-02-01T12:00:00Z")
+CARD_KEY = bytes(range(32))
 
 
 def _silver(*records: dict[str, object]) -> pd.DataFrame:
@@ -26,7 +31,7 @@ SILVER = _silver(
 
 
 def test_fact_rows_carry_utc_time_day_and_hour_keys() -> None:
-    facts = gold.build_fact_transactions(SILVER)
+    facts = gold.build_fact_transactions(SILVER, CARD_KEY)
     FactTransactions.validate(facts)
     assert facts["event_time"].astype(str).tolist() == [
         "2026-01-05 09:15:00",
@@ -39,6 +44,30 @@ def test_fact_rows_carry_utc_time_day_and_hour_keys() -> None:
         "2026-01-05 09:00:00",
         "2026-01-05 22:00:00",
     ]
+
+
+def test_fact_rows_carry_the_keyed_card_pseudonym_and_never_the_card_id() -> None:
+    silver = _silver(
+        {"transaction_id": "t1", "card_id": "CARD-4111-0001"},
+        {"transaction_id": "t2", "card_id": "CARD-5500-0002"},
+        {"transaction_id": "t3", "card_id": "CARD-4111-0001"},
+    )
+    facts = gold.build_fact_transactions(silver, CARD_KEY)
+    FactTransactions.validate(facts)
+    assert "card_id" not in facts.columns
+    assert facts["card_pseudonym"].tolist() == [
+        hmac.new(CARD_KEY, card.encode("utf-8"), hashlib.sha256).hexdigest()
+        for card in ["CARD-4111-0001", "CARD-5500-0002", "CARD-4111-0001"]
+    ]
+    assert not facts.astype(str).apply(lambda column: column.str.contains("CARD-")).any().any()
+
+
+def test_fact_schema_refuses_a_clear_card_id() -> None:
+    facts = gold.build_fact_transactions(SILVER, CARD_KEY)
+    with pytest.raises((pa.errors.SchemaError, pa.errors.SchemaErrors)):
+        FactTransactions.validate(facts.assign(card_pseudonym=SILVER["card_id"]))
+    with pytest.raises((pa.errors.SchemaError, pa.errors.SchemaErrors)):
+        FactTransactions.validate(facts.assign(card_id=SILVER["card_id"]))
 
 
 def test_dimension_has_one_row_per_id_with_first_and_last_seen() -> None:

@@ -8,6 +8,7 @@ import pytest
 from tests.pipelines.test_medallion_pipeline import DAY_1, DAY_2, DAY_3, GOLD_TABLES, _land, _run, _sqlite_url, _tables
 
 GOLD_PATH = ("bronze", "silver", "gold")  # not quality: prod makes stale (generated) data blocking
+CARD_KEY_HEX = "5e" * 32  # the same card pseudonym key in both environments, so the tables compare
 
 
 def _run_gold_path(project: Path, env: str | None = None) -> None:
@@ -17,6 +18,7 @@ def _run_gold_path(project: Path, env: str | None = None) -> None:
 
 def _run_prod(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
+    monkeypatch.setenv("STREAMFLOW_CARD_PSEUDONYM_KEY", CARD_KEY_HEX)
     _run_gold_path(project, env="prod")
 
 
@@ -31,6 +33,9 @@ def test_gold_in_postgresql_equals_gold_in_sqlite(
     _land_two_days(kedro_project)
     _run_prod(kedro_project, postgres_database, monkeypatch)
     in_postgres = _tables(postgres_database)
+    (kedro_project / "conf/local/credentials.yml").write_text(
+        f'card_pseudonym_key:\n  key: "{CARD_KEY_HEX}"\n', encoding="utf-8"
+    )
     _run_gold_path(kedro_project)
     in_sqlite = _tables(_sqlite_url(kedro_project))
 

@@ -3,6 +3,7 @@
 Writes are incremental and idempotent (see ``streamflow.datasets.GoldTableDataset``):
 facts keep the first arrival of a transaction, dimensions upsert first/last seen,
 aggregates are recomputed from the whole fact table for the event dates a batch touches.
+Facts hold a keyed pseudonym of the card (``streamflow.medallion.pseudonym``), never its id.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from streamflow.medallion.pseudonym import card_pseudonyms
 from streamflow.medallion.schemas import (
     ARROW_STRING,
     AggDailyFraud,
@@ -27,10 +29,23 @@ def _utc_naive(values: pd.Series[Any]) -> pd.Series[Any]:
     return values.dt.tz_convert("UTC").dt.tz_localize(None)
 
 
-def build_fact_transactions(silver: pd.DataFrame) -> pd.DataFrame:
-    """Silver rows as ``fact_transactions`` rows (UTC times without zone, day and hour keys)."""
+def build_fact_transactions(silver: pd.DataFrame, card_key: bytes) -> pd.DataFrame:
+    """Silver rows as ``fact_transactions`` rows (UTC times without zone, day and hour keys).
+
+    Args:
+        silver: Silver transactions.
+        card_key: The HMAC key of the card pseudonyms (at least 32 bytes).
+
+    Returns:
+        The fact rows, with ``card_pseudonym`` in place of the clear ``card_id``.
+
+    Raises:
+        ShortCardPseudonymKeyError: If ``card_key`` is too short.
+
+    """
     event_time = _utc_naive(silver["event_time"])
     facts = silver.assign(
+        card_pseudonym=card_pseudonyms(silver["card_id"], card_key),
         event_time=event_time,
         event_date=event_time.dt.normalize(),
         event_hour=event_time.dt.floor("h"),

@@ -83,11 +83,14 @@ class Quarantine(pa.DataFrameModel):
 
 
 class FactTransactions(pa.DataFrameModel):
-    """``fact_transactions``: one row per transaction id, first arrival kept."""
+    """``fact_transactions``: one row per transaction id, first arrival kept.
+
+    The card is a keyed pseudonym (``streamflow.medallion.pseudonym``), never the card id.
+    """
 
     transaction_id: Series[pd.StringDtype] = text(unique=True)
     customer_id: Series[pd.StringDtype] = text()
-    card_id: Series[pd.StringDtype] = text()
+    card_pseudonym: Series[pd.StringDtype] = text(str_matches=r"^[0-9a-f]{64}$")
     store_id: Series[pd.StringDtype] = text()
     product_id: Series[pd.StringDtype] = text()
     amount: Series[float] = pa.Field(gt=0)

@@ -10,9 +10,9 @@ import pandas as pd
 from streamflow.medallion import gold
 
 
-def build_fact_transactions(silver_transactions: pd.DataFrame) -> pd.DataFrame:
-    """Silver rows shaped for ``fact_transactions``."""
-    return gold.build_fact_transactions(silver_transactions)
+def build_fact_transactions(silver_transactions: pd.DataFrame, card_pseudonym_key: bytes) -> pd.DataFrame:
+    """Silver rows shaped for ``fact_transactions``, the card id replaced by its keyed pseudonym."""
+    return gold.build_fact_transactions(silver_transactions, card_pseudonym_key)
 
 
 def build_dim_customer(silver_transactions: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 nodes.build_fact_transactions,
-                "silver_transactions",
+                ["silver_transactions", "card_pseudonym_key"],
                 "fact_transactions@table",
                 name="build_fact_transactions_node",
             ),
