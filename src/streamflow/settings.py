@@ -8,12 +8,12 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from streamflow.card_key import CardPseudonymKeyHooks
-from streamflow.hooks import GoldDatabaseHooks, RunSummaryHooks
+from streamflow.hooks import ConfigCheckHooks, GoldDatabaseHooks, RunSummaryHooks
 
 # Kedro 1.7's OmegaConfigLoader calls an OmegaConf API that warns on every command; not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
-HOOKS = (RunSummaryHooks(), GoldDatabaseHooks(), CardPseudonymKeyHooks())
+HOOKS = (ConfigCheckHooks(), RunSummaryHooks(), GoldDatabaseHooks(), CardPseudonymKeyHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
