@@ -47,7 +47,7 @@ def test_topic_replication_fits_each_cluster(overlays: dict[str, list[Manifest]]
             assert (replicas, min_isr) == expected, f"{name}: {topic['spec']['topicName']}"
 
 
-def test_batch_cronjob_runs_kedro_prod_with_the_database_url_by_reference(overlay: tuple[str, list[Manifest]]) -> None:
+def test_batch_cronjob_runs_kedro_prod_with_its_secrets_by_reference(overlay: tuple[str, list[Manifest]]) -> None:
     _, manifests = overlay
     cronjob = one(manifests, "CronJob", "streamflow-medallion")
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
@@ -55,8 +55,10 @@ def test_batch_cronjob_runs_kedro_prod_with_the_database_url_by_reference(overla
     command = spec["containers"][0]["command"]
     assert command[:2] == ["kedro", "run"]
     assert command[command.index("--env") + 1] == "prod"
-    url = container_env(spec, "kedro")["STREAMFLOW_GOLD_DB_URL"]
-    assert url == {"secretKeyRef": {"name": "streamflow-gold-db", "key": "url"}}
+    env = container_env(spec, "kedro")
+    assert env["STREAMFLOW_GOLD_DB_URL"] == {"secretKeyRef": {"name": "streamflow-gold-db", "key": "url"}}
+    key = {"secretKeyRef": {"name": "streamflow-card-pseudonym", "key": "key"}}
+    assert env["STREAMFLOW_CARD_PSEUDONYM_KEY"] == key  # conf/prod/credentials.yml reads it
 
 
 def test_gold_database_is_in_cluster_locally_and_managed_in_prod(overlays: dict[str, list[Manifest]]) -> None:
