@@ -45,7 +45,7 @@ from flink_app.job import (
     kafka_source,
     stream_environment,
 )
-from flink_app.summary import OutputProgress, count_lines, input_files, summarize
+from flink_app.summary import OutputProgress, scan_input, summarize
 from streamflow.core import CoreError
 
 PROGRESS_SECONDS = 1.0
@@ -237,9 +237,13 @@ def score_command(args: argparse.Namespace) -> int:
     model = choose_model(args.model, config)
     env = stream_environment(config.job, recover_from=args.recover_from)
     if output_dir is not None:
-        inputs = input_files(args.input.resolve())
+        stream_input = scan_input(args.input.resolve(), count=not args.follow)
+        for error in stream_input.rejected.values():
+            print(f"WARNING [{error.code}]: {error} (not read)", file=sys.stderr)
+        if not stream_input.files and not args.follow:
+            raise SetupError("input_empty", f"--input {args.input} holds no *.jsonl or *.jsonl.gz file to read")
         follow = 1.0 if args.follow else None
-        source = file_source([args.input.resolve()] if args.follow else inputs, follow_seconds=follow)
+        source = file_source(env, [args.input.resolve()] if args.follow else stream_input.files, follow_seconds=follow)
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
         source_name = str(args.input)
     else:
@@ -265,16 +269,15 @@ def score_command(args: argparse.Namespace) -> int:
     if output_dir is None:
         execute(env, config)
         return 0
-    total = None if args.follow else count_lines(inputs)
+    total = None if args.follow else stream_input.lines
     execute_with_progress(env, config, total, [output_dir / "scored", output_dir / "dlq"])
     if args.follow:  # files landed while it ran: list and count them at the end
-        inputs = input_files(args.input.resolve())
+        stream_input = scan_input(args.input.resolve())
     summary = summarize(
-        inputs,
+        stream_input,
         output_dir,
         seconds=time.perf_counter() - started,
         model_version=model_version if model_problem is None else f"{model_version} ({model_problem.code})",
-        events_in=total,
     )
     print(summary.render())
     if args.summary_file:

@@ -46,9 +46,10 @@ from flink_app.job import (
     file_source,
     stream_environment,
 )
-from flink_app.keying import cut_batches, key_by_customer
-from streamflow.core import ContractConfig, routing_key
+from flink_app.keying import cut_batches, key_by_customer, landed_routing_key
+from streamflow.core import ContractConfig
 from streamflow.core.forest import ModelBundle
+from streamflow.core.landing import split_lines
 from streamflow.generator import GeneratorConfig, generate_stream
 
 VARIANTS = ("counter", "job", "sklearn")
@@ -108,7 +109,7 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, f
     config = load_config(DEFAULT_CONF_DIR).with_checkpoint_dir(str(output_dir / "checkpoints"))
     env = stream_environment(config.job)
     input_file = workdir / INPUT_FILES[variant]
-    source = file_source([input_file])
+    source = file_source(env, [input_file])
     if variant == "counter":
         lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING())
         keyed = key_by_customer(env, lines, config.job.keying)  # keyed as the job is
@@ -211,7 +212,8 @@ def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes:
     calls does.
     """
     config = load_config(DEFAULT_CONF_DIR)
-    lines = (workdir / INPUT_FILES["job"]).read_text(encoding="utf-8").splitlines()[:limit]
+    landed = split_lines((workdir / INPUT_FILES["job"]).read_bytes())[:limit]
+    lines = [line.decode("latin-1") for line in landed]  # as the job's reader carries them
     context = InMemoryContext()
     calls: list[Any]
     if config.job.keying == "mini_batch":
@@ -220,7 +222,7 @@ def python_work_seconds(workdir: Path, limit: int | None = None, *, flush_bytes:
         calls = [("", batch) for batch in cut_batches(lines, batching.shards, batching.size)]
     else:
         function = ScoreEvents(config, str(workdir / "bundle"), source="bench")
-        calls = [(routing_key(line), line) for line in lines]
+        calls = [(landed_routing_key(line), line) for line in lines]
     function.open(context)
     scratch = (ctypes.c_char * max(flush_bytes, 1))()
     elapsed = 0

@@ -30,13 +30,20 @@ from pyflink.datastream import (
     RuntimeExecutionMode,
     StreamExecutionEnvironment,
 )
-from pyflink.datastream.connectors.file_system import FileSink, FileSource, OutputFileConfig, StreamFormat
+from pyflink.datastream.connectors.file_system import (
+    FileEnumeratorProvider,
+    FileSink,
+    FileSource,
+    OutputFileConfig,
+    StreamFormat,
+)
 from pyflink.datastream.connectors.hybrid_source import HybridSource
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.java_gateway import get_gateway
 
 from flink_app.config import JobSettings, StreamConfig, flink_settings
 from flink_app.errors import ModelRequiredError
-from flink_app.keying import BATCH_TYPE, explode_lines, key_by_customer, mini_batches
+from flink_app.keying import BATCH_TYPE, explode_lines, key_by_customer, landed_bytes, mini_batches, routing_jar
 from flink_app.records import (
     EMPTY_SLOT,
     RULES_ONLY_VERSION,
@@ -67,6 +74,7 @@ ALERTS = OutputTag("fraud-alerts", Types.STRING())
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 METRIC_GROUP = "streamflow"
 Scored = tuple[CustomerSlot, str, str | None]  # the customer's new slot, the scored record, the alert
+LANDED_CHARSET = "ISO-8859-1"  # raw lines travel as their bytes, one character each (keying.landed_bytes)
 LATENCY_SAMPLE_EVERY = 16  # one scoring-latency sample per this many events (each costs a JVM call)
 
 
@@ -152,17 +160,21 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         """Flush the metrics."""
         self._metrics.flush()
 
-    def _admit(self, value: str, current_key: Callable[[], str]) -> Event | str:
-        """The parsed event, or its dead-letter record: unparseable, or keyed by another customer id."""
+    def _admit(self, value: str, current_key: Callable[[], str], received_at_ms: int) -> Event | str:
+        """The parsed event, or its dead-letter record: unparseable, from the future, or keyed by another customer id.
+
+        ``value`` is the raw line as the source carries it (its landed bytes, one character each).
+        """
+        raw = landed_bytes(value)
         try:
-            event = parse_event(value, self._contract)
+            event = parse_event(raw, self._contract, received_at_ms=received_at_ms)
         except EventError as error:
-            return self._dead_letter(value, error)
+            return self._dead_letter(raw, error)
         if not keyed_without_parser(value):  # the key came from a JSON parser: check it
             key = current_key()
             if key != event.customer_id:
                 unroutable = UnroutableEventError(f"keyed as {key!r}, not by its customer_id", field="customer_id")
-                return self._dead_letter(value, unroutable)
+                return self._dead_letter(raw, unroutable)
         return event
 
     def _score(self, value: str, event: Event, stored: CustomerSlot | None) -> Scored | str:
@@ -173,7 +185,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
             duplicate = DuplicateEventError(
                 f"transaction {event.transaction_id} was seen before", field="transaction_id"
             )
-            return self._dead_letter(value, duplicate)
+            return self._dead_letter(landed_bytes(value), duplicate)
         self._clock.observe(event.event_time_ms)
         scored, alert = score_step(
             state_bytes, event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now()
@@ -186,7 +198,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         counts["alerts"] += 1
         return (step.state, step.ids), to_json(scored), to_json(alert)
 
-    def _dead_letter(self, payload: str, error: EventError) -> str:
+    def _dead_letter(self, payload: bytes, error: EventError) -> str:
         self._counts["dead_letters"] += 1
         self._metrics.add_code(error.code)
         record = dead_letter(
@@ -218,7 +230,7 @@ class ScoreEvents(ScoringFunction):
         counts["events_in"] += 1
         sampled = counts["events_in"] % LATENCY_SAMPLE_EVERY == 0
         started = time.perf_counter_ns() if sampled else 0
-        event = self._admit(value, ctx.get_current_key)
+        event = self._admit(value, ctx.get_current_key, time.time_ns() // 1_000_000)
         if isinstance(event, str):
             yield DEAD_LETTERS, event
             return
@@ -282,7 +294,7 @@ class ScoreMiniBatches(ScoringFunction):
         for index in range(0, len(value), 2):
             key, line = value[index], value[index + 1]
             counts["events_in"] += 1
-            event = self._admit(line, lambda key=key: key)  # type: ignore[misc]
+            event = self._admit(line, lambda key=key: key, now_ms)  # type: ignore[misc]
             if isinstance(event, str):
                 yield DEAD_LETTERS, event
                 continue
@@ -423,17 +435,30 @@ def build_job(
     return model_version, problem
 
 
-def file_source(paths: list[Path], *, follow_seconds: float | None = None) -> Any:
-    """Text lines of the given files, one file after the other in the given order; or of a watched folder.
+def file_source(env: StreamExecutionEnvironment, paths: list[Path], *, follow_seconds: float | None = None) -> Any:
+    r"""Raw lines of the given files, one file after the other in the given order; or of a watched folder.
 
-    One ``FileSource`` over several files hands them out in no set order (its split
-    assigner), which would replay a landing zone's days shuffled; a ``HybridSource`` chains
-    one source per file instead. A watched folder reads the files of one scan in no set order.
+    Lines are split by the landing contract and carried as their bytes (``JsonLinesFormat.java``;
+    ``.gz`` files decompressed by Flink); a watched folder reads only the files the contract
+    reads (``JsonLinesFiles.java``). One ``FileSource`` over several files hands them out in no
+    set order (its split assigner), which would replay a landing zone's days shuffled; a
+    ``HybridSource`` chains one source per file instead. A watched folder reads the files of one
+    scan in no set order. Without a JDK, Flink's own line reader stands in, said loudly: it also
+    splits at a bare ``\r``.
     """
+    jar = routing_jar()
+    if jar is None:
+        logger.warning(r"No JDK: lines are split by Flink's text reader, which also ends a line at a bare \r")
+        lines, files = StreamFormat.text_line_format("ISO-8859-1"), None
+    else:
+        env.add_jars(jar.as_uri())
+        flink: Any = get_gateway().jvm.io.streamflow.flink
+        lines, files = StreamFormat(flink.JsonLinesFormat()), FileEnumeratorProvider(flink.JsonLinesFiles())
     if follow_seconds is not None:
-        builder = FileSource.for_record_stream_format(StreamFormat.text_line_format(), *map(str, paths))
+        builder = FileSource.for_record_stream_format(lines, *map(str, paths))
+        if files is not None:
+            builder = builder.set_file_enumerator(files)
         return builder.monitor_continuously(Duration.of_millis(int(follow_seconds * 1000))).build()
-    lines = StreamFormat.text_line_format()
     sources = [FileSource.for_record_stream_format(lines, str(path)).build() for path in paths]
     if len(sources) == 1:
         return sources[0]
@@ -459,7 +484,7 @@ def kafka_source(job: JobSettings) -> Any:
         .set_topics(kafka.topics["transactions"])
         .set_group_id(kafka.group_id)
         .set_starting_offsets(offsets)
-        .set_value_only_deserializer(SimpleStringSchema())
+        .set_value_only_deserializer(SimpleStringSchema(LANDED_CHARSET))  # the bytes, one character each
     )
     for name, value in kafka.properties.items():
         builder = builder.set_property(name, value)

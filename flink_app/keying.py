@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 JAVA_ROOT = Path(__file__).parent / "java"
 JAVA_PACKAGE = JAVA_ROOT / "io" / "streamflow" / "flink"
 JAVA_CLASS = "io.streamflow.flink.RoutingKey"
-BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "flink_app"
+# Not build/: that is where `kedro viz build` (and other tools) write.
+BUILD_DIR = Path(__file__).resolve().parent.parent / ".build" / "flink_app"
 JAVA_RELEASE = "11"  # the oldest Java Flink 2 runs on
 
 
@@ -67,7 +68,7 @@ def routing_jar(build_dir: Path = BUILD_DIR) -> Path | None:
             "--release",
             JAVA_RELEASE,
             "-cp",
-            str(flink_dist_jar()),
+            os.pathsep.join(map(str, flink_jars())),
             "-d",
             str(classes),
             *map(str, sources),
@@ -81,16 +82,40 @@ def routing_jar(build_dir: Path = BUILD_DIR) -> Path | None:
     return jar
 
 
-def flink_dist_jar() -> Path:
-    """Flink's own classes (the Java API, its shaded Jackson), shipped inside the pyflink package."""
-    return next((Path(pyflink.__file__).parent / "lib").glob("flink-dist-*.jar"))
+def flink_jars() -> list[Path]:
+    """Flink's own classes the Java sources use (the API, its shaded Jackson, the file connector), from pyflink."""
+    lib = Path(pyflink.__file__).parent / "lib"
+    return [next(lib.glob("flink-dist-*.jar")), next(lib.glob("flink-connector-files-*.jar"))]
+
+
+def landed_bytes(line: str) -> bytes:
+    """The bytes a raw line landed as: the sources carry them one character per byte (ISO-8859-1).
+
+    The file reader (``JsonLinesFormat.java``) and the Kafka source decode nothing, so the parser
+    decodes the exact bytes, strictly, as batch does. A string holding a character beyond one byte
+    did not come from them: it is text, and its UTF-8 bytes are what it stands for.
+    """
+    try:
+        return line.encode("latin-1")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "surrogatepass")
+
+
+def as_landed(text: str) -> str:
+    """A line of text as the sources carry it (its UTF-8 bytes, one character each): for tests and benchmarks."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+def landed_routing_key(line: str) -> str:
+    """``routing_key`` of a raw line as the sources carry it (keying in Python)."""
+    return routing_key(landed_bytes(line))
 
 
 def key_by_customer(env: StreamExecutionEnvironment, lines: DataStream, keying: str) -> KeyedStream:
     """``lines`` keyed by ``customer_id``: in the JVM (``keying: jvm``, when a jar can be had) or in Python."""
     jar = routing_jar() if keying != "python" else None
     if jar is None:
-        return lines.key_by(routing_key, key_type=Types.STRING())
+        return lines.key_by(landed_routing_key, key_type=Types.STRING())
     env.add_jars(jar.as_uri())
     gateway: Any = get_gateway()
     with_key = Types.ROW([Types.STRING(), Types.STRING()]).get_java_type_info()
@@ -110,10 +135,10 @@ def shard_of(customer_id: str, shards: int) -> int:
 
 
 def cut_batches(lines: Iterable[str], shards: int, size: int) -> Iterator[list[str]]:
-    """The batches ``MiniBatchLines`` cuts from ``lines`` by count alone (no time, no checkpoints): for measuring."""
+    """The batches ``MiniBatchLines`` cuts from landed ``lines`` by count alone (no time, no checkpoints)."""
     batches: dict[int, list[str]] = {}
     for line in lines:
-        key = routing_key(line) or ""
+        key = landed_routing_key(line)
         batch = batches.setdefault(shard_of(key, shards), [])
         batch += (key, line)
         if len(batch) >= 2 * size:

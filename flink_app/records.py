@@ -158,10 +158,9 @@ def alert_record(
 
 
 def dead_letter(
-    payload: str, error: EventError, *, source: str, received_at: str, job_version: str, model_version: str
+    raw: bytes, error: EventError, *, source: str, received_at: str, job_version: str, model_version: str
 ) -> dict[str, Any]:
-    """The dead-letter record of a payload the parser rejected (payload cut to 10 KB)."""
-    raw = payload.encode("utf-8", "replace")
+    """The dead-letter record of a rejected payload: its first 10 KB as text (bytes beyond UTF-8 replaced)."""
     return {
         **error.to_dict(),
         "source": source,

@@ -4,31 +4,66 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from streamflow.core.errors import LandingFileError
+from streamflow.core.landing import is_ignored, landed_kind, landed_lines
 
 OUTPUT_NAMES = ("scored", "alerts", "dlq")
 LATE_MARK = b'"late":true'  # as records.to_json writes it: compact JSON
 
 
-def input_files(path: Path) -> list[Path]:
-    """A file, or the visible files under a folder in name order (the order they are read)."""
-    if path.is_file():
-        return [path]
-    return [
-        file
-        for file in sorted(path.rglob("*"))
-        if file.is_file() and not any(part.startswith(".") for part in file.relative_to(path).parts)
-    ]
+@dataclass(frozen=True)
+class StreamInput:
+    """What ``--input`` holds by the landing contract: the files read (in order), their lines, the others."""
+
+    files: list[Path]
+    lines: int
+    rejected: dict[str, LandingFileError] = field(default_factory=dict)
+
+
+def scan_input(path: Path, *, count: bool = True) -> StreamInput:
+    """The files of ``--input`` the landing contract reads, and the ones it reports (``streamflow.core.landing``).
+
+    A folder's files are read in name order, sub-folders too; hidden and marker files (``.``,
+    ``_``) are left out. Each file read is decompressed and split as the job's reader splits it, to
+    count its lines (with ``count``); a ``.jsonl.gz`` that does not decompress is not read
+    (``bad_compression``), like any file the contract does not read (``unsupported_file``).
+    """
+    candidates = [path] if path.is_file() else [file for file in sorted(path.rglob("*")) if file.is_file()]
+    files: list[Path] = []
+    lines = 0
+    rejected: dict[str, LandingFileError] = {}
+    for file in candidates:
+        name = file.name if file == path else file.relative_to(path).as_posix()
+        if is_ignored(name):
+            continue
+        try:
+            if count:
+                lines += len(landed_lines(name, file.read_bytes()))
+            else:
+                landed_kind(name)
+        except LandingFileError as error:
+            rejected[name] = error
+            continue
+        files.append(file)
+    return StreamInput(files, lines, rejected)
 
 
 def committed_files(folder: Path) -> list[Path]:
-    """The sink's finished part files (in-progress files are hidden and left out)."""
-    return input_files(folder) if folder.is_dir() else []
+    """The sink's finished part files, in name order (in-progress files are hidden and left out)."""
+    if not folder.is_dir():
+        return []
+    return [
+        file
+        for file in sorted(folder.rglob("*"))
+        if file.is_file() and not any(part.startswith(".") for part in file.relative_to(folder).parts)
+    ]
 
 
 def count_lines(files: list[Path]) -> int:
-    """Newline-terminated lines in the files (a last line without newline counts too)."""
+    """Newline-terminated lines in output files (a last line without newline counts too)."""
     total = 0
     for file in files:
         data = file.read_bytes()
@@ -95,6 +130,7 @@ class RunSummary:
     seconds: float
     model_version: str
     late: int = 0
+    not_read: dict[str, str] = field(default_factory=dict)  # input files the landing contract does not read: code
 
     @property
     def dead_lettered(self) -> int:
@@ -111,9 +147,11 @@ class RunSummary:
         rate = self.events_in / self.seconds if self.seconds > 0 else 0.0
         codes = ", ".join(f"{code} {count:,}" for code, count in self.dead_letters.most_common()) or "none"
         verdict = "every event scored or dead-lettered" if self.balanced else "MISMATCH: events lost or doubled"
+        not_read = ", ".join(f"{name} ({code})" for name, code in sorted(self.not_read.items())) or "none"
         return "\n".join(
             [
                 "Stream summary",
+                f"  files not read   {not_read}",
                 f"  events in        {self.events_in:,}",
                 f"  scored           {self.scored:,} ({self.late:,} late)",
                 f"  alerts           {self.alerts:,}",
@@ -125,13 +163,12 @@ class RunSummary:
         )
 
 
-def summarize(
-    inputs: list[Path], output_dir: Path, *, seconds: float, model_version: str, events_in: int | None = None
-) -> RunSummary:
-    """Count the run's committed outputs, and its inputs unless ``events_in`` was counted already."""
+def summarize(stream_input: StreamInput, output_dir: Path, *, seconds: float, model_version: str) -> RunSummary:
+    """Count the run's committed outputs, beside its input's lines and the files it did not read."""
     scored = committed_files(output_dir / "scored")
     return RunSummary(
-        events_in=count_lines(inputs) if events_in is None else events_in,
+        events_in=stream_input.lines,
+        not_read={name: error.code for name, error in stream_input.rejected.items()},
         scored=count_lines(scored),
         late=count_late(scored),
         alerts=count_lines(committed_files(output_dir / "alerts")),

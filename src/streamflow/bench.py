@@ -112,7 +112,7 @@ def bench_model(repeats: int) -> None:
     stream = generate_stream(GeneratorConfig.from_dict({"n_events": 50_000}, ["S00007"]), ContractConfig())
     files = {f"{day}.jsonl": text.encode() for day, text in stream.partitions.items()}
     now = pd.Timestamp.now(tz="UTC")
-    silver = run_silver(ingest_files(files, now), ContractConfig(), future_tolerance=pd.Timedelta(minutes=5)).silver
+    silver = run_silver(ingest_files(files, now), ContractConfig()).silver
     features = feature_matrix(replay_features(silver, RulesConfig.from_dict({})))
     forest = IsolationForest(n_estimators=100, random_state=42).fit(features)
     bundle = build_bundle(

@@ -1,10 +1,11 @@
 """The pipelines' lineage: a static kedro-viz site, served locally and checked in headless Chromium.
 
-``kedro viz build`` always writes its site to ``build/`` in the project root; ``build_site``
-moves it to a chosen folder (``make viz``: ``data/08_reporting/viz``). ``check_site`` serves a
-site from a loopback HTTP server, opens it in the Debian ``chromium`` package through
-``chromium-driver`` (selenium, no driver download), waits until the expected nodes are drawn
-and saves a screenshot::
+``kedro viz build`` always writes its site to ``build/`` in the working directory; ``build_site``
+runs it in a scratch copy of the project (so whatever the project's own ``build/`` holds is never
+in the way, nor touched) and moves the site to a chosen folder (``make viz``:
+``data/08_reporting/viz``). ``check_site`` serves a site from a loopback HTTP server, opens it in
+the Debian ``chromium`` package through ``chromium-driver`` (selenium, no driver download), waits
+until the expected nodes are drawn and saves a screenshot::
 
     python -m streamflow.lineage build --output data/08_reporting/viz
     python -m streamflow.lineage check --site data/08_reporting/viz --screenshot data/08_reporting/lineage.png
@@ -25,6 +26,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from streamflow.scratch import make_scratch_project
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -65,7 +68,10 @@ class LineageError(RuntimeError):
 
 
 def build_site(project: Path, output: Path) -> Path:
-    """Run ``kedro viz build`` in ``project`` and move the site to ``output`` (replaced).
+    """Run ``kedro viz build`` on ``project``'s pipelines and config, and move the site to ``output`` (replaced).
+
+    The build runs in a scratch copy of the project: ``kedro viz build`` writes to ``./build``,
+    which in the project itself may hold anything (another tool's output) and is left alone.
 
     Args:
         project: The Kedro project root (holds ``pyproject.toml`` and ``conf/``).
@@ -75,28 +81,26 @@ def build_site(project: Path, output: Path) -> Path:
         ``output``.
 
     Raises:
-        LineageError: If ``project/build`` already exists, or the build produced no site.
+        LineageError: If the build produced no site.
 
     """
-    staging = project / VIZ_BUILD_FOLDER
-    if staging.exists():
-        raise LineageError(
-            f"{staging} already exists; kedro viz build writes its site there. Move it away and run again."
-        )
     kedro = Path(sys.executable).with_name("kedro")
     environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}
-    done = subprocess.run(
-        [str(kedro), "viz", "build"], cwd=project, env=environment, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0 or not (staging / SITE_MARKER).is_file():
-        shutil.rmtree(staging, ignore_errors=True)
-        raise LineageError(
-            f"kedro viz build failed in {project} (exit {done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    with tempfile.TemporaryDirectory(prefix="streamflow-viz-") as scratch:
+        copy = make_scratch_project(project, Path(scratch) / "project")
+        staging = copy / VIZ_BUILD_FOLDER
+        done = subprocess.run(
+            [str(kedro), "viz", "build"], cwd=copy, env=environment, capture_output=True, text=True, check=False
         )
-    if output.exists():
-        shutil.rmtree(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(staging, output)
+        if done.returncode != 0 or not (staging / SITE_MARKER).is_file():
+            raise LineageError(
+                f"kedro viz build failed for {project} (exit {done.returncode}):\n"
+                f"{done.stdout[-2000:]}{done.stderr[-2000:]}"
+            )
+        if output.exists():
+            shutil.rmtree(output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging, output)
     return output
 
 

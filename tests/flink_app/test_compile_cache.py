@@ -59,5 +59,5 @@ def test_compiling_for_a_missing_bundle_fails_clearly(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "error:" in result.stderr
+    assert "error [model_required]:" in result.stderr
     assert "no-bundle" in result.stderr

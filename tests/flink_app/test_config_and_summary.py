@@ -1,5 +1,6 @@
 """The stream's configuration, run summary and metric counts: plain Python, no Flink."""
 
+import gzip
 import json
 from collections import Counter
 from dataclasses import replace
@@ -15,9 +16,8 @@ from flink_app.summary import (
     RunSummary,
     committed_files,
     count_late,
-    count_lines,
     dead_letter_codes,
-    input_files,
+    scan_input,
 )
 
 from streamflow.core import ConfigError
@@ -123,13 +123,16 @@ def test_summary_counts_lines_and_dead_letters_by_code(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.jsonl").write_text("1\n2\n3")  # no newline at the end: still three
     (tmp_path / "in" / ".hidden").write_text("x\n")
+    (tmp_path / "in" / "b.jsonl.gz").write_bytes(gzip.compress(b"4\r\n5\r6\n"))  # a bare \r is not an end
+    (tmp_path / "in" / "notes.txt").write_text("not events\n")
     dlq = tmp_path / "out" / "dlq" / "2026-01-01--00"
     dlq.mkdir(parents=True)
     (dlq / "dlq-0.jsonl").write_text(json.dumps({"error_code": "bad_type"}) + "\n")
     (dlq / ".dlq-1.jsonl.inprogress.x").write_text(json.dumps({"error_code": "bad_value"}) + "\n")
-    files = input_files(tmp_path / "in")
-    assert [file.name for file in files] == ["a.jsonl"]
-    assert count_lines(files) == 3
+    stream_input = scan_input(tmp_path / "in")
+    assert [file.name for file in stream_input.files] == ["a.jsonl", "b.jsonl.gz"]
+    assert stream_input.lines == 5
+    assert {name: error.code for name, error in stream_input.rejected.items()} == {"notes.txt": "unsupported_file"}
     assert dead_letter_codes(tmp_path / "out" / "dlq") == Counter({"bad_type": 1})
     scored = tmp_path / "out" / "scored" / "2026-01-01--00"
     scored.mkdir(parents=True)

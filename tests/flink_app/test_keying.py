@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def java_main(jar: Path, main_class: str, lines: list[str], *args: str) -> list[str]:
     """What a class's ``main`` prints for ``lines`` on its standard input, a line each."""
-    classpath = f"{jar}:{keying.flink_dist_jar()}"
+    classpath = os.pathsep.join(map(str, [jar, *keying.flink_jars()]))
     result = subprocess.run(
         ["java", "-cp", classpath, main_class, *args],
         input="\n".join(lines) + "\n",

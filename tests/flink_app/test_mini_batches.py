@@ -1,6 +1,7 @@
 """``ScoreMiniBatches`` without Flink: a batch at a time, the same records as ``ScoreEvents`` one line at a time."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flink_app.benchmark import InMemoryContext, synthetic_bundle
@@ -94,3 +95,21 @@ def test_expired_customers_are_cleaned_by_snapshots_and_compactions_not_on_every
     assert cleanups.get_incremental_cleanup_strategy() is None  # it would scan whole shards' maps per access
     assert cleanups.in_full_snapshot()
     assert cleanups.get_rocksdb_compact_filter_cleanup_strategy() is not None
+
+
+def test_a_far_future_event_is_refused_and_cannot_wipe_the_dedup_memory() -> None:
+    """TF-1, then TF-2 dated years ahead, then TF-1 twice: TF-2 is dead-lettered, both replays are caught.
+
+    Before, TF-2 moved the customer's clock years ahead and the dedup window forgot TF-1.
+    """
+    far_future = max(datetime(2030, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1000))
+    tf1 = json.dumps({**VALID, "transaction_id": "TF-1", "timestamp": "2026-01-01T10:00:00+00:00"})
+    tf2 = json.dumps({**VALID, "transaction_id": "TF-2", "timestamp": far_future.isoformat()})
+    key = VALID["customer_id"]
+    for run in (
+        one_by_one([tf1, tf2, tf1, tf1], None),
+        in_batches([[key, tf1, key, tf2], [key, tf1], [key, tf1]], None),
+    ):
+        assert [record["transaction_id"] for record in run["scored"]] == ["TF-1"]
+        codes = [record["error_code"] for record in run["dlq"]]
+        assert codes == ["future_timestamp", "duplicate_transaction_id", "duplicate_transaction_id"]

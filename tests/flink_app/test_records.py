@@ -49,7 +49,7 @@ def test_quiet_events_do_not_alert_and_state_moves_on() -> None:
 
 
 def test_dead_letter_keeps_code_source_and_a_10kb_payload() -> None:
-    payload = '{"notes": "' + "x" * 20_000 + '"}'
+    payload = b'{"notes": "' + b"x" * 20_000 + b'"}'
     with pytest.raises(EventError) as caught:
         parse_event(payload)
     record = dead_letter(payload, caught.value, source="in.jsonl", received_at="t", job_version="1", model_version="m")
@@ -58,6 +58,16 @@ def test_dead_letter_keeps_code_source_and_a_10kb_payload() -> None:
     assert len(record["payload"]) == PAYLOAD_LIMIT_BYTES
     assert record["payload_truncated"] is True
     assert json.loads(json.dumps(record)) == record
+
+
+def test_a_dead_letter_shows_bytes_beyond_utf8_as_replacement_characters() -> None:
+    raw = b'{"store_id": "Caf\xe9"}'
+    with pytest.raises(EventError) as caught:
+        parse_event(raw)
+    record = dead_letter(raw, caught.value, source="in.jsonl", received_at="t", job_version="1", model_version="m")
+    assert record["error_code"] == "bad_encoding"
+    assert record["payload"] == '{"store_id": "Caf\ufffd"}'
+    assert record["payload_size"] == len(raw)
 
 
 def test_the_clock_flags_events_at_or_behind_the_watermark_as_late() -> None:

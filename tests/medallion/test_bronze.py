@@ -2,7 +2,8 @@ import hashlib
 
 import pandas as pd
 
-from streamflow.medallion.bronze import BRONZE_COLUMNS, ingest_files, split_lines
+from streamflow.core.landing import split_lines
+from streamflow.medallion.bronze import BRONZE_COLUMNS, ingest_files
 
 NOW = pd.Timestamp("2026-02-01T00:00:00Z")
 

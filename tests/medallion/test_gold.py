@@ -20,7 +20,7 @@ def _silver(*records: dict[str, object]) -> pd.DataFrame:
     import json
 
     raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
-    return run_silver(ingest_files({"d.jsonl": raw}, NOW), ContractConfig(), future_tolerance=pd.Timedelta(0)).silver
+    return run_silver(ingest_files({"d.jsonl": raw}, NOW), ContractConfig(future_tolerance_minutes=0)).silver
 
 
 SILVER = _silver(

@@ -15,7 +15,7 @@ RULES = RulesConfig.from_dict({})
 def _silver(records: list[dict[str, object]]) -> pd.DataFrame:
     raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
     bronze = ingest_files({"d.jsonl": raw}, pd.Timestamp("2026-02-01T00:00:00Z"))
-    return run_silver(bronze, ContractConfig(), future_tolerance=pd.Timedelta(0)).silver
+    return run_silver(bronze, ContractConfig(future_tolerance_minutes=0)).silver
 
 
 def test_replay_orders_by_event_time_not_by_arrival() -> None:

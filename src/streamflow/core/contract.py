@@ -22,6 +22,7 @@ from streamflow.core.errors import (
     BadTimestampError,
     BadTypeError,
     BadValueError,
+    FutureTimestampError,
     InvalidJsonError,
     MissingFieldError,
     OutOfRangeError,
@@ -45,6 +46,8 @@ REQUIRED_FIELDS: tuple[str, ...] = (
 )
 DEFAULT_MAX_AMOUNT = 1_000_000.0
 DEFAULT_MAX_PAYLOAD_BYTES = 16_384
+DEFAULT_FUTURE_TOLERANCE_MINUTES = 5.0
+BYTE_ORDER_MARK = "\ufeff"
 MAX_ID_LENGTH = 128
 _MS_PER_SECOND = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,12 +62,20 @@ class ContractConfig:
         max_amount: Largest accepted amount (inclusive).
         max_payload_bytes: Largest accepted raw payload, in bytes of UTF-8.
         allowed_currencies: Accepted currency codes; defaults to every active ISO 4217 code.
+        future_tolerance_minutes: How far an event time may lie past the moment the event was
+            received (clock skew): later ones are ``future_timestamp``.
 
     """
 
     max_amount: float = DEFAULT_MAX_AMOUNT
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
     allowed_currencies: frozenset[str] = ISO_4217_CODES
+    future_tolerance_minutes: float = DEFAULT_FUTURE_TOLERANCE_MINUTES
+
+    @property
+    def future_tolerance_ms(self) -> int:
+        """``future_tolerance_minutes`` in milliseconds."""
+        return int(self.future_tolerance_minutes * 60_000)
 
     @classmethod
     def from_dict(cls, block: dict[str, Any] | None) -> ContractConfig:
@@ -111,12 +122,17 @@ class Event(NamedTuple):
 DEFAULT_CONTRACT = ContractConfig()
 
 
-def parse_event(raw: bytes | str, config: ContractConfig = DEFAULT_CONTRACT) -> Event:
+def parse_event(
+    raw: bytes | str, config: ContractConfig = DEFAULT_CONTRACT, *, received_at_ms: int | None = None
+) -> Event:
     """Parse one raw event (a JSON object) into a typed :class:`Event`.
 
     Args:
-        raw: The payload as landed: UTF-8 bytes or text, one JSON object.
+        raw: The payload as landed: UTF-8 bytes (strictly decoded) or text, one JSON object. A
+            leading UTF-8 byte-order mark is ignored, as RFC 8259 allows.
         config: Contract limits.
+        received_at_ms: When the event was received (epoch ms): an event time later than this
+            plus ``config.future_tolerance_minutes`` is ``future_timestamp``. ``None``: no check.
 
     Returns:
         The typed event. Unknown extra fields are ignored; a ``schema_version`` above
@@ -127,11 +143,28 @@ def parse_event(raw: bytes | str, config: ContractConfig = DEFAULT_CONTRACT) -> 
 
     """
     text = _decode(raw, config.max_payload_bytes)
+    if text.startswith(BYTE_ORDER_MARK):
+        text = text[1:]
+    latest_ms = None if received_at_ms is None else received_at_ms + config.future_tolerance_ms
     event = _parse_well_formed(text, config)
-    return event if event is not None else _parse_document(_load_json(text), config)
+    if event is None:
+        return _parse_document(_load_json(text), config, latest_ms)
+    if latest_ms is not None and event.event_time_ms > latest_ms:
+        _reject_future(event.timestamp, latest_ms)
+    return event
 
 
-def _parse_document(document: Any, config: ContractConfig) -> Event:
+def _reject_future(timestamp: str, latest_ms: int) -> None:
+    latest = datetime.fromtimestamp(latest_ms / 1000, UTC).isoformat()
+    raise FutureTimestampError(
+        f"timestamp {timestamp} is later than when the event was received, beyond the tolerance ({latest})",
+        field="timestamp",
+        expected=f"at most {latest}",
+        got=timestamp,
+    )
+
+
+def _parse_document(document: Any, config: ContractConfig, latest_ms: int | None = None) -> Event:
     """The event in a decoded JSON document, or the first contract violation, in field order."""
     if type(document) is not dict:
         raise BadTypeError(
@@ -155,6 +188,8 @@ def _parse_document(document: Any, config: ContractConfig) -> Event:
     amount = _amount(values[6], config.max_amount)
     currency = _currency(values[7], config.allowed_currencies)
     event_time_ms, offset_minutes = _timestamp(values[8])
+    if latest_ms is not None and event_time_ms > latest_ms:
+        _reject_future(cast(str, values[8]), latest_ms)
     latitude = _coordinate("latitude", values[9], 90.0)
     longitude = _coordinate("longitude", values[10], 180.0)
     channel = _channel(values[11])
@@ -354,6 +389,8 @@ def routing_key(raw: bytes | str) -> str:
         text = raw if isinstance(raw, str) else raw.decode("utf-8")
     except UnicodeDecodeError:
         return ""
+    if text.startswith(BYTE_ORDER_MARK):
+        text = text[1:]
     if keyed_without_parser(text):
         member = _STRING_MEMBER_VALUE.match(text, text.find(_CUSTOMER_ID_KEY) + len(_CUSTOMER_ID_KEY))
         if member is not None:

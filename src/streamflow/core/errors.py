@@ -92,6 +92,12 @@ class BadTimestampError(EventError):
     code = "bad_timestamp"
 
 
+class FutureTimestampError(EventError):
+    """The event time is later than when the event was received, beyond the contract's tolerance."""
+
+    code = "future_timestamp"
+
+
 class DuplicateEventError(EventError):
     """A ``transaction_id`` seen before (the first arrival is kept, as silver keeps it)."""
 
@@ -113,8 +119,36 @@ EVENT_ERROR_TYPES: tuple[type[EventError], ...] = (
     BadValueError,
     OutOfRangeError,
     BadTimestampError,
+    FutureTimestampError,
 )
 EVENT_ERROR_CODES: tuple[str, ...] = tuple(error.code for error in EVENT_ERROR_TYPES)
+
+
+class LandingFileError(CoreError):
+    """A file of the landing zone that is not read at all (its lines are neither events nor dead letters).
+
+    Attributes:
+        file: The file's name, relative to the landing zone.
+
+    """
+
+    code = "landing_file_error"
+
+    def __init__(self, message: str, *, file: str) -> None:
+        super().__init__(message)
+        self.file = file
+
+
+class UnsupportedFileError(LandingFileError):
+    """A file whose name is not ``*.jsonl`` or ``*.jsonl.gz``: events land as JSON lines, plain or gzipped."""
+
+    code = "unsupported_file"
+
+
+class BadCompressionError(LandingFileError):
+    """A ``.jsonl.gz`` file that is not a whole gzip stream."""
+
+    code = "bad_compression"
 
 
 class StateError(CoreError):

@@ -1,4 +1,8 @@
-"""Bronze: every landed line, as landed, with ingestion metadata. Nothing is dropped."""
+"""Bronze: every landed line, as landed, with ingestion metadata. Nothing is dropped.
+
+Which files hold events and how their bytes become lines is the landing contract
+(``streamflow.core.landing``), shared with the stream.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from streamflow.core.landing import landed_lines
 from streamflow.medallion.schemas import ARROW_STRING
 
 ARROW_BINARY = pd.ArrowDtype(pa.binary())
@@ -22,25 +27,22 @@ BRONZE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def split_lines(data: bytes) -> list[bytes]:
-    r"""The lines of a JSON-lines file as raw bytes (``\n`` or ``\r\n`` endings).
-
-    A final newline does not start an extra line; blank lines inside the file are kept
-    (silver quarantines them), so every physical line is accounted for.
-    """
-    if not data:
-        return []
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
-
-
 def ingest_files(files: Mapping[str, bytes], ingested_at: pd.Timestamp) -> pd.DataFrame:
+    """One bronze row per line of every landed file (``*.jsonl`` or ``*.jsonl.gz``).
+
+    Raises:
+        LandingFileError: A file the landing contract does not read (the bronze node reports
+            those instead, through ``read_landing_zone``).
+
+    """
+    return ingest_lines({name: landed_lines(name, data) for name, data in files.items()}, ingested_at)
+
+
+def ingest_lines(files: Mapping[str, list[bytes]], ingested_at: pd.Timestamp) -> pd.DataFrame:
     """One bronze row per line of every file, in file-name then line order.
 
     Args:
-        files: Raw bytes per source file name.
+        files: Each landed file's lines (raw bytes), by file name.
         ingested_at: Ingestion time (UTC) stamped on every row.
 
     Returns:
@@ -51,7 +53,7 @@ def ingest_files(files: Mapping[str, bytes], ingested_at: pd.Timestamp) -> pd.Da
     numbers: list[int] = []
     payloads: list[bytes] = []
     for name in sorted(files):
-        lines = split_lines(files[name])
+        lines = files[name]
         sources.extend([name] * len(lines))
         numbers.extend(range(1, len(lines) + 1))
         payloads.extend(lines)

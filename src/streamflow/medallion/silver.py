@@ -22,7 +22,6 @@ from streamflow.core import ContractConfig, Event, EventError, parse_event
 from streamflow.medallion.schemas import ARROW_STRING, Quarantine, SilverTransactions
 
 DUPLICATE_CODE = "duplicate_transaction_id"
-FUTURE_TIMESTAMP_CODE = "future_timestamp"
 PAYLOAD_PREVIEW_BYTES = 10_240
 MIN_ROWS_PER_WORKER = 50_000
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -73,7 +72,6 @@ CHECK_CODES: dict[str, str] = {
     "str_matches": "bad_value",
     "str_length": "bad_value",
     "field_uniqueness": DUPLICATE_CODE,
-    FUTURE_TIMESTAMP_CODE: FUTURE_TIMESTAMP_CODE,
 }
 
 
@@ -94,11 +92,12 @@ class SilverResult:
 def parse_bronze(
     bronze: pd.DataFrame, contract: ContractConfig, *, workers: int = 1
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse every bronze payload with the core parser.
+    """Parse every bronze payload with the core parser, received when bronze ingested it.
 
     Args:
         bronze: The bronze batch.
-        contract: Contract limits.
+        contract: Contract limits (an event time past ingestion plus the contract's tolerance
+            is ``future_timestamp``, as the stream judges it against its arrival).
         workers: Processes to parse with (batches under ``MIN_ROWS_PER_WORKER`` rows
             per worker are parsed in this process).
 
@@ -108,7 +107,8 @@ def parse_bronze(
 
     """
     payloads = bronze["payload"].tolist()
-    typed, good, bad, errors = parse_payloads(payloads, contract, workers=workers)
+    received_at_ms = int(bronze["ingested_at"].max().value // 1_000_000) if len(bronze) else None
+    typed, good, bad, errors = parse_payloads(payloads, contract, workers=workers, received_at_ms=received_at_ms)
     lineage = bronze.iloc[good][list(LINEAGE_COLUMNS)].reset_index(drop=True)
     lineage["source_file"] = lineage["source_file"].astype(ARROW_STRING)
     parsed = pd.concat([typed, lineage], axis=1)
@@ -126,8 +126,12 @@ ParsedChunk = tuple[pd.DataFrame, list[int], list[int], list[tuple[str, str, str
 _FORKED_PAYLOADS: list[bytes] = []  # read by forked workers; never pickled
 
 
-def parse_payloads(payloads: list[bytes], contract: ContractConfig, *, workers: int = 1) -> ParsedChunk:
+def parse_payloads(
+    payloads: list[bytes], contract: ContractConfig, *, workers: int = 1, received_at_ms: int | None = None
+) -> ParsedChunk:
     """Parse payloads, in forked worker processes when the batch is large enough.
+
+    ``received_at_ms``: when the payloads were received (``parse_event``'s future check); ``None``: none.
 
     Returns:
         Typed events, positions of the parsed and of the rejected payloads, and
@@ -136,7 +140,7 @@ def parse_payloads(payloads: list[bytes], contract: ContractConfig, *, workers: 
     """
     workers = max(1, min(workers, len(payloads) // MIN_ROWS_PER_WORKER))
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return _parse_range(payloads, 0, len(payloads), contract)
+        return _parse_range(payloads, 0, len(payloads), contract, received_at_ms)
     global _FORKED_PAYLOADS
     _FORKED_PAYLOADS = payloads
     bounds = np.linspace(0, len(payloads), workers + 1).astype(int)
@@ -148,7 +152,13 @@ def parse_payloads(payloads: list[bytes], contract: ContractConfig, *, workers: 
             initargs=(os.getpid(),),
         ) as pool:
             chunks = list(
-                pool.map(_parse_forked_range, bounds[:-1].tolist(), bounds[1:].tolist(), [contract] * workers)
+                pool.map(
+                    _parse_forked_range,
+                    bounds[:-1].tolist(),
+                    bounds[1:].tolist(),
+                    [contract] * workers,
+                    [received_at_ms] * workers,
+                )
             )
     finally:
         _FORKED_PAYLOADS = []
@@ -173,18 +183,20 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _parse_forked_range(start: int, stop: int, contract: ContractConfig) -> ParsedChunk:
-    return _parse_range(_FORKED_PAYLOADS, start, stop, contract)
+def _parse_forked_range(start: int, stop: int, contract: ContractConfig, received_at_ms: int | None) -> ParsedChunk:
+    return _parse_range(_FORKED_PAYLOADS, start, stop, contract, received_at_ms)
 
 
-def _parse_range(payloads: list[bytes], start: int, stop: int, contract: ContractConfig) -> ParsedChunk:
+def _parse_range(
+    payloads: list[bytes], start: int, stop: int, contract: ContractConfig, received_at_ms: int | None
+) -> ParsedChunk:
     events: list[Event] = []
     good: list[int] = []
     bad: list[int] = []
     errors: list[tuple[str, str, str]] = []
     for position in range(start, stop):
         try:
-            events.append(parse_event(payloads[position], contract))
+            events.append(parse_event(payloads[position], contract, received_at_ms=received_at_ms))
             good.append(position)
         except EventError as error:
             bad.append(position)
@@ -220,13 +232,9 @@ def deduplicate(parsed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return parsed.loc[~repeated].reset_index(drop=True), duplicates
 
 
-def silver_schema(contract: ContractConfig, *, latest_allowed: pd.Timestamp) -> pa.DataFrameSchema:
-    """The silver contract for one run: the static model plus run-dependent checks."""
+def silver_schema(contract: ContractConfig) -> pa.DataFrameSchema:
+    """The silver contract for one run: the static model plus the configured contract limits."""
     schema = SilverTransactions.to_schema()
-    schema = schema.update_column(
-        "event_time",
-        checks=[pa.Check(lambda times: times <= latest_allowed, name=FUTURE_TIMESTAMP_CODE)],
-    )
     schema = schema.update_column("currency", checks=[pa.Check.isin(sorted(contract.allowed_currencies))])
     return schema.update_column("amount", checks=[pa.Check.in_range(0.0, contract.max_amount, include_min=False)])
 
@@ -302,14 +310,11 @@ def quarantine_rows(
     return Quarantine.validate(frame)
 
 
-def run_silver(
-    bronze: pd.DataFrame, contract: ContractConfig, *, future_tolerance: pd.Timedelta, parse_workers: int = 1
-) -> SilverResult:
+def run_silver(bronze: pd.DataFrame, contract: ContractConfig, *, parse_workers: int = 1) -> SilverResult:
     """Bronze to silver, quarantine and duplicates, with the row invariant checked."""
     parsed, parse_quarantine = parse_bronze(bronze, contract, workers=parse_workers)
     unique, duplicates = deduplicate(parsed)
-    ingested_at = bronze["ingested_at"].max() if len(bronze) else pd.Timestamp.now(tz="UTC")
-    schema = silver_schema(contract, latest_allowed=ingested_at + future_tolerance)
+    schema = silver_schema(contract)
     silver, validate_quarantine = validate_silver(unique, bronze, schema)
     quarantine = pd.concat([parse_quarantine, validate_quarantine], ignore_index=True)
     report = silver_report(bronze, silver, quarantine, duplicates)

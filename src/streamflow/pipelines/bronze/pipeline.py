@@ -11,8 +11,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 func=ingest_raw_files,
-                inputs="raw_transactions",
-                outputs="bronze_transactions",
+                inputs="raw_transactions@files",
+                outputs=["bronze_transactions", "landing_report"],
                 name="ingest_raw_files_node",
             ),
         ]

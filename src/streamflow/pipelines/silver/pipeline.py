@@ -13,8 +13,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 func=build_silver,
                 inputs=[
                     "bronze_transactions",
+                    "landing_report",
                     "params:event_contract",
-                    "params:silver.future_tolerance_minutes",
                     "params:silver.parse_workers",
                 ],
                 outputs=["silver_transactions", "quarantine", "silver_duplicates", "silver_report"],

@@ -1,5 +1,6 @@
 package io.streamflow.flink;
 
+import java.nio.charset.StandardCharsets;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,8 +26,15 @@ public final class RoutingKey implements MapFunction<String, Row> {
         return Row.of(customerId(line), line);
     }
 
-    /** The customer id the core's parser would read from {@code line}, or {@code ""}. */
-    public static String customerId(String line) {
+    /**
+     * The customer id the core's parser would read from {@code landed}, or {@code ""}.
+     *
+     * <p>Lines travel as ISO-8859-1 text, one character per byte ({@link JsonLinesFormat}); a line
+     * with bytes beyond ASCII is decoded here as the parser decodes it, UTF-8 (a leading byte-order
+     * mark dropped), so the key is the parser's {@code customer_id}.
+     */
+    public static String customerId(String landed) {
+        String line = text(landed);
         if (line.indexOf('\\') < 0) {
             int first = line.indexOf(KEY);
             if (first >= 0 && line.indexOf(KEY, first + 1) < 0) {
@@ -37,6 +45,17 @@ public final class RoutingKey implements MapFunction<String, Row> {
             }
         }
         return parsedCustomerId(line);
+    }
+
+    /** A landed line's text: UTF-8 of its bytes when they go beyond ASCII (otherwise the same string). */
+    static String text(String landed) {
+        for (int index = 0; index < landed.length(); index++) {
+            if (landed.charAt(index) > 0x7F) {
+                String text = new String(landed.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+                return text.startsWith("\uFEFF") ? text.substring(1) : text;
+            }
+        }
+        return landed;
     }
 
     /** The string after {@code ":"} at {@code at} (JSON whitespace around the colon), or null. */
@@ -86,8 +105,8 @@ public final class RoutingKey implements MapFunction<String, Row> {
 
     /** Each line of standard input's key, as a JSON string (non-ASCII escaped): the parity test reads them. */
     public static void main(String[] args) throws java.io.IOException {
-        java.io.BufferedReader input = new java.io.BufferedReader(
-                new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+        java.io.BufferedReader input = new java.io.BufferedReader(  // bytes as the stream carries them
+                new java.io.InputStreamReader(System.in, StandardCharsets.ISO_8859_1));
         ObjectMapper escaping = new ObjectMapper();
         escaping.getFactory().configure(
                 org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.json.JsonWriteFeature.ESCAPE_NON_ASCII
