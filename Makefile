@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help env run stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
+.PHONY: help env system-packages run stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,11 @@ stream: env ## Replay the landed events through the Flink job (local MiniCluster
 	$(BIN)/kedro run --pipelines gold   # fact_fraud_alerts loads the stream's alerts
 	@echo && cat $(STREAM_SUMMARY)
 
-test: env lint typecheck ## Lint, type-check and run the whole test suite
+# As root it installs what is missing (the same script .ci/run runs); otherwise it stops, printing the command.
+system-packages: ## Install the system packages the tests need (JDK, PostgreSQL, Chromium, kubectl) if missing
+	@tools/install-system-packages --check >/dev/null || tools/install-system-packages
+
+test: system-packages env lint typecheck ## Lint, type-check and run the whole test suite
 	$(BIN)/pytest
 
 unit: env ## Run the tests only
@@ -88,4 +92,4 @@ notebooks: env ## Execute every notebook on this project's data (after make run 
 	$(BIN)/pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider notebooks
 
 clean: ## Remove the environments and caches (data/ is kept)
-	rm -rf $(VENV) $(TOOLS) build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) build .build .mypy_cache .ruff_cache .pytest_cache
