@@ -163,3 +163,25 @@ def test_legit_traffic_rarely_fires_rules() -> None:
 
 def test_sizes_up_to_five_million_are_accepted() -> None:
     assert GeneratorConfig.from_dict({"n_events": 5_000_000}).customers == 100_000
+
+
+def test_by_default_the_stream_ends_recently_and_never_in_the_future() -> None:
+    """The demo is dated up to two days before today, so freshness passes and no event is quarantined as future."""
+    config = GeneratorConfig.from_dict({"n_events": 2_000, "days": 5, "n_stores": 40}, BLACKLISTED_STORES)
+    events = [
+        parse_event(line)
+        for text in generate_stream(config, ContractConfig()).partitions.values()
+        for line in text.splitlines()
+        if _parses(line)
+    ]
+    now_ms = pd.Timestamp.now(tz="UTC").value // 1_000_000
+    newest = max(event.event_time_ms for event in events)
+    assert now_ms - 48 * 3_600_000 < newest < now_ms
+
+
+def _parses(line: str) -> bool:
+    try:
+        parse_event(line)
+    except EventError:
+        return False
+    return True

@@ -17,7 +17,9 @@ def test_metrics_are_computed_from_the_batch_and_report() -> None:
     metrics = quality.quality_metrics(SILVER, REPORT)
     assert metrics["duplicate_rate"] == 0.02
     assert metrics["quarantine_rate"] == 0.05
-    assert metrics["freshness_hours"] == 12.0
+    assert metrics["freshness_hours"] == 12.0  # against the ingestion time
+    assert quality.quality_metrics(SILVER, REPORT, "2026-01-05T18:00:00+00:00")["freshness_hours"] == 6.0
+    assert quality.freshness_reference(REPORT, None)[1] == "the ingestion time 2026-01-06T00:00:00+00:00"
     assert metrics["amount_median"] == 3.0
     assert metrics["null_rate"] == 0.0
 

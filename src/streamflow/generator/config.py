@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from streamflow.core.config import build_dataclass
@@ -45,7 +45,8 @@ class GeneratorConfig:
         n_customers: Customers; ``0`` means one per 50 events.
         n_stores: Stores, spread over the cities.
         n_products: Products.
-        start_date: First day (local calendar of each customer), ISO date.
+        start_date: First day (local calendar of each customer), ISO date; ``None``: the stream
+            ends two days before today (UTC), so that it is fresh and no event lies in the future.
         days: Number of days covered.
         fraud_rate: Share of valid events that are fraud.
         pattern_weights: Relative frequency of each fraud pattern.
@@ -60,7 +61,7 @@ class GeneratorConfig:
     n_customers: int = 0
     n_stores: int = 500
     n_products: int = 200
-    start_date: str = "2026-01-01"
+    start_date: str | None = None
     days: int = 28
     fraud_rate: float = 0.015
     pattern_weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(FRAUD_PATTERNS, 1.0))
@@ -75,7 +76,13 @@ class GeneratorConfig:
 
     @property
     def first_day(self) -> date:
-        """``start_date`` as a date."""
+        """``start_date`` as a date, or ``days`` days before the day before yesterday (UTC).
+
+        The last local day then ends at most about 36 hours ago in UTC (local days run up to 14
+        hours behind UTC): recent enough for freshness, never later than now.
+        """
+        if self.start_date is None:
+            return datetime.now(UTC).date() - timedelta(days=self.days + 1)
         return date.fromisoformat(self.start_date)
 
     @classmethod

@@ -177,7 +177,7 @@ def _manifest(
         codes[EXPECTED_CODES[kind]] = codes.get(EXPECTED_CODES[kind], 0) + count
     return {
         "seed": config.seed,
-        "start_date": config.start_date,
+        "start_date": config.first_day.isoformat(),
         "days": config.days,
         "valid_events": len(labels),
         "fraud_events": int(labels["is_fraud"].sum()),

@@ -44,13 +44,27 @@ def parse_thresholds(block: dict[str, Any]) -> dict[str, Threshold]:
     return {name: build_dataclass(Threshold, bounds, path=f"quality.checks.{name}") for name, bounds in block.items()}
 
 
-def quality_metrics(silver: pd.DataFrame, report: dict[str, Any]) -> dict[str, float | None]:
+def freshness_reference(report: dict[str, Any], as_of: str | None) -> tuple[pd.Timestamp | None, str]:
+    """The time freshness is measured against, and what it is.
+
+    ``quality.as_of`` when set (a backfill of history sets the history's end, so months-old
+    history is not stale for being history); otherwise the batch's ingestion time (a live feed).
+    """
+    if as_of:
+        return pd.Timestamp(as_of), f"quality.as_of {pd.Timestamp(as_of).isoformat()}"
+    ingested_at = report.get("ingested_at")
+    if ingested_at:
+        return pd.Timestamp(ingested_at), f"the ingestion time {pd.Timestamp(ingested_at).isoformat()}"
+    return None, "no ingestion time (no rows)"
+
+
+def quality_metrics(silver: pd.DataFrame, report: dict[str, Any], as_of: str | None = None) -> dict[str, float | None]:
     """The figures the checks judge (``None`` when a figure is undefined, e.g. no rows)."""
     bronze_rows = report["bronze_rows"]
     amounts = silver["amount"]
     median = float(amounts.median()) if len(amounts) else None
     latest = silver["event_time"].max() if len(silver) else None
-    run_time = pd.Timestamp(report["ingested_at"]) if report.get("ingested_at") else None
+    run_time, _ = freshness_reference(report, as_of)
     return {
         "null_rate": float(silver.isna().to_numpy().mean()) if len(silver) else 0.0,
         "duplicate_rate": report["duplicate_rows"] / bronze_rows if bronze_rows else 0.0,
@@ -88,9 +102,11 @@ def evaluate(name: str, value: float | None, threshold: Threshold) -> CheckResul
     return CheckResult(name, value, threshold, True, f"{name} = {value:.6g} within bounds")
 
 
-def run_checks(silver: pd.DataFrame, report: dict[str, Any], thresholds: dict[str, Threshold]) -> list[CheckResult]:
-    """Every configured check on the batch."""
-    metrics = quality_metrics(silver, report)
+def run_checks(
+    silver: pd.DataFrame, report: dict[str, Any], thresholds: dict[str, Threshold], as_of: str | None = None
+) -> list[CheckResult]:
+    """Every configured check on the batch (freshness against ``as_of``, or the ingestion time)."""
+    metrics = quality_metrics(silver, report, as_of)
     return [evaluate(name, metrics[name], threshold) for name, threshold in thresholds.items()]
 
 

@@ -11,7 +11,13 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 func=check_quality,
-                inputs=["silver_transactions", "silver_report", "gold_summary", "params:quality.checks"],
+                inputs=[
+                    "silver_transactions",
+                    "silver_report",
+                    "gold_summary",
+                    "params:quality.checks",
+                    "params:quality.as_of",
+                ],
                 outputs=["quality_report", "quality_check_runs"],
                 name="check_quality_node",
             ),
