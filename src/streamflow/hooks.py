@@ -18,8 +18,14 @@ from omegaconf.errors import OmegaConfBaseException
 
 from streamflow.core import CoreError
 from streamflow.datasets.connection import GoldDatabaseError, check_database
+from streamflow.datasets.optional_partitions import OptionalPartitionedDataset
 from streamflow.parameter_checks import check_parameters
-from streamflow.reporting import format_generation_summary, format_model_summary, format_quality_summary
+from streamflow.reporting import (
+    format_empty_inputs,
+    format_generation_summary,
+    format_model_summary,
+    format_quality_summary,
+)
 
 GOLD_CREDENTIALS = "gold_db"
 SUMMARY_DATASETS = {
@@ -52,15 +58,36 @@ class ConfigCheckHooks:
 
 
 class RunSummaryHooks:
-    """Prints a summary of each report dataset the finished run produced."""
+    """Prints a summary of each report dataset the finished run produced, and the inputs that were empty."""
+
+    def __init__(self) -> None:
+        self._catalog: DataCatalog | None = None
+        self._empty_inputs: dict[str, str] = {}
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
+        """Start a run's list of empty inputs."""
+        self._catalog = catalog
+        self._empty_inputs = {}
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        """Note an optional input that loaded no records because it has none yet."""
+        if self._catalog is None or not isinstance(data, dict) or data:
+            return
+        dataset = self._catalog.get(dataset_name)
+        if isinstance(dataset, OptionalPartitionedDataset) and dataset.loaded_empty:
+            self._empty_inputs[dataset_name] = dataset.location
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
-        """Print the summaries of the reports this run wrote."""
+        """Print the summaries of the reports this run wrote, then the inputs it read as empty."""
         produced = pipeline.all_outputs()
         for name, formatter in SUMMARY_DATASETS.items():
             if name in produced:
                 print(formatter(catalog.load(name)), flush=True)
+        if self._empty_inputs:
+            print(format_empty_inputs(self._empty_inputs), flush=True)
 
 
 class GoldDatabaseHooks:

@@ -32,14 +32,19 @@ def format_quality_summary(report: dict[str, Any]) -> str:
     layers = report["layers"]
     reasons = ", ".join(f"{code} {count:,}" for code, count in report["quarantined_by_code"].items()) or "none"
     failed = [check for check in report["checks"] if not check["passed"]]
+    landing = report.get("landing") or {}
+    rejected = landing.get("rejected_files", [])
+    not_read = ", ".join(f"{entry['file']} ({entry['error_code']})" for entry in rejected) or "none"
     lines = [
         "Medallion",
+        f"  landing     {landing.get('files_read', 0):,} files read; not read: {not_read}",
         f"  bronze      {layers['bronze_rows']:,} rows",
         f"  silver      {layers['silver_rows']:,} rows   duplicates {layers['duplicate_rows']:,}",
         f"  quarantine  {layers['quarantined_rows']:,} rows: {reasons}",
         f"  gold        fact_transactions {layers['fact_transactions_rows']:,} rows",
         f"  quality     {report['verdict'].upper()} "
-        f"({len(report['checks']) - len(failed)}/{len(report['checks'])} checks passed)",
+        f"({len(report['checks']) - len(failed)}/{len(report['checks'])} checks passed; "
+        f"freshness against {report.get('freshness_measured_against', 'the ingestion time')})",
     ]
     lines += [f"              {'BLOCKING ' if check['blocking'] else ''}{check['message']}" for check in failed]
     return "\n".join(lines)
@@ -57,4 +62,12 @@ def format_model_summary(metrics: dict[str, Any]) -> str:
             f"  subtle fraud recall: rules only {metrics['subtle_recall_rules_only']:.2f}, "
             f"blend {metrics['subtle_recall_blend']:.2f}",
         ]
+    )
+
+
+def format_empty_inputs(empty: dict[str, str]) -> str:
+    """The optional inputs a run read as empty (allowed here: ``required: false``), with where it looked."""
+    return "\n".join(
+        ["Inputs read as empty (no records there yet; allowed here, required in production)"]
+        + [f"  {name:<22} {location}" for name, location in sorted(empty.items())]
     )

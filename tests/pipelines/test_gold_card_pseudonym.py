@@ -21,7 +21,14 @@ from streamflow.hooks import RunRefusedError
 from streamflow.medallion.schemas import FactTransactions
 from streamflow.operations import card_pseudonym_migration
 from tests.factories import payload
-from tests.pipelines.test_medallion_pipeline import GOLD_TABLES, _land, _run, _sqlite_url, _tables
+from tests.pipelines.test_medallion_pipeline import (
+    GOLD_TABLES,
+    _land,
+    _run,
+    _sqlite_url,
+    _stream_outputs_exist,
+    _tables,
+)
 
 KEY_FILE = "conf/local/credentials_card_pseudonym.yml"
 CARDS = {"t1": "CARD-4111-0001", "t2": "CARD-5500-0002", "t3": "CARD-4111-0001"}
@@ -50,6 +57,7 @@ def _pseudonyms(url: str) -> dict[str, str]:
 def _prod_env(project: Path, monkeypatch: pytest.MonkeyPatch, key: str | None) -> str:
     url = f"sqlite:///{project / 'data/03_primary/gold_prod.sqlite'}"
     monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
+    _stream_outputs_exist(project)
     if key is None:
         monkeypatch.delenv("STREAMFLOW_CARD_PSEUDONYM_KEY", raising=False)
     else:

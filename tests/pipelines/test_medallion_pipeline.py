@@ -7,8 +7,10 @@ import pytest
 import sqlalchemy as sa
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro.io.core import DatasetError
 
 from streamflow.medallion.quality import QualityGateError
+from tests.conftest import _free_port
 from tests.factories import payload
 
 GOLD_TABLES = (
@@ -61,6 +63,12 @@ def _land(project: Path, day: str, lines: list[str]) -> None:
     folder = project / "data/01_raw/transactions"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{day}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _stream_outputs_exist(project: Path) -> None:
+    """What production has once the stream runs (its outputs are required there), before any alert."""
+    for name in ("alerts", "dlq", "scored"):
+        (project / "data/07_model_output/stream" / name).mkdir(parents=True, exist_ok=True)
 
 
 def _run(
@@ -198,6 +206,20 @@ def test_generated_sample_matches_the_generator_manifest(kedro_project: Path) ->
     assert silver["silver_rows"] == manifest["valid_events"]
     assert silver["bronze_rows"] == manifest["total_lines"]
     assert _report(kedro_project, "gold_summary")["fact_transactions_rows"] == manifest["valid_events"]
+    quality = _report(kedro_project, "quality_report")  # the demo is dated up to two days ago: fresh
+    assert quality["verdict"] == "pass", quality["checks"]
+    assert quality["freshness_measured_against"].startswith("the ingestion time ")
+
+
+def test_history_is_measured_against_its_as_of_not_the_ingestion_time(kedro_project: Path) -> None:
+    params = {"generate": {"n_events": 2_000, "days": 3, "n_stores": 40, "start_date": "2026-01-01"}}
+    _run(kedro_project, pipeline="generate", params=params)
+    _run(kedro_project, pipeline="medallion", params={"quality": {"as_of": "2026-01-05T00:00:00+00:00"}})
+    quality = _report(kedro_project, "quality_report")
+    freshness = next(check for check in quality["checks"] if check["name"] == "freshness_hours")
+    assert freshness["passed"], freshness
+    assert 0 < freshness["value"] < 48
+    assert quality["freshness_measured_against"] == "quality.as_of 2026-01-05T00:00:00+00:00"
 
 
 def test_bad_input_files_land_in_quarantine_without_crashing(kedro_project: Path) -> None:
@@ -225,3 +247,27 @@ def test_bad_input_files_land_in_quarantine_without_crashing(kedro_project: Path
     assert by_file["kinds.jsonl"] == [code for _, code in kinds]
     report = _report(kedro_project, "silver_report")
     assert report["bronze_rows"] == 8 == report["quarantined_rows"]
+
+
+def test_an_optional_input_read_as_empty_is_named_in_the_run_summary(
+    kedro_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _land(kedro_project, "2026-01-05", DAY_1)
+    _run(kedro_project)  # the stream has not run here: no alerts yet, which is allowed locally
+    output = capsys.readouterr().out
+    assert "Inputs read as empty" in output
+    assert "stream_alerts" in output
+
+
+def test_in_production_the_streams_outputs_are_required_inputs(
+    kedro_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", f"postgresql+psycopg://streamflow@127.0.0.1:{_free_port()}/x")
+    bootstrap_project(kedro_project)
+    with KedroSession.create(project_path=kedro_project, env="prod") as session:
+        catalog = session.load_context().catalog
+        for name, folder in (("stream_alerts", "alerts"), ("stream_dead_letters", "dlq"), ("stream_scored", "scored")):
+            with pytest.raises(DatasetError, match=rf"required_input_missing.*stream/{folder} does not exist"):
+                catalog.load(name)
+        with pytest.raises(DatasetError, match=r"raw_transactions@files"):  # the landing zone too
+            catalog.load("raw_transactions@files")

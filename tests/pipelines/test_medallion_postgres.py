@@ -5,7 +5,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.pipelines.test_medallion_pipeline import DAY_1, DAY_2, DAY_3, GOLD_TABLES, _land, _run, _sqlite_url, _tables
+from tests.pipelines.test_medallion_pipeline import (
+    DAY_1,
+    DAY_2,
+    DAY_3,
+    GOLD_TABLES,
+    _land,
+    _run,
+    _sqlite_url,
+    _stream_outputs_exist,
+    _tables,
+)
 
 GOLD_PATH = ("bronze", "silver", "gold")  # not quality: prod makes stale (generated) data blocking
 CARD_KEY_HEX = "5e" * 32  # the same card pseudonym key in both environments, so the tables compare
@@ -19,6 +29,7 @@ def _run_gold_path(project: Path, env: str | None = None) -> None:
 def _run_prod(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
     monkeypatch.setenv("STREAMFLOW_CARD_PSEUDONYM_KEY", CARD_KEY_HEX)
+    _stream_outputs_exist(project)
     _run_gold_path(project, env="prod")
 
 
