@@ -194,7 +194,7 @@ def test_unusual_hour_is_silent_during_cold_start() -> None:
     ("overrides", "reason"),
     [
         ({"customer_id": "C-bad"}, "customer C-bad"),
-        ({"card_id": "K-bad"}, "card K-bad"),
+        ({"card_id": "K-bad"}, "blacklisted card"),
         ({"store_id": "S-bad"}, "store S-bad"),
     ],
 )
@@ -202,6 +202,13 @@ def test_blacklist_fires_on_each_id_kind(overrides: dict[str, str], reason: str)
     result = _fired(process_event(None, make_event(**overrides), CONFIG)[0].rule_results, "FR-005")
     assert result.fired
     assert reason in result.reason
+
+
+def test_a_blacklisted_cards_reason_never_holds_the_clear_card_id() -> None:
+    """Reasons reach gold's fact_fraud_alerts, which keeps card pseudonyms only."""
+    result = _fired(process_event(None, make_event(card_id="K-bad"), CONFIG)[0].rule_results, "FR-005")
+    assert result.fired
+    assert "K-bad" not in result.reason
 
 
 def test_blacklist_is_exact_match_only() -> None:

@@ -12,9 +12,9 @@ def _inventory(paths: list[str], modified_at: pd.Timestamp = MTIME) -> pd.DataFr
 
 
 def test_landing_files_are_aged_by_the_event_date_in_their_name() -> None:
-    inventory = _inventory(["2026-01-01.jsonl", "2026-06-01.jsonl"])
+    inventory = _inventory(["2026-01-01.jsonl", "2026-06-01.jsonl", "2026-01-02.jsonl.gz"])
     plan = retention.plan_landing(inventory, as_of=AS_OF, max_age_days=90)
-    assert plan["path"].tolist() == ["2026-01-01.jsonl"]
+    assert plan["path"].tolist() == ["2026-01-01.jsonl", "2026-01-02.jsonl.gz"]
     assert plan.loc[0, "age_days"] == pytest.approx(180.0)
 
 

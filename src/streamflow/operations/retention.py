@@ -76,12 +76,12 @@ def name_time(name: str, fmt: str) -> pd.Timestamp | None:
 
 
 def with_entry_time(inventory: pd.DataFrame, fmt: str, *, fallback_to_mtime: bool) -> pd.DataFrame:
-    """The inventory with ``entry_time`` from each entry's last name part (suffix dropped).
+    """The inventory with ``entry_time`` from each entry's last name part (``.jsonl``/``.jsonl.gz`` dropped).
 
     Entries whose name does not parse get the modification time, or are dropped when
     ``fallback_to_mtime`` is false (e.g. folders under 08_reporting that are not versions).
     """
-    stems = [PurePosixPath(path).name.removesuffix(".jsonl") for path in inventory["path"]]
+    stems = [PurePosixPath(path).name.removesuffix(".gz").removesuffix(".jsonl") for path in inventory["path"]]
     parsed = pd.Series([name_time(stem, fmt) for stem in stems], index=inventory.index, dtype=object)
     framed = inventory.assign(entry_time=parsed.where(parsed.notna(), None))
     if fallback_to_mtime:
