@@ -1,7 +1,8 @@
-"""Exactly-once recovery on a real MiniCluster: kill the job mid-stream, restart it from the
-retained checkpoint, and find every output record exactly once, with the decisions (and so
-the per-customer state behind them) of an uninterrupted run. Also: rules only without a
-bundle, and a required bundle that is missing stops the job before it starts."""
+"""Exactly-once recovery on a real MiniCluster: kill the job mid-stream (SIGKILL, after output was
+committed), restart it from the retained checkpoint with the same model bundle, and find every
+output record exactly once, with the decisions (and so the per-customer state behind them) of an
+uninterrupted run. Also: rules only without a bundle, and a required bundle that is missing stops
+the job before it starts."""
 
 import json
 import os
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from flink_app.benchmark import synthetic_bundle
 
 from streamflow.core import ContractConfig
 from streamflow.generator import GeneratorConfig, generate_stream
@@ -21,6 +23,7 @@ from tests.flink_app.test_job_minicluster import expected_decisions
 
 CHECKPOINT_INTERVAL_MS = 1_000
 RUN_TIMEOUT_S = 300
+OVERWRITTEN = "overwritten-after-the-kill"
 
 
 def write_events(folder: Path, n_events: int) -> list[str]:
@@ -60,6 +63,11 @@ def completed_checkpoints(checkpoints: Path) -> list[Path]:
     return sorted(found, key=lambda path: int(path.name.split("-")[1]))
 
 
+def committed_files(folder: Path) -> list[Path]:
+    """Part files the sink committed (in-progress ones are hidden)."""
+    return sorted(path for path in folder.rglob("*.jsonl") if not path.name.startswith("."))
+
+
 def committed_records(folder: Path) -> list[dict[str, object]]:
     files = sorted(path for path in folder.rglob("*.jsonl") if not path.name.startswith("."))
     return [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines()]
@@ -73,31 +81,40 @@ def run(command: list[str]) -> subprocess.CompletedProcess[str]:
 def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     base = tmp_path_factory.mktemp("recovery")
     lines = write_events(base / "in", 40_000)
+    bundle, _ = synthetic_bundle(
+        base / "bundle", model_version="recovery-model", n_trees=30, n_rows=800, alert_threshold=0.3
+    )
     output, checkpoints = base / "out", base / "checkpoints"
-    command = [*score_command(base / "in", output, checkpoints), "--model", "none"]
+    command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
     job = subprocess.Popen(  # its own process group: the client and the JVM it starts
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while time.monotonic() < deadline and job.poll() is None:
-            in_progress = [path for path in (output / "scored").rglob(".*inprogress*") if path.stat().st_size > 0]
-            if completed_checkpoints(checkpoints) and in_progress:
+            if completed_checkpoints(checkpoints) and committed_records(output / "scored"):
                 break
-            time.sleep(0.2)
+            time.sleep(0.1)
         assert job.poll() is None, "the job finished before it could be killed mid-stream"
         os.killpg(job.pid, signal.SIGKILL)
     finally:
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
         job.wait(timeout=60)
-    written_before_kill = sum(path.stat().st_size for path in (output / "scored").rglob("*") if path.is_file())
+    committed_before_kill = committed_records(output / "scored")
     last = completed_checkpoints(checkpoints)[-1]
+    # The first line was read before any output was committed, so before the retained checkpoint.
+    # It now reads as garbage: a job restored from the checkpoint never reads it again, a job
+    # started from scratch would dead-letter it as invalid_json.
+    garbage = json.dumps({OVERWRITTEN: ""})  # as long as the first line: the restored split keeps its length
+    garbage = json.dumps({OVERWRITTEN: "#" * (len(lines[0].encode()) - len(garbage.encode()))})
+    (base / "in" / "events.jsonl").write_text("\n".join([garbage, *lines[1:]]) + "\n", encoding="utf-8")
     restarted = run([*command, "--recover-from", str(last)])
     assert restarted.returncode == 0, restarted.stdout[-3000:] + restarted.stderr[-3000:]
     return {
         "lines": lines,
-        "written_before_kill": written_before_kill,
+        "bundle": bundle,
+        "committed_before_kill": committed_before_kill,
         "stdout": restarted.stdout,
         "scored": committed_records(output / "scored"),
         "alerts": committed_records(output / "alerts"),
@@ -105,8 +122,17 @@ def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     }
 
 
+def test_output_was_committed_before_the_kill_and_the_restart_restored_the_checkpoint(recovered_run: dict) -> None:  # type: ignore[type-arg]
+    committed = recovered_run["committed_before_kill"]
+    assert len(committed) > 0  # a restart from scratch would emit these again: duplicates below
+    assert len(committed) < len(recovered_run["lines"])  # killed mid-stream
+    final_ids = [record["transaction_id"] for record in recovered_run["scored"]]
+    assert {record["transaction_id"] for record in committed} <= set(final_ids)
+    assert all(OVERWRITTEN not in record["payload"] for record in recovered_run["dlq"])  # its position was restored
+    assert "recovery-model" in recovered_run["stdout"]
+
+
 def test_the_restarted_job_accounts_for_every_event(recovered_run: dict) -> None:  # type: ignore[type-arg]
-    assert recovered_run["written_before_kill"] > 0  # killed mid-stream, after output was written
     assert "every event scored or dead-lettered" in recovered_run["stdout"]
 
 
@@ -121,7 +147,9 @@ def test_every_record_is_committed_exactly_once(recovered_run: dict) -> None:  #
 def test_decisions_and_state_match_an_uninterrupted_run(recovered_run: dict) -> None:  # type: ignore[type-arg]
     # Features come from the per-customer state, so equal features for every event
     # mean the restored state equals the uninterrupted one at every step.
-    expected_scored, expected_alerts, expected_codes = expected_decisions(recovered_run["lines"], None)
+    expected_scored, expected_alerts, expected_codes = expected_decisions(
+        recovered_run["lines"], recovered_run["bundle"]
+    )
     got = {record["transaction_id"]: record for record in recovered_run["scored"]}
     for expected in expected_scored:
         record = got[expected["transaction_id"]]
@@ -150,7 +178,8 @@ def test_a_required_bundle_that_is_missing_stops_the_job_at_start(tmp_path: Path
     assert result.returncode == 2
     assert "model_missing" in result.stderr
     assert str(missing) in result.stderr
-    assert not (tmp_path / "out").exists()
+    assert "Scoring with" not in result.stdout  # refused before the job started
+    assert not list((tmp_path / "out").rglob("*.jsonl"))
 
 
 def scored_lines_written(output: Path) -> int:
