@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from flink_app.benchmark import synthetic_bundle
+from flink_app.benchmark import InMemoryContext, synthetic_bundle
+from flink_app.config import load_config
+from flink_app.job import ScoreMiniBatches
 
 from streamflow.core import ContractConfig
 from streamflow.generator import GeneratorConfig, generate_stream
@@ -94,6 +96,7 @@ def test_a_tampered_bundle_scores_rules_only_loudly_when_the_model_is_optional(
     result = _score("--input", str(small_input), "--output", str(tmp_path / "out"), "--model", str(tampered_bundle))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "WARNING [model_bundle_corrupt]" in result.stderr
+    assert "GCSFileSystem" not in result.stderr  # Beam's import warning, at every start before
     assert "Scoring with RULES ONLY" in result.stderr
     assert "model            rules-only (model_bundle_corrupt)" in result.stdout
     assert f"checkpoints in file://{tmp_path / 'out/state/checkpoints'}" in result.stdout  # with the run
@@ -125,3 +128,30 @@ def test_a_checkpoint_that_cannot_be_read_fails_the_start_with_its_cause(small_i
     )  # fmt: skip
     assert result.returncode == 3
     assert "Unexpected magic number" in _error_line(result)
+
+
+class RecordingMetrics:
+    """A metric group that records the groups and gauges registered on it (paths like ``a.b.gauge``)."""
+
+    def __init__(self, path: str = "", gauges: dict[str, object] | None = None) -> None:
+        self.path = path
+        self.gauges: dict[str, object] = {} if gauges is None else gauges
+
+    def add_group(self, name: str, value: str | None = None) -> "RecordingMetrics":
+        child = f"{self.path}.{name}" + (f".{value}" if value is not None else "")
+        return RecordingMetrics(child.lstrip("."), self.gauges)
+
+    def gauge(self, name: str, read: object) -> None:
+        self.gauges[f"{self.path}.{name}"] = read
+
+    def __getattr__(self, name: str) -> object:  # counters and distributions: not recorded
+        return lambda *args, **kwargs: self
+
+
+def test_a_task_scoring_rules_only_for_a_corrupt_bundle_reports_it_on_a_gauge(tampered_bundle: Path) -> None:
+    metrics = RecordingMetrics()
+    context = InMemoryContext()
+    context.get_metrics_group = lambda: metrics  # type: ignore[method-assign]
+    ScoreMiniBatches(load_config(), str(tampered_bundle), source="test").open(context)
+    assert metrics.gauges["streamflow.model_version.rules-only.model_loaded"]() == 0  # type: ignore[operator]
+    assert metrics.gauges["streamflow.model_error.model_bundle_corrupt.model_load_failed"]() == 1  # type: ignore[operator]
