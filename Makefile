@@ -14,7 +14,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help env system-packages run stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
+.PHONY: help env system-packages run train stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ STREAM_SUMMARY := data/08_reporting/stream_summary.txt
 run: env ## The main job on the embedded defaults: kedro run, then the stream (ends with its summary)
 	$(BIN)/kedro run
 	$(MAKE) --no-print-directory stream
+
+train: env ## Your own data: medallion, outcomes, features, training, packaging, evaluation on what is landed (never generates)
+	$(BIN)/kedro run --pipelines train
 
 stream: env ## Replay the landed events through the Flink job (local MiniCluster, latest bundle); alerts into gold
 	rm -rf $(STREAM_OUT)   # its checkpoints go with it (STREAM_OUT/state)

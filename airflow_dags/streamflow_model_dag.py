@@ -20,6 +20,7 @@ KEDRO_ENV = os.environ.get("KEDRO_ENV") or "local"
 PACKAGE_NAME = "streamflow"
 PIPELINE_NAME = "model"
 NODES_BY_TASK: dict[str, list[str]] = {
+    "build_outcomes_node": ["build_outcomes_node"],
     "build_transaction_features_node": ["build_transaction_features_node"],
     "split_features_node": ["split_features_node"],
     "fit_isolation_forest_node": ["fit_isolation_forest_node"],
@@ -29,10 +30,12 @@ NODES_BY_TASK: dict[str, list[str]] = {
 }
 # (upstream, downstream): the downstream task reads a dataset the upstream one writes
 EDGES: list[tuple[str, str]] = [
+    ("build_outcomes_node", "split_features_node"),
     ("build_transaction_features_node", "split_features_node"),
     ("split_features_node", "fit_isolation_forest_node"),
     ("fit_isolation_forest_node", "package_model_node"),
     ("split_features_node", "package_model_node"),
+    ("build_outcomes_node", "evaluate_model_node"),
     ("package_model_node", "evaluate_model_node"),
     ("split_features_node", "evaluate_model_node"),
     ("fit_isolation_forest_node", "explain_model_node"),

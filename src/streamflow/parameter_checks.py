@@ -13,6 +13,7 @@ from typing import Any
 from streamflow.core import ContractConfig, RulesConfig
 from streamflow.generator.config import GeneratorConfig
 from streamflow.medallion.quality import parse_thresholds
+from streamflow.modeling.protocol import DelayProtocol
 from streamflow.operations import dlq, housekeeping, retention
 
 # dotted parameter key -> the function that builds (and so checks) its typed config
@@ -21,6 +22,7 @@ TYPED_BLOCKS: dict[str, Callable[[Any], object]] = {
     "event_contract": ContractConfig.from_dict,
     "generate": GeneratorConfig.from_dict,
     "quality.checks": parse_thresholds,
+    "evaluation.protocol": DelayProtocol.from_dict,
     "dlq_monitor.monitor": dlq.parse_config,
     "maintenance.retention": retention.parse_config,
     "maintenance.database": housekeeping.parse_config,

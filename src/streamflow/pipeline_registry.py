@@ -5,11 +5,11 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-DEFAULT_LOOP = ("generate", "medallion", "model")
+DEFAULT_LOOP = ("generate", "train")  # the demo: generate, then what `make train` runs on a team's data
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register every pipeline under ``pipelines/``; ``__default__`` is the whole loop.
+    """Register every pipeline under ``pipelines/``; ``__default__`` is the whole demo loop.
 
     Kedro 1.7 imports only the requested pipelines for ``--pipelines NAME``, so the
     default is composed only when every part of it was found.

@@ -50,17 +50,33 @@ def format_quality_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def format_model_summary(metrics: dict[str, Any]) -> str:
-    """The holdout evaluation table and the model's effect on fraud no rule catches."""
-    thresholds = metrics["thresholds"]
+def format_labels_summary(report: dict[str, Any]) -> str:
+    """Outcomes read, used and quarantined by code, and the label files not read."""
+    codes = ", ".join(f"{code} {count:,}" for code, count in report["quarantined_by_code"].items()) or "none"
+    not_read = ", ".join(f"{entry['file']} ({entry['error_code']})" for entry in report["files_not_read"]) or "none"
     return "\n".join(
         [
-            f"Model {metrics['model_version']} on the holdout window "
-            f"({metrics['holdout_rows']:,} events, {metrics['holdout_fraud_rows']:,} fraud; "
-            f"alpha {metrics['alpha']}, blend threshold {thresholds['blend']:.3f})",
+            "Outcomes",
+            f"  read        {report['records_read']:,} records; files not read: {not_read}",
+            f"  used        {report['outcomes_used']:,} ({report['fraud_outcomes']:,} fraud), newest labelled_at "
+            f"{report['newest_labelled_at'] or '-'}",
+            f"  quarantine  {report['quarantined']:,}: {codes}",
+        ]
+    )
+
+
+def format_model_summary(metrics: dict[str, Any]) -> str:
+    """The evaluation table under the delay protocol: windows, labels, the field's metrics per scorer."""
+    window = metrics["protocol"]
+    return "\n".join(
+        [
+            f"Evaluation of {metrics['model_version']} under the delay protocol: trained on "
+            f"{window['train_start'][:10]} .. {window['train_end'][:10]}, tested on {window['test_start'][:10]} .. "
+            f"{window['test_end'][:10]} with the outcomes known at {window['evaluation_cutoff'][:16]}",
+            f"  test window {metrics['test_rows']:,} events: {metrics['test_fraud_rows']:,} fraud, "
+            f"{metrics['test_legit_rows']:,} legit, {metrics['test_pending_rows']:,} pending (left out); "
+            f"alert budget {metrics['alert_budget']:.1%}, card precision@{metrics['card_precision_k']} per day",
             *(f"  {line}" for line in metrics["table"].splitlines()),
-            f"  subtle fraud recall: rules only {metrics['subtle_recall_rules_only']:.2f}, "
-            f"blend {metrics['subtle_recall_blend']:.2f}",
         ]
     )
 

@@ -8,12 +8,19 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from streamflow.card_key import CardPseudonymKeyHooks
-from streamflow.hooks import ConfigCheckHooks, GoldDatabaseHooks, RunSummaryHooks
+from streamflow.hooks import ConfigCheckHooks, DemoLandingZoneHooks, GoldDatabaseHooks, RunSummaryHooks
 
 # Kedro 1.7's OmegaConfigLoader calls an OmegaConf API that warns on every command; not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
-HOOKS = (ConfigCheckHooks(), RunSummaryHooks(), GoldDatabaseHooks(), CardPseudonymKeyHooks())
+# pluggy calls the last registered first: the config check, then the demo's landing-zone guard, then gold's.
+HOOKS = (
+    RunSummaryHooks(),
+    CardPseudonymKeyHooks(),
+    GoldDatabaseHooks(),
+    DemoLandingZoneHooks(),
+    ConfigCheckHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from streamflow.core import ContractConfig, Event, EventError, RulesConfig, parse_event, replay_events
+from streamflow.core.outcomes import parse_outcome
 from streamflow.generator import FRAUD_PATTERNS, MALFORMED_KINDS, GeneratedStream, GeneratorConfig, generate_stream
+from streamflow.generator.config import COMPROMISED_MERCHANT
 from streamflow.generator.malformed import DUPLICATE_CODE, EXPECTED_CODES
 
 BLACKLISTED_STORES = ["S00007", "S00042"]
@@ -83,9 +85,11 @@ def test_labels_cover_every_valid_event_once() -> None:
 
 def test_fraud_rate_and_every_pattern_are_present_as_configured() -> None:
     labels = _stream().labels
-    assert labels["is_fraud"].mean() == pytest.approx(0.03, abs=1e-4)
-    counts = labels.loc[labels["is_fraud"], "pattern"].value_counts()
+    injected = labels["pattern"] != COMPROMISED_MERCHANT  # fraud_rate is the injected patterns' share
+    assert labels.loc[injected, "is_fraud"].sum() / N_EVENTS == pytest.approx(0.03, abs=1e-4)
+    counts = labels.loc[labels["is_fraud"] & injected, "pattern"].value_counts()
     assert set(counts.index) == set(FRAUD_PATTERNS)
+    assert (labels["pattern"] == COMPROMISED_MERCHANT).sum() > 0
     expected_each = 0.03 * N_EVENTS / len(FRAUD_PATTERNS)
     assert all(abs(count - expected_each) < 0.35 * expected_each for count in counts)
     assert (labels.loc[~labels["is_fraud"], "pattern"] == "none").all()
@@ -94,7 +98,8 @@ def test_fraud_rate_and_every_pattern_are_present_as_configured() -> None:
 
 def test_pattern_weights_are_honoured() -> None:
     weights = dict.fromkeys(FRAUD_PATTERNS, 0.0) | {"subtle": 1.0}
-    stream = generate_stream(_config(n_events=5_000, pattern_weights=weights), ContractConfig())
+    config = _config(n_events=5_000, pattern_weights=weights, compromised_merchants=0)
+    stream = generate_stream(config, ContractConfig())
     assert set(stream.labels.loc[stream.labels["is_fraud"], "pattern"]) == {"subtle"}
 
 
@@ -185,3 +190,52 @@ def _parses(line: str) -> bool:
     except EventError:
         return False
     return True
+
+
+def _valid_events() -> pd.DataFrame:
+    events, _ = _parsed()
+    frame = pd.DataFrame(events, columns=Event._fields)
+    return frame.merge(_stream().labels, on="transaction_id")
+
+
+def test_a_compromised_merchant_turns_every_card_present_payment_there_to_fraud_for_a_while() -> None:
+    events = _valid_events()
+    hit = events[events["pattern"] == COMPROMISED_MERCHANT]
+    assert set(hit["channel"]) <= {"pos", "atm"}
+    for store, payments in hit.groupby("store_id"):
+        start, end = payments["event_time_ms"].min(), payments["event_time_ms"].max()
+        assert end - start <= 14 * 86_400_000
+        during = events[
+            (events["store_id"] == store)
+            & events["channel"].isin(["pos", "atm"])
+            & events["event_time_ms"].between(start, end)
+        ]
+        assert during["is_fraud"].all()  # the store gives them away, nothing else
+
+
+def test_a_compromised_cards_fraud_spends_several_times_the_owner_mean_without_the_card() -> None:
+    events = _valid_events()
+    owners = events[~events["is_fraud"]].groupby("card_id")["amount"].mean()
+    stolen = events[events["pattern"] == "compromised_card"]
+    assert set(stolen["channel"]) <= {"online", "mobile"}
+    ratio = stolen["amount"].to_numpy() / owners.reindex(stolen["card_id"]).to_numpy()
+    assert np.nanmedian(ratio) > 2.5
+
+
+def test_outcomes_follow_the_label_contract_and_arrive_late_only_if_known_by_today() -> None:
+    stream = _stream()
+    outcomes = stream.outcomes
+    parsed = [parse_outcome(record) for record in outcomes.to_dict("records")]  # every one reads
+    known_at = pd.Timestamp(stream.manifest["outcomes_known_at"], tz="UTC").value // 1_000_000
+    assert all(outcome.event_time_ms <= outcome.labelled_at_ms <= known_at for outcome in parsed)
+    delays = pd.Series(
+        [(o.labelled_at_ms - o.event_time_ms) / 86_400_000 for o in parsed], index=[o.source for o in parsed]
+    )
+    assert delays["confirmed"].max() <= 3.0 < delays["chargeback"].median()
+    truth = stream.labels.set_index("transaction_id")["is_fraud"]
+    assert all(truth[o.transaction_id] == o.is_fraud for o in parsed)
+    recent = {o.transaction_id for o in parsed if o.is_fraud}
+    history = generate_stream(_config(n_events=5_000, start_date="2025-01-01"), ContractConfig())  # known today
+    long_known = (history.outcomes["is_fraud"] == "true").sum() / history.labels["is_fraud"].sum()
+    assert long_known == pytest.approx(0.9, abs=0.05)  # confirmed + charged back; a tenth never reported
+    assert len(recent) / truth.sum() < long_known  # of the last weeks' fraud, some is not known yet

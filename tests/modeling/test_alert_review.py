@@ -60,7 +60,6 @@ def test_precision_by_rule_and_recall_by_pattern_against_labels() -> None:
     assert top_feature_counts(labelled).loc["velocity_count", "fraud"] == 1
 
 
-def test_alerts_from_another_run_are_refused_with_the_fix() -> None:
-    alerts = pd.DataFrame([_alert("zz", [], "amount_ratio")])
-    with pytest.raises(ValueError, match="make stream"):
-        label_alerts(alerts, LABELS)
+def test_alerts_whose_outcome_is_still_pending_are_left_out() -> None:
+    alerts = pd.DataFrame([_alert("a", ["FR-002"], "velocity_count"), _alert("zz", [], "amount_ratio")])
+    assert label_alerts(alerts, LABELS)["transaction_id"].tolist() == ["a"]

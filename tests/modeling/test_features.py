@@ -1,12 +1,11 @@
 import json
 
 import pandas as pd
-import pytest
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, RulesConfig, process_event
 from streamflow.medallion.bronze import ingest_files
 from streamflow.medallion.silver import run_silver
-from streamflow.modeling.features import events_in_stream_order, replay_features, split_by_time
+from streamflow.modeling.features import events_in_stream_order, replay_features
 from tests.factories import make_event, payload
 
 RULES = RulesConfig.from_dict({})
@@ -47,17 +46,3 @@ def test_replayed_features_equal_the_core_run_event_by_event() -> None:
         assert tuple(row[list(FEATURE_NAMES)]) == tuple(expected.features)
         assert row["rules_score"] == expected.rules_score
         assert [row[r.rule_id] for r in expected.rule_results] == [r.fired for r in expected.rule_results]
-
-
-def test_split_by_time_puts_the_last_days_in_the_holdout() -> None:
-    day = 86_400_000
-    features = pd.DataFrame({"event_time_ms": [0, day, 2 * day, 9 * day, 10 * day]})
-    train, holdout, window = split_by_time(features, holdout_days=2)
-    assert train["event_time_ms"].tolist() == [0, day, 2 * day]
-    assert holdout["event_time_ms"].tolist() == [9 * day, 10 * day]
-    assert window["train_end"] == window["holdout_start"]
-
-
-def test_split_that_empties_a_window_says_what_to_change() -> None:
-    with pytest.raises(ValueError, match=r"lower features\.holdout_days"):
-        split_by_time(pd.DataFrame({"event_time_ms": [0, 1000]}), holdout_days=30)

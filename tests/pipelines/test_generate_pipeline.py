@@ -22,9 +22,18 @@ def test_generate_pipeline_writes_daily_jsonl_labels_and_manifest(kedro_project:
     assert [path.stem for path in files] == manifest["partitions"]
     lines = sum(path.read_text(encoding="utf-8").count("\n") for path in files)
     assert lines == manifest["total_lines"] == 3_000 + 15
-    labels = pd.read_parquet(kedro_project / "data/01_raw/labels/transaction_labels.parquet")
-    assert len(labels) == 3_000
-    assert labels["is_fraud"].sum() == manifest["fraud_events"]
+    truth = pd.read_parquet(kedro_project / "data/01_raw/generator_truth.parquet")
+    assert len(truth) == 3_000
+    assert truth["is_fraud"].sum() == manifest["fraud_events"]
+    outcomes = pd.read_csv(kedro_project / "data/01_raw/labels/outcomes.csv", dtype=str)
+    assert (
+        ",".join(outcomes.columns[:7]) == "transaction_id,is_fraud,labelled_at,source,customer_id,store_id,event_time"
+    )
+    assert len(outcomes) == manifest["outcomes"]
+    demo = json.loads((kedro_project / "data/01_raw/_demo_manifest.json").read_text())
+    assert sorted(demo["files"]) == sorted(
+        [*(f"transactions/{day}.jsonl" for day in manifest["partitions"]), "labels/outcomes.csv"]
+    )
 
 
 def test_rerun_with_another_date_range_replaces_the_synthetic_landing_zone(kedro_project: Path) -> None:

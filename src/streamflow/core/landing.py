@@ -36,19 +36,18 @@ def is_ignored(name: str) -> bool:
     return any(part.startswith((".", "_")) for part in PurePosixPath(name).parts)
 
 
-def landed_kind(name: str) -> str:
-    """``.jsonl`` or ``.jsonl.gz``: how the file is read.
+def landed_kind(name: str, suffixes: tuple[str, ...] = LANDED_SUFFIXES) -> str:
+    """How the file is read: the longest of ``suffixes`` (``.jsonl``, ``.jsonl.gz`` for events) its name ends with.
 
     Raises:
         UnsupportedFileError: Any other name.
 
     """
-    for suffix in (GZIPPED, PLAIN):
-        if name.endswith(suffix):
-            return suffix
-    raise UnsupportedFileError(
-        f"{name} is not read: events land as JSON lines in *.jsonl or gzipped *.jsonl.gz files", file=name
-    )
+    kind = next((suffix for suffix in sorted(suffixes, key=len, reverse=True) if name.endswith(suffix)), None)
+    if kind is None:
+        expected = " or ".join(f"*{suffix}" for suffix in suffixes)
+        raise UnsupportedFileError(f"{name} is not read: this landing zone reads {expected} files", file=name)
+    return kind
 
 
 def landed_lines(name: str, data: bytes) -> list[bytes]:
@@ -59,12 +58,24 @@ def landed_lines(name: str, data: bytes) -> list[bytes]:
         BadCompressionError: A ``.jsonl.gz`` that is not a whole gzip stream.
 
     """
-    if landed_kind(name) == GZIPPED:
+    return split_lines(decompressed(name, data, LANDED_SUFFIXES)[1])
+
+
+def decompressed(name: str, data: bytes, suffixes: tuple[str, ...]) -> tuple[str, bytes]:
+    """The file's kind (:func:`landed_kind`) and its bytes, gunzipped if ``.gz``.
+
+    Raises:
+        UnsupportedFileError: The name ends with none of ``suffixes``.
+        BadCompressionError: A ``.gz`` that is not a whole gzip stream.
+
+    """
+    kind = landed_kind(name, suffixes)
+    if kind.endswith(".gz"):
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
             raise BadCompressionError(f"{name} is not a whole gzip stream: {exc}", file=name) from exc
-    return split_lines(data)
+    return kind, data
 
 
 def split_lines(data: bytes) -> list[bytes]:

@@ -10,14 +10,16 @@ from typing import Any
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError
 
-FRAUD_PATTERNS: tuple[str, ...] = (
+FRAUD_PATTERNS: tuple[str, ...] = (  # injected next to a customer's history, by weight
     "high_value",
     "velocity_burst",
     "impossible_travel",
     "unusual_hour",
     "blacklisted",
     "subtle",
+    "compromised_card",
 )
+COMPROMISED_MERCHANT = "compromised_merchant"  # not injected: existing payments at a store, relabelled
 MALFORMED_KINDS: tuple[str, ...] = (
     "broken_json",
     "missing_field",
@@ -52,6 +54,16 @@ class GeneratorConfig:
         pattern_weights: Relative frequency of each fraud pattern.
         malformed_rate: Malformed lines added, as a share of ``n_events``.
         min_history_for_fraud: Past events a customer needs before fraud is injected.
+        compromised_merchants: Stores whose card-present payments are all fraud for
+            ``compromise_days`` days each (a skimmed terminal).
+        compromise_days: How long a compromised store stays compromised.
+        outcome_sources: Share of fraud reported by each source (``confirmed``: within hours to
+            days; ``chargeback``: days to weeks); the rest is never reported.
+        chargeback_median_days: Median delay of a chargeback (log-normal, 1 to 60 days).
+        cleared_rate: Share of legit payments that get a ``cleared`` outcome (a dispute closed
+            in the customer's favour) within days.
+        outcomes_known_on: ISO date (UTC midnight) of the outcome feed written: outcomes that
+            become known later are left out; ``None``: today.
         blacklisted_store_ids: Stores the ``blacklisted`` pattern uses (never used by legit events).
 
     """
@@ -67,12 +79,25 @@ class GeneratorConfig:
     pattern_weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(FRAUD_PATTERNS, 1.0))
     malformed_rate: float = 0.005
     min_history_for_fraud: int = 8
+    compromised_merchants: int = 4
+    compromise_days: int = 14
+    outcome_sources: Mapping[str, float] = field(default_factory=lambda: {"confirmed": 0.3, "chargeback": 0.6})
+    chargeback_median_days: float = 9.0
+    cleared_rate: float = 0.005
+    outcomes_known_on: str | None = None
     blacklisted_store_ids: tuple[str, ...] = ()
 
     @property
     def customers(self) -> int:
         """Number of customers to create."""
         return self.n_customers or max(1, self.n_events // 50)
+
+    @property
+    def outcomes_known_at(self) -> date:
+        """The day (UTC midnight) the outcome feed is written at: ``outcomes_known_on``, or today."""
+        if self.outcomes_known_on is None:
+            return datetime.now(UTC).date()
+        return date.fromisoformat(self.outcomes_known_on)
 
     @property
     def first_day(self) -> date:
@@ -104,7 +129,17 @@ def _validate(config: GeneratorConfig) -> None:
         raise ConfigError("generate: n_events, days, n_stores and n_products must be >= 1")
     if not 0.0 <= config.fraud_rate < 0.5 or not 0.0 <= config.malformed_rate < 0.5:
         raise ConfigError("generate: fraud_rate and malformed_rate must be within [0, 0.5)")
-    try:
-        config.first_day  # noqa: B018 - validates the ISO date
-    except ValueError as exc:
-        raise ConfigError(f"generate.start_date is not an ISO date: {config.start_date!r}") from exc
+    unknown_sources = sorted(set(config.outcome_sources) - {"confirmed", "chargeback"})
+    if unknown_sources or not 0.0 <= sum(config.outcome_sources.values()) <= 1.0:
+        raise ConfigError(
+            "generate.outcome_sources: shares of confirmed and chargeback adding up to at most 1, got "
+            f"{dict(config.outcome_sources)}"
+        )
+    if config.compromised_merchants < 0 or config.compromise_days < 1 or not 0.0 <= config.cleared_rate < 0.5:
+        raise ConfigError("generate: compromised_merchants >= 0, compromise_days >= 1, cleared_rate in [0, 0.5)")
+    for key in ("start_date", "outcomes_known_on"):
+        value = getattr(config, key)
+        try:
+            date.fromisoformat(value) if value is not None else None
+        except ValueError as exc:
+            raise ConfigError(f"generate.{key} is not an ISO date: {value!r}", key=f"generate.{key}") from exc

@@ -10,6 +10,13 @@ Each pattern draws anchor events (a customer's legit event after at least
 - ``blacklisted``: an online payment at a blacklisted store.
 - ``subtle``: amount 2-3 std above the mean, 4-5 h from the peak hour and 150-400 km
   from home at once; each feature alone stays below every rule's threshold.
+- ``compromised_card``: a fraudster's card-not-present payments, 3-6 times the owner's mean
+  amount, spread over the 14 days after the theft at the owner's usual hours, mixed with the
+  owner's own payments (the Fraud Detection Handbook's scenario 3).
+
+``compromised_merchant`` is not injected: :func:`compromise_merchants` relabels every
+card-present payment at a few stores for some days as fraud (a skimmed terminal, the Handbook's
+scenario 2): the payments look like any other, only the store gives them away.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from streamflow.generator.config import FRAUD_PATTERNS
+from streamflow.generator.config import COMPROMISED_MERCHANT, FRAUD_PATTERNS
 from streamflow.generator.events import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
 from streamflow.generator.world import CHANNELS, World
 
@@ -29,6 +36,9 @@ EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = 111.2
 FAR_CITY_KM = 3000.0
 BURST_LENGTHS = (7, 11)  # [low, high) events per velocity burst
+CARD_FRAUD_EVENTS = (2, 7)  # [low, high) fraudster payments per compromised card
+CARD_FRAUD_DAYS = 14
+CARD_PRESENT = ("pos", "atm")
 
 
 def pattern_quotas(rng: np.random.Generator, n_fraud: int, weights: dict[str, float]) -> dict[str, int]:
@@ -76,13 +86,15 @@ def inject_fraud(
         "unusual_hour": lambda a: _unusual_hour(rng, world, legit.iloc[a]),
         "blacklisted": lambda a: _blacklisted(rng, world, legit.iloc[a], blacklisted_store_ids),
         "subtle": lambda a: _subtle(rng, world, legit.iloc[a]),
+        "compromised_card": lambda a: _compromised_card(rng, world, legit.iloc[a], quotas["compromised_card"]),
     }
     parts = []
     for pattern in FRAUD_PATTERNS:
         quota = quotas.get(pattern, 0)
         if quota == 0 or (pattern == "blacklisted" and not blacklisted_store_ids):
             continue
-        incidents = -(-quota // BURST_LENGTHS[0]) if pattern == "velocity_burst" else quota
+        per_incident = {"velocity_burst": BURST_LENGTHS[0], "compromised_card": CARD_FRAUD_EVENTS[0]}.get(pattern, 1)
+        incidents = -(-quota // per_incident)
         anchors = eligible[rng.integers(0, len(eligible), incidents)]
         parts.append(makers[pattern](anchors).assign(pattern=pattern))
     if not parts:
@@ -201,6 +213,52 @@ def _subtle(rng: np.random.Generator, world: World, anchors: pd.DataFrame) -> pd
         longitude=(new_lon + 180.0) % 360.0 - 180.0,
         channel=np.asarray(CHANNELS, dtype=object)[rng.choice([1, 2], n)],
     )
+
+
+def _compromised_card(rng: np.random.Generator, world: World, anchors: pd.DataFrame, quota: int) -> pd.DataFrame:
+    counts = rng.integers(*CARD_FRAUD_EVENTS, len(anchors))
+    repeated = anchors.iloc[np.repeat(np.arange(len(anchors)), counts)].iloc[:quota].reset_index(drop=True)
+    customer = repeated["customer"].to_numpy()
+    n = len(repeated)
+    mean, _ = _customer_amount_moments(world, customer)
+    peak = world.customers["peak_hour"].to_numpy()[customer]
+    spread = world.customers["hour_spread"].to_numpy()[customer]
+    days_later = rng.integers(0, CARD_FRAUD_DAYS, n) * DAY_MS
+    usual_hour = _at_local_hour(world, repeated, peak + rng.normal(0, 1, n) * spread)
+    lat, lon = _home(world, customer)
+    legit_stores = np.flatnonzero(~world.stores["blacklisted"].to_numpy())
+    return repeated.assign(
+        event_time_ms=np.maximum(usual_hour + days_later, repeated["event_time_ms"].to_numpy() + MINUTE_MS),
+        amount=np.round(mean * rng.uniform(3, 6, n), 2),
+        store=legit_stores[rng.integers(0, len(legit_stores), n)],
+        latitude=lat + rng.normal(0, 0.01, n),
+        longitude=lon + rng.normal(0, 0.01, n),
+        channel=np.asarray(CHANNELS, dtype=object)[rng.choice([1, 2], n)],
+    )
+
+
+def compromise_merchants(
+    rng: np.random.Generator, world: World, events: pd.DataFrame, *, stores: int, days: int
+) -> pd.DataFrame:
+    """``events`` with every card-present payment at ``stores`` compromised stores relabelled as fraud.
+
+    Each store is compromised for ``days`` days from a random day of the stream: all its ``pos``
+    and ``atm`` payments then are ``compromised_merchant`` fraud. The stores are drawn among the
+    legit stores with card-present payments, busiest first weighted, so that each has some.
+    """
+    present = events["channel"].isin(CARD_PRESENT).to_numpy() & (events["store"].to_numpy() >= 0)
+    traffic = np.bincount(events["store"].to_numpy()[present], minlength=len(world.stores)).astype(float)
+    traffic[world.stores["blacklisted"].to_numpy()] = 0.0
+    if stores == 0 or traffic.sum() == 0:
+        return events
+    chosen = rng.choice(len(traffic), min(stores, int((traffic > 0).sum())), replace=False, p=traffic / traffic.sum())
+    times = events["event_time_ms"].to_numpy()
+    start = rng.integers(times.min(), max(times.min() + 1, times.max() - days * DAY_MS), len(chosen))
+    pattern = events["pattern"].to_numpy().copy()
+    for store, begin in zip(chosen.tolist(), start.tolist(), strict=True):
+        hit = present & (events["store"].to_numpy() == store) & (times >= begin) & (times < begin + days * DAY_MS)
+        pattern[hit & (pattern == "none")] = COMPROMISED_MERCHANT
+    return events.assign(pattern=pattern)
 
 
 def _city_distances_km(world: World) -> NDArray[Any]:

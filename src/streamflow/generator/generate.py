@@ -11,9 +11,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from streamflow.core.contract import REQUIRED_FIELDS, SCHEMA_VERSION, ContractConfig
+from streamflow.core.outcomes import REQUIRED_OUTCOME_FIELDS
 from streamflow.generator.config import MALFORMED_KINDS, GeneratorConfig
 from streamflow.generator.events import DAY_MS, draw_legit_events, sort_events
-from streamflow.generator.fraud import inject_fraud, pattern_quotas
+from streamflow.generator.fraud import compromise_merchants, inject_fraud, pattern_quotas
 from streamflow.generator.malformed import DUPLICATE_CODE, EXPECTED_CODES, malformed_line
 from streamflow.generator.world import MAX_CARDS, World, build_world, card_ids, customer_ids, product_ids
 
@@ -27,13 +28,17 @@ class GeneratedStream:
 
     Attributes:
         partitions: JSON-lines text per event date (``YYYY-MM-DD``), malformed lines included.
-        labels: ``transaction_id``, ``is_fraud``, ``pattern`` for every valid event.
-        manifest: Counts per pattern and per malformed kind, with the codes expected.
+        labels: The generator's ground truth: ``transaction_id``, ``is_fraud``, ``pattern`` for
+            every valid event (known to the generator only; a team knows its outcomes).
+        outcomes: The outcomes known at ``config.outcomes_known_at``, in the label contract's
+            columns (strings, as the CSV holds them) plus ``pattern``, in the order they became known.
+        manifest: Counts per pattern, per malformed kind (with the codes expected) and per outcome source.
 
     """
 
     partitions: dict[str, str]
     labels: pd.DataFrame
+    outcomes: pd.DataFrame
     manifest: dict[str, Any]
 
 
@@ -67,7 +72,11 @@ def generate_stream(config: GeneratorConfig, contract: ContractConfig) -> Genera
             blacklisted_store_ids=config.blacklisted_store_ids,
             time_bounds_ms=bounds,
         )
-        events = _to_contract_frame(world, sort_events(pd.concat([legit, fraud], ignore_index=True)), config)
+        mixed = sort_events(pd.concat([legit, fraud], ignore_index=True))
+        mixed = compromise_merchants(
+            rng, world, mixed, stores=config.compromised_merchants, days=config.compromise_days
+        )
+        events = _to_contract_frame(world, mixed, config)
         progress.update()
         lines = to_json_lines(events)
         progress.update()
@@ -82,7 +91,64 @@ def generate_stream(config: GeneratorConfig, contract: ContractConfig) -> Genera
             "pattern": events["pattern"].to_numpy(),
         }
     )
-    return GeneratedStream(partitions, labels, _manifest(config, labels, malformed_counts, partitions))
+    outcomes = draw_outcomes(rng, events, config)
+    return GeneratedStream(
+        partitions, labels, outcomes, _manifest(config, labels, malformed_counts, partitions, outcomes)
+    )
+
+
+OUTCOME_COLUMNS: tuple[str, ...] = (*REQUIRED_OUTCOME_FIELDS, "pattern")
+CONFIRMED_DELAY_HOURS = (2.0, 72.0)
+CLEARED_DELAY_DAYS = (1.0, 10.0)
+CHARGEBACK_DELAY_DAYS = (1.0, 60.0)
+CHARGEBACK_SIGMA = 0.6
+
+
+def draw_outcomes(rng: np.random.Generator, events: pd.DataFrame, config: GeneratorConfig) -> pd.DataFrame:
+    """The outcomes a fraud team would hold at ``config.outcomes_known_at``, in the label contract.
+
+    Each fraud is confirmed (hours to 3 days later), charged back (log-normal delay around
+    ``chargeback_median_days``, 1 to 60 days) or never reported, by ``outcome_sources``; a share
+    of legit payments is ``cleared`` 1-10 days later. Outcomes not known yet are left out, as a
+    team's feed would not hold them.
+    """
+    fraud = events["pattern"].to_numpy() != "none"
+    n = len(events)
+    draw = rng.random(n)
+    confirmed_share = config.outcome_sources.get("confirmed", 0.0)
+    chargeback_share = confirmed_share + config.outcome_sources.get("chargeback", 0.0)
+    source = np.full(n, "", dtype=object)
+    source[fraud & (draw < confirmed_share)] = "confirmed"
+    source[fraud & (draw >= confirmed_share) & (draw < chargeback_share)] = "chargeback"
+    source[~fraud & (draw < config.cleared_rate)] = "cleared"
+    delay_days = np.select(
+        [source == "confirmed", source == "chargeback", source == "cleared"],
+        [
+            rng.uniform(*CONFIRMED_DELAY_HOURS, n) / 24.0,
+            np.clip(rng.lognormal(np.log(config.chargeback_median_days), CHARGEBACK_SIGMA, n), *CHARGEBACK_DELAY_DAYS),
+            rng.uniform(*CLEARED_DELAY_DAYS, n),
+        ],
+        default=0.0,
+    )
+    labelled_at_ms = (events["event_time_ms"].to_numpy() + (delay_days * DAY_MS).astype(np.int64)) // 1000 * 1000
+    known_at_ms = int(datetime.combine(config.outcomes_known_at, datetime.min.time(), UTC).timestamp() * 1000)
+    known = (source != "") & (labelled_at_ms <= known_at_ms)
+    order = np.argsort(labelled_at_ms[known], kind="stable")
+    chosen = events.loc[known].iloc[order]
+    labelled = labelled_at_ms[known][order].astype("datetime64[ms]")
+    return pd.DataFrame(
+        {
+            "transaction_id": chosen["transaction_id"].to_numpy(),
+            "is_fraud": np.where(fraud[known][order], "true", "false"),
+            "labelled_at": np.datetime_as_string(labelled, unit="s").astype(object) + "+00:00",
+            "source": source[known][order],
+            "customer_id": chosen["customer_id"].to_numpy(),
+            "store_id": chosen["store_id"].to_numpy(),
+            "event_time": chosen["timestamp"].to_numpy(),
+            "pattern": chosen["pattern"].to_numpy(),
+        },
+        columns=list(OUTCOME_COLUMNS),
+    )
 
 
 def to_json_lines(events: pd.DataFrame) -> list[str]:
@@ -129,6 +195,7 @@ def _to_contract_frame(world: World, events: pd.DataFrame, config: GeneratorConf
             "longitude": events["longitude"].round(6).to_numpy(),
             "channel": events["channel"].to_numpy(),
             "pattern": events["pattern"].to_numpy(),
+            "event_time_ms": events["event_time_ms"].to_numpy(),
             "event_date": np.datetime_as_string(events["event_time_ms"].to_numpy().astype("datetime64[ms]"), unit="D"),
         }
     )
@@ -169,7 +236,11 @@ def _with_malformed_lines(
 
 
 def _manifest(
-    config: GeneratorConfig, labels: pd.DataFrame, malformed: dict[str, int], partitions: dict[str, str]
+    config: GeneratorConfig,
+    labels: pd.DataFrame,
+    malformed: dict[str, int],
+    partitions: dict[str, str],
+    outcomes: pd.DataFrame,
 ) -> dict[str, Any]:
     patterns = labels["pattern"].value_counts().to_dict()
     codes: dict[str, int] = {}
@@ -189,4 +260,8 @@ def _manifest(
         "duplicate_code": DUPLICATE_CODE,
         "total_lines": len(labels) + sum(malformed.values()),
         "partitions": sorted(partitions),
+        "outcomes_known_at": config.outcomes_known_at.isoformat(),
+        "outcomes": len(outcomes),
+        "outcomes_per_source": {str(k): int(v) for k, v in sorted(outcomes["source"].value_counts().items())},
+        "fraud_reported": int((outcomes["is_fraud"] == "true").sum()),
     }

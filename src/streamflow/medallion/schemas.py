@@ -82,6 +82,38 @@ class Quarantine(pa.DataFrameModel):
         strict = True
 
 
+class SilverOutcomes(pa.DataFrameModel):
+    """Known outcomes (label contract v1) that matched a landed transaction (``silver_outcomes``)."""
+
+    transaction_id: Series[pd.StringDtype] = identifier()
+    is_fraud: Series[bool]
+    labelled_at_ms: Series[int]
+    source: Series[pd.StringDtype] = text(isin=["chargeback", "confirmed", "cleared", "other"])
+    customer_id: Series[pd.StringDtype] = identifier()
+    store_id: Series[pd.StringDtype] = identifier()
+    event_time_ms: Series[int]
+    pattern: Series[pd.StringDtype] = text(nullable=True)
+    source_file: Series[pd.StringDtype] = text()
+    line_number: Series[int] = pa.Field(ge=1)
+
+    class Config:
+        strict = True
+
+
+class OutcomeQuarantine(pa.DataFrameModel):
+    """Outcome records not used, each with its code (a broken record, an unknown or mismatched transaction)."""
+
+    source_file: Series[str]
+    line_number: Series[int] = pa.Field(ge=0)  # 0: the whole file
+    payload: Series[str]
+    error_code: Series[str]
+    error_field: Series[str]
+    error_message: Series[str]
+
+    class Config:
+        strict = True
+
+
 class FactTransactions(pa.DataFrameModel):
     """``fact_transactions``: one row per transaction id, first arrival kept.
 

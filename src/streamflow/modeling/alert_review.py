@@ -1,7 +1,8 @@
-"""The stream's alerts against the generator's labels (``notebooks/03_stream_alerts.ipynb``).
+"""The stream's alerts against the outcomes (``notebooks/03_stream_alerts.ipynb``).
 
 The alerts come from the catalog's ``stream_alerts`` (a partitioned dataset over the Flink
-job's JSON-lines files); the labels from ``transaction_labels``.
+job's JSON-lines files); the labels are the outcomes known at the evaluation's cut-off
+(``modeling.protocol.labels_at``: ``transaction_id``, ``is_fraud``, ``pattern``, pending ones left out).
 """
 
 from __future__ import annotations
@@ -53,19 +54,11 @@ def load_alerts(partitions: Mapping[str, Callable[[], pd.DataFrame]]) -> pd.Data
 
 
 def label_alerts(alerts: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """Alerts with the generator's ``is_fraud`` and ``pattern``.
+    """The alerts whose transaction has a known label, with its ``is_fraud`` and ``pattern``.
 
-    Raises:
-        ValueError: If an alert's transaction has no label (labels from another run).
-
+    An alert on a transaction whose outcome is still pending (too recent) is left out.
     """
-    joined = alerts.merge(labels, on="transaction_id", how="left", validate="many_to_one")
-    missing = int(joined["is_fraud"].isna().sum())
-    if missing:
-        raise ValueError(
-            f"{missing} alerts have no label: the stream scored events from another generator run. "
-            "Regenerate and rescore: kedro run, then make stream."
-        )
+    joined = alerts.merge(labels[["transaction_id", "is_fraud", "pattern"]], on="transaction_id", how="inner")
     return joined.assign(is_fraud=joined["is_fraud"].astype(bool))
 
 

@@ -17,6 +17,7 @@ from streamflow.core import FEATURE_NAMES, Event, RulesConfig, replay_events
 
 RULE_IDS: tuple[str, ...] = ("FR-001", "FR-002", "FR-003", "FR-004", "FR-005")
 ORDER_COLUMNS: tuple[str, ...] = ("event_time_ms", "source_file", "line_number")
+ID_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", "card_id", "store_id", "event_time_ms", "amount")
 
 
 def events_in_stream_order(silver: pd.DataFrame) -> list[Event]:
@@ -30,11 +31,11 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
     """One row per event: ids, time, the six features, each rule's verdict and the rules score.
 
     Returns:
-        Columns ``transaction_id, customer_id, event_time_ms, amount`` + ``FEATURE_NAMES``
-        + one boolean per rule id + ``rules_score`` + ``rule_reasons`` (JSON list).
+        Columns ``transaction_id, customer_id, card_id, store_id, event_time_ms, amount`` +
+        ``FEATURE_NAMES`` + one boolean per rule id + ``rules_score`` + ``rule_reasons`` (JSON list).
 
     """
-    rows: dict[str, list[Any]] = {name: [] for name in ("transaction_id", "customer_id", "event_time_ms", "amount")}
+    rows: dict[str, list[Any]] = {name: [] for name in ID_COLUMNS}
     features: list[tuple[float, ...]] = []
     fired: list[tuple[bool, ...]] = []
     scores: list[float] = []
@@ -42,10 +43,8 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
     events = events_in_stream_order(silver)
     progress = tqdm(events, desc="replay", unit="event", unit_scale=True, mininterval=1.0, leave=False)
     for event, assessment in replay_events(progress, rules):
-        rows["transaction_id"].append(event.transaction_id)
-        rows["customer_id"].append(event.customer_id)
-        rows["event_time_ms"].append(event.event_time_ms)
-        rows["amount"].append(event.amount)
+        for name in ID_COLUMNS:
+            rows[name].append(getattr(event, name))
         features.append(tuple(assessment.features))
         fired.append(tuple(result.fired for result in assessment.rule_results))
         scores.append(assessment.rules_score)
@@ -60,34 +59,6 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
         rule_reasons=pd.Series(reasons, dtype=object),
     )
     return frame
-
-
-def split_by_time(features: pd.DataFrame, holdout_days: float) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """Training window, then a later holdout window of the last ``holdout_days``.
-
-    Returns:
-        The training rows, the holdout rows, and both windows as ISO times.
-
-    """
-    if features.empty:
-        raise ValueError("no feature rows to split: the silver table is empty")
-    end_ms = int(features["event_time_ms"].max())
-    start_ms = int(features["event_time_ms"].min())
-    cut_ms = end_ms - int(holdout_days * 86_400_000)
-    train = features[features["event_time_ms"] < cut_ms].reset_index(drop=True)
-    holdout = features[features["event_time_ms"] >= cut_ms].reset_index(drop=True)
-    if train.empty or holdout.empty:
-        raise ValueError(
-            f"time split left an empty window (holdout_days={holdout_days}, data spans "
-            f"{(end_ms - start_ms) / 86_400_000:.1f} days); lower features.holdout_days"
-        )
-    window = {
-        "train_start": _iso(start_ms),
-        "train_end": _iso(cut_ms),
-        "holdout_start": _iso(cut_ms),
-        "holdout_end": _iso(end_ms),
-    }
-    return train, holdout, window
 
 
 def _iso(epoch_ms: int) -> str:

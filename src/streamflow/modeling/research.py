@@ -1,6 +1,7 @@
 """Model research sweeps: Isolation Forest contamination and the rules/model blend weight alpha.
 
-Used by ``notebooks/02_model_research.ipynb``; labels are used here for evaluation only.
+Used by ``notebooks/02_model_research.ipynb``; labels (outcomes known at the evaluation's cut-off,
+``modeling.protocol.labels_at``) are used here for evaluation only.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score, precision_recall_fscore_support
 
 from streamflow.core.forest import ModelBundle
-from streamflow.modeling.evaluation import labelled, scorer_metrics
 from streamflow.modeling.scoring import threshold_for_alert_rate
 from streamflow.modeling.training import feature_matrix
 
@@ -59,19 +60,18 @@ def contamination_sweep(
         forest: The fitted research forest.
         train: Training window features (sets the offsets).
         holdout: Holdout window features.
-        labels: ``transaction_id``, ``is_fraud``, ``pattern`` from the generator.
+        labels: ``transaction_id``, ``is_fraud``, ``pattern`` (transactions without a known label left out).
         contaminations: The values to try.
 
     Returns:
         One row per contamination: ``contamination``, ``offset`` and ``SWEEP_METRICS``.
 
     """
-    joined = labelled(holdout, labels)
+    joined = _with_labels(holdout, labels)
     scores = forest.score_samples(feature_matrix(joined))
     rows = []
     for contamination, offset in zip(contaminations, contamination_offsets(forest, train, contaminations), strict=True):
-        decision = pd.DataFrame({"score": -scores, "alert": scores < offset})
-        metrics = scorer_metrics(joined["is_fraud"], joined["pattern"], decision)
+        metrics = threshold_metrics(joined, -scores, scores < offset)
         rows.append({"contamination": contamination, "offset": offset, **_headline(metrics)})
     return pd.DataFrame(rows)
 
@@ -94,7 +94,7 @@ def alpha_sweep(
         bundle: The packaged model (its ``ml_scores``; its own alpha is ignored).
         train: Training window features (sets the thresholds).
         holdout: Holdout window features.
-        labels: ``transaction_id``, ``is_fraud``, ``pattern`` from the generator.
+        labels: ``transaction_id``, ``is_fraud``, ``pattern`` (transactions without a known label left out).
         alphas: Blend weights in [0, 1].
         target_alert_rate: Share of the training window that alerts.
 
@@ -108,15 +108,14 @@ def alpha_sweep(
     bad = [value for value in alphas if not 0.0 <= value <= 1.0]
     if bad:
         raise ValueError(f"alpha must be within [0, 1], got {bad}")
-    joined = labelled(holdout, labels)
+    joined = _with_labels(holdout, labels)
     train_ml, holdout_ml = (bundle.ml_scores(feature_matrix(frame)) for frame in (train, joined))
     train_rules, holdout_rules = (frame["rules_score"].to_numpy(dtype=np.float64) for frame in (train, joined))
     rows = []
     for alpha in alphas:
         threshold = threshold_for_alert_rate(alpha * train_ml + (1.0 - alpha) * train_rules, target_alert_rate)
         final = alpha * holdout_ml + (1.0 - alpha) * holdout_rules
-        decision = pd.DataFrame({"score": final, "alert": final >= threshold})
-        metrics = scorer_metrics(joined["is_fraud"], joined["pattern"], decision)
+        metrics = threshold_metrics(joined, final, final >= threshold)
         rows.append(
             {
                 "alpha": alpha,
@@ -126,6 +125,30 @@ def alpha_sweep(
             }
         )
     return pd.DataFrame(rows)
+
+
+def threshold_metrics(labelled: pd.DataFrame, score: Any, alert: Any) -> dict[str, Any]:
+    """Precision, recall, F1, alert rate of a threshold's alerts; the score's average precision; recall per pattern."""
+    truth = labelled["is_fraud"].to_numpy(dtype=bool)
+    alert = np.asarray(alert, dtype=bool)
+    precision, recall, f1, _ = precision_recall_fscore_support(truth, alert, average="binary", zero_division=0)
+    patterns = labelled["pattern"]
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "pr_auc": float(average_precision_score(truth, score)) if truth.any() else 0.0,
+        "alert_rate": float(alert.mean()),
+        "recall_by_pattern": {
+            str(pattern): float(alert[(patterns == pattern).to_numpy() & truth].mean())
+            for pattern in sorted(patterns[truth].dropna().unique())
+        },
+    }
+
+
+def _with_labels(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    joined = features.merge(labels[["transaction_id", "is_fraud", "pattern"]], on="transaction_id", how="inner")
+    return joined.assign(is_fraud=joined["is_fraud"].astype(bool))
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, float]:

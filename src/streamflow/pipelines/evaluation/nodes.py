@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -9,42 +10,50 @@ from matplotlib.figure import Figure
 
 from streamflow.core.forest import ModelBundle
 from streamflow.modeling import evaluation
-from streamflow.modeling.scoring import score_frame, threshold_for_alert_rate
-from streamflow.modeling.training import feature_matrix
+from streamflow.modeling.protocol import FRAUD, LEGIT, PENDING, Windows, labels_at
+from streamflow.modeling.scoring import score_frame
 
 
 def evaluate_model(
     holdout_features: pd.DataFrame,
-    train_features: pd.DataFrame,
-    transaction_labels: pd.DataFrame,
+    silver_outcomes: pd.DataFrame,
     model_bundle: ModelBundle,
-    target_alert_rate: float,
+    split_window: dict[str, Any],
+    card_precision_k: int,
+    alert_budget: float,
 ) -> tuple[dict[str, Any], Figure]:
-    """Holdout metrics of rules only, model only and the blend, and their PR curves.
+    """The field's metrics of rules only, the forest and the blend on the test window, under the delay protocol.
 
-    The model-only threshold is set like the blend's: the score that ``target_alert_rate``
-    of the training window reaches. Labels are used here only.
+    Labels are the outcomes known at the evaluation's cut-off (``labelled_at <= cut-off``);
+    transactions without one count as legit once older than the maturity window, and the
+    younger ones (pending) are left out and counted.
     """
-    scored = evaluation.labelled(score_frame(holdout_features, model_bundle), transaction_labels)
-    model_threshold = threshold_for_alert_rate(
-        model_bundle.ml_scores(feature_matrix(train_features)), target_alert_rate
-    )
-    decisions = evaluation.decisions(
-        scored, model_threshold=model_threshold, blend_threshold=model_bundle.manifest.alert_threshold
-    )
-    metrics = {
-        name: evaluation.scorer_metrics(scored["is_fraud"], scored["pattern"], d) for name, d in decisions.items()
-    }
+    windows = Windows.from_dict(split_window)
+    scored = score_frame(holdout_features, model_bundle)
+    labels = labels_at(scored, silver_outcomes, cutoff_ms=windows.evaluation_cutoff_ms, maturity_ms=windows.maturity_ms)
+    counts = labels["label"].value_counts()
+    frame = evaluation.evaluation_frame(scored, labels)
+    metrics = evaluation.evaluate_scorers(frame, k=card_precision_k, budget=alert_budget)
     report = {
         "model_version": model_bundle.manifest.model_version,
-        "holdout_rows": len(scored),
-        "holdout_fraud_rows": int(scored["is_fraud"].sum()),
+        "protocol": split_window,
+        "test_rows": len(scored),
+        "test_fraud_rows": int(counts.get(FRAUD, 0)),
+        "test_legit_rows": int(counts.get(LEGIT, 0)),
+        "test_pending_rows": int(counts.get(PENDING, 0)),
+        "card_precision_k": card_precision_k,
+        "alert_budget": alert_budget,
         "alpha": model_bundle.manifest.alpha,
-        "target_alert_rate": target_alert_rate,
-        "thresholds": {"model_only": model_threshold, "blend": model_bundle.manifest.alert_threshold},
-        "scorers": metrics,
-        "table": evaluation.metrics_table(metrics),
-        **evaluation.model_earns_its_place(metrics),
+        "scorers": _json_safe(metrics),
+        "table": evaluation.metrics_table(metrics, k=card_precision_k),
     }
-    figure = evaluation.pr_curve_figure(scored["is_fraud"], {name: d["score"] for name, d in decisions.items()})
-    return report, figure
+    return report, evaluation.pr_curve_figure(frame, metrics)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN (a metric without the data to measure it) as ``null``, so the report is strict JSON."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return None if isinstance(value, float) and math.isnan(value) else value

@@ -6,17 +6,18 @@ from streamflow.pipelines.evaluation.nodes import evaluate_model
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """Holdout evaluation against the generator's labels."""
+    """The test window's evaluation under the delay protocol, against the outcomes known at its cut-off."""
     return Pipeline(
         [
             Node(
                 evaluate_model,
                 [
                     "holdout_features",
-                    "train_features",
-                    "transaction_labels",
+                    "silver_outcomes",
                     "model_bundle",
-                    "params:training.target_alert_rate",
+                    "split_window",
+                    "params:evaluation.card_precision_k",
+                    "params:evaluation.alert_budget",
                 ],
                 ["model_metrics", "pr_curve_plot"],
                 name="evaluate_model_node",

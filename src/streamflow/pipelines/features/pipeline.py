@@ -6,7 +6,7 @@ from streamflow.pipelines.features.nodes import build_transaction_features, spli
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """Feature vectors and rule results for every silver event, split by time."""
+    """Feature vectors and rule results for every silver event, split into the delay protocol's windows."""
     return Pipeline(
         [
             Node(
@@ -17,7 +17,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             Node(
                 split_features,
-                ["transaction_features", "params:features.holdout_days"],
+                ["transaction_features", "silver_outcomes", "params:evaluation.protocol"],
                 ["train_features", "holdout_features", "split_window"],
                 name="split_features_node",
             ),

@@ -12,7 +12,13 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             Node(
                 func=generate_transactions,
                 inputs=["params:generate", "params:event_contract", "params:fraud_rules"],
-                outputs=["raw_transactions@jsonl", "transaction_labels", "generation_manifest"],
+                outputs=[
+                    "raw_transactions@jsonl",
+                    "raw_labels@csv",
+                    "generator_truth",
+                    "generation_manifest",
+                    "demo_manifest",
+                ],
                 name="generate_transactions_node",
             ),
         ]

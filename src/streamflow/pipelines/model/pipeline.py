@@ -1,14 +1,15 @@
-"""Wiring of the ``model`` pipeline: features, training, package, explain, evaluation."""
+"""Wiring of the ``model`` pipeline: labels, features, training, package, explain, evaluation."""
 
 from kedro.pipeline import Pipeline
 
-from streamflow.pipelines import evaluation, explain, features, package, training
+from streamflow.pipelines import evaluation, explain, features, labels, package, training
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """Silver events to a packaged, explained and evaluated fraud model."""
+    """Silver events and the landed outcomes to a packaged, explained and evaluated fraud model."""
     return (
-        features.create_pipeline()
+        labels.create_pipeline()
+        + features.create_pipeline()
         + training.create_pipeline()
         + package.create_pipeline()
         + explain.create_pipeline()
