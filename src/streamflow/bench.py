@@ -31,6 +31,8 @@ from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
 GENERATION_TARGET_S = 30.0
 MEDALLION_TARGET_S = 60.0  # bronze to gold on SQLite...
 MEDALLION_TARGET_EVENTS = 1_000_000  # ...for this many generated events
+TRAIN_TARGET_S = 180.0  # make train (medallion, outcomes, features, training, packaging, evaluation)...
+TRAIN_TARGET_EVENTS = 1_000_000  # ...on this many landed events with their outcomes
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EVENT = {
     "schema_version": 1,
@@ -181,6 +183,27 @@ def bench_medallion(sizes: list[int], repeats: int) -> None:
         )
 
 
+def bench_train(n_events: int, repeats: int) -> None:
+    """``make train`` end to end on landed events and outcomes (``--pipelines train``); then the evaluation alone."""
+    with tempfile.TemporaryDirectory() as folder:
+        project = make_scratch_project(REPO_ROOT, Path(folder) / "train")
+        _run_pipeline(project, "generate", {"generate": {"n_events": n_events}})
+        gold_db = project / "data/03_primary/gold.sqlite"
+
+        def train() -> None:
+            gold_db.unlink(missing_ok=True)
+            _run_pipeline(project, "train", {})
+
+        median, runs = _median_seconds(train, repeats)
+        evaluation, _ = _median_seconds(lambda: _run_pipeline(project, "evaluation", {}), max(repeats, 3))
+    target = TRAIN_TARGET_S * n_events / TRAIN_TARGET_EVENTS
+    print(
+        f"make train {n_events:>9,} events  median {median:6.1f} s   target < {target:.0f} s   "
+        f"{'OK' if median < target else 'OVER TARGET'}   runs: {', '.join(f'{run:.1f}' for run in runs)} s"
+    )
+    print(f"    evaluation alone (the delay protocol's labels and metrics)  median {evaluation:6.2f} s")
+
+
 def _run_pipeline(project: Path, name: str, params: dict[str, Any]) -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
@@ -208,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--medallion-sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="events per medallion run"
     )
+    parser.add_argument("--train-events", type=int, default=1_000_000, help="landed events make train runs on")
+    parser.add_argument("--train-repeats", type=int, default=1, help="runs of make train (each takes minutes)")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)  # Kedro's per-node logs would bury the figures
     print(
@@ -219,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     bench_generation(args.events, args.repeats)
     if args.medallion_sizes:
         bench_medallion(args.medallion_sizes, args.repeats)
+    if args.train_events:
+        bench_train(args.train_events, args.train_repeats)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ checkout's environment): events into data/01_raw/transactions/, outcomes into da
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,9 @@ HEADER = "transaction_id,is_fraud,labelled_at,source,customer_id,store_id,event_
 
 
 def _project_with_make(folder: Path) -> Path:
-    """A project folder as a team's clone would be: config, the Makefile, and an environment (this checkout's)."""
+    """A project folder as a team's clone would be: its config and the Makefile (the environment is this checkout's)."""
     project = make_scratch_project(REPO_ROOT, folder)
     shutil.copy(REPO_ROOT / "Makefile", project / "Makefile")
-    (project / ".venv").symlink_to(REPO_ROOT / ".venv")
     return project
 
 
@@ -44,10 +44,11 @@ def _land_history(project: Path) -> None:
 
 def _make(project: Path, target: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    # -o: the environment is this checkout's, set up already (the README's first step); make must
-    # never sync it from here (that would install the package from this folder).
+    # The environment is this checkout's, set up already (the README's first step): BIN points at it
+    # and -o keeps make from setting one up here (it would never touch this checkout's anyway).
+    bin_dir = f"BIN={Path(sys.executable).parent}"
     return subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/.synced", target],
+        ["make", "--no-print-directory", "-o", ".venv/.synced", bin_dir, target],
         cwd=project,
         env=environment,
         capture_output=True,
