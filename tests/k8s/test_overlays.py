@@ -10,8 +10,8 @@ import pytest
 from tests.k8s.manifests import OVERLAYS, Manifest, is_core, one, pod_specs
 
 KUBERNETES_VERSION = "1.37.0"
-# The custom kinds the overlays may hold, by API group; FlinkDeployment is schema-checked in
-# test_flinkdeployment.py, the Strimzi kinds in test_kafka_security.py, the others by content.
+# The custom kinds the overlays may hold, by API group; every one is schema-checked against its CRD
+# in test_custom_resources.py (and its content in test_flinkdeployment.py, test_kafka_security.py, ...).
 CUSTOM_KINDS = {
     ("flink.apache.org", "FlinkDeployment"),
     ("kafka.strimzi.io", "KafkaTopic"),
