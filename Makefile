@@ -17,7 +17,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: help env system-packages run train stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -52,7 +52,16 @@ stream: env ## Replay the landed events through the Flink job (local MiniCluster
 system-packages: ## Install the system packages the tests need (JDK, PostgreSQL, Chromium, kubectl) if missing
 	@tools/install-system-packages --check >/dev/null || tools/install-system-packages
 
-test: system-packages env lint typecheck ## Lint, type-check and run the whole test suite
+# The Kafka path's jars (Kafka broker, Flink's Kafka connector), pinned in tools/kafka/pom.xml, fetched
+# with Maven into .build/kafka/ and checked against tools/kafka/checksums.sha256.
+KAFKA_ARTIFACTS := .build/kafka/.checked
+
+$(KAFKA_ARTIFACTS): tools/kafka/pom.xml tools/kafka/checksums.sha256 tools/kafka/fetch
+	tools/kafka/fetch
+
+kafka-artifacts: $(KAFKA_ARTIFACTS) ## Fetch the pinned Kafka broker and Flink Kafka connector jars (Maven), checksums checked
+
+test: system-packages env $(KAFKA_ARTIFACTS) lint typecheck ## Lint, type-check and run the whole test suite
 	$(BIN)/pytest
 
 unit: env ## Run the tests only
@@ -69,7 +78,7 @@ lint: env ## ruff check and format check
 typecheck: env ## mypy (strict) on the package
 	$(BIN)/mypy
 
-bench: env ## Print the performance figures beside their targets (batch, then stream)
+bench: env $(KAFKA_ARTIFACTS) ## Print the performance figures beside their targets (batch, then stream, files and Kafka)
 	$(BIN)/python -m streamflow.bench
 	$(BIN)/python -m flink_app.benchmark --events 200000 --repeats 5
 
