@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streamflow.core import Event, parse_event
+from streamflow.core import Event, EventError, parse_event
 from streamflow.core.forest import ModelBundle
 
 BASE_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -30,6 +30,15 @@ def payload(**overrides: Any) -> dict[str, Any]:
     }
     record.update(overrides)
     return record
+
+
+def parses(line: str | bytes) -> bool:
+    """Whether the event contract accepts ``line``."""
+    try:
+        parse_event(line)
+    except EventError:
+        return False
+    return True
 
 
 def make_event(minutes: float = 0.0, **overrides: Any) -> Event:

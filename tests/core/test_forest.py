@@ -129,6 +129,12 @@ def test_a_tampered_array_fails_the_checksum(tmp_path: Path) -> None:
     assert caught.value.code == "model_bundle_corrupt"
 
 
+def _reseal(folder: Path) -> None:
+    """Write the checksums of the bundle's files as they now are (what a forger would do)."""
+    contents = {name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)}
+    (folder / CHECKSUMS_FILE).write_text(checksums_text(contents))
+
+
 def _edit_manifest(folder: Path, **changes: object) -> None:
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     (folder / MANIFEST_FILE).write_text(json.dumps({**manifest, **changes}))
@@ -148,9 +154,7 @@ def test_a_corrupt_npz_is_a_coded_error_not_a_zip_error(tmp_path: Path) -> None:
     with pytest.raises(ModelBundleCorruptError):
         ModelBundle.load(folder)
     (folder / ARRAYS_FILE).write_bytes(b"PK\x03\x04 not a zip at all")  # with its checksum updated, still coded
-    (folder / CHECKSUMS_FILE).write_text(
-        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
-    )
+    _reseal(folder)
     with pytest.raises(ModelBundleCorruptError, match=r"unreadable forest\.npz"):
         ModelBundle.load(folder)
 
@@ -169,9 +173,7 @@ def test_every_file_of_the_bundle_is_covered(tmp_path: Path) -> None:
 def test_a_manifest_value_of_the_wrong_type_is_a_format_error_even_with_its_checksum(tmp_path: Path) -> None:
     folder, _ = _saved(tmp_path)
     _edit_manifest(folder, alpha="0.3")
-    (folder / CHECKSUMS_FILE).write_text(
-        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
-    )
+    _reseal(folder)
     with pytest.raises(ModelFormatError, match=r"manifest.alpha: expected a number, got '0.3'"):
         ModelBundle.load(folder)
 
@@ -179,9 +181,7 @@ def test_a_manifest_value_of_the_wrong_type_is_a_format_error_even_with_its_chec
 def test_a_bundle_for_other_features_is_refused(tmp_path: Path) -> None:
     folder, _ = _saved(tmp_path)
     _edit_manifest(folder, feature_names=list(reversed(FEATURE_NAMES)))
-    (folder / CHECKSUMS_FILE).write_text(
-        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
-    )
+    _reseal(folder)
     with pytest.raises(ModelFeatureError, match="retrain"):
         ModelBundle.load(folder)
 
@@ -192,8 +192,6 @@ def test_missing_and_unreadable_bundles_have_their_own_codes(tmp_path: Path) -> 
     assert missing.value.code == "model_missing"
     folder, _ = _saved(tmp_path)
     (folder / MANIFEST_FILE).write_text("{not json")
-    (folder / CHECKSUMS_FILE).write_text(
-        checksums_text({name: (folder / name).read_bytes() for name in (ARRAYS_FILE, MANIFEST_FILE)})
-    )
+    _reseal(folder)
     with pytest.raises(ModelFormatError):
         ModelBundle.load(folder)

@@ -15,6 +15,7 @@ from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
+from tests.factories import parses
 
 RULES = load_config().rules  # what the job reads from conf/base
 LATE_CUSTOMER = "C-OUT-OF-ORDER"
@@ -25,9 +26,9 @@ def out_of_order_lines(lines: list[str]) -> list[str]:
 
     The hour-old one is older than the customer's newest by more than 60 s: scored at once, ``late``.
     """
-    events = [parse_event(line) for line in lines if _parses(line)]
+    events = [parse_event(line) for line in lines if parses(line)]
     newest = max(event.event_time_ms for event in events)
-    template = json.loads(next(line for line in lines if _parses(line)))
+    template = json.loads(next(line for line in lines if parses(line)))
 
     def line(transaction_id: str, offset: timedelta) -> str:
         moment = datetime.fromtimestamp(newest / 1000, UTC) + offset
@@ -36,14 +37,6 @@ def out_of_order_lines(lines: list[str]) -> list[str]:
 
     first = line("T-OOO-1", timedelta(minutes=1))
     return [first, line("T-OOO-2", timedelta(minutes=2)), line("T-OOO-3", timedelta(hours=-1)), first]
-
-
-def _parses(line: str) -> bool:
-    try:
-        parse_event(line)
-    except EventError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from streamflow.core.outcomes import parse_outcome
 from streamflow.generator import FRAUD_PATTERNS, MALFORMED_KINDS, GeneratedStream, GeneratorConfig, generate_stream
 from streamflow.generator.config import COMPROMISED_MERCHANT
 from streamflow.generator.malformed import DUPLICATE_CODE, EXPECTED_CODES
+from tests.factories import parses
 
 BLACKLISTED_STORES = ["S00007", "S00042"]
 RULES = RulesConfig.from_dict({"blacklist": {"store_ids": BLACKLISTED_STORES}})
@@ -177,19 +178,11 @@ def test_by_default_the_stream_ends_recently_and_never_in_the_future() -> None:
         parse_event(line)
         for text in generate_stream(config, ContractConfig()).partitions.values()
         for line in text.splitlines()
-        if _parses(line)
+        if parses(line)
     ]
     now_ms = pd.Timestamp.now(tz="UTC").value // 1_000_000
     newest = max(event.event_time_ms for event in events)
     assert now_ms - 48 * 3_600_000 < newest < now_ms
-
-
-def _parses(line: str) -> bool:
-    try:
-        parse_event(line)
-    except EventError:
-        return False
-    return True
 
 
 def _valid_events() -> pd.DataFrame:
