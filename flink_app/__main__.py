@@ -5,8 +5,9 @@ build runs it, so that TaskManagers start without compiling).
 
 Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of them,
 ``--output`` receives ``scored/``, ``alerts/`` and ``dlq/``, and the run's checkpoints go to
-``--state-dir`` (by default ``<output>/state``). In production (``--env prod``, ``stream.io:
-kafka``) topics and servers come from ``conf/prod/stream.yml``.
+``--state-dir`` (by default ``<output>/state``). In Kafka mode (``stream.io: kafka``; ``--env
+prod``) topics and servers come from ``conf/<env>/stream.yml``; ``--until-end`` reads the
+input topic up to its end at the start, then finishes (``make kafka-demo``, tests, benchmark).
 
 Whatever stops a run is one line, ``error [code]: message``, and a non-zero exit: 2 when the
 run was refused before the job started (config, bundle, input, output), 3 when the job started
@@ -32,6 +33,7 @@ from flink_app.config import (
     KEYINGS,
     StreamConfig,
     checkpoint_uri,
+    connector_path,
     load_config,
     project_path,
     resolve_model,
@@ -67,6 +69,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     score.add_argument("--follow", action="store_true", help="keep watching the --input folder for new files")
     score.add_argument(
+        "--until-end",
+        action="store_true",
+        help="Kafka mode: read the input topic up to where it ends at the start, then finish (default: run on)",
+    )
+    score.add_argument(
         "--recover-from", help="a retained checkpoint (chk-N folder) or savepoint to restore state and positions from"
     )
     score.add_argument(
@@ -95,6 +102,39 @@ def check_java() -> None:
         "java_missing",
         "Java not found: Flink needs Java 17. Install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME.",
     )
+
+
+def check_kafka_usage(args: argparse.Namespace) -> None:
+    """Kafka mode reads and writes topics: file options are refused, not ignored; so is a bounded restore.
+
+    A bounded Kafka source restored from a checkpoint or savepoint reads to its end and then never
+    finishes (FLINK-31006, open in flink-sql-connector-kafka 5.0.0-2.2): the job would hang, so
+    ``--until-end`` with ``--recover-from`` is refused (a restored run goes on until stopped).
+    """
+    if args.input is not None or args.output is not None or args.follow:
+        raise SetupError(
+            "usage",
+            "Kafka mode (stream.io: kafka) reads and writes the topics of stream.kafka.topics: "
+            "drop --input, --output and --follow",
+        )
+    if args.until_end and args.recover_from:
+        raise SetupError(
+            "usage",
+            "--until-end cannot follow --recover-from: the Kafka connector's bounded source never finishes "
+            "after a restore (FLINK-31006); restore without --until-end, and stop the job (Ctrl-C) once "
+            "the group's offsets reach the topic's end",
+        )
+
+
+def check_connector(config: StreamConfig) -> None:
+    """Kafka mode needs Flink's Kafka connector jar where ``stream.kafka.connector_jar`` says."""
+    jar = Path(connector_path(config.job.kafka))
+    if not jar.is_file():
+        raise SetupError(
+            "kafka_connector_missing",
+            f"the Kafka connector jar {jar} (stream.kafka.connector_jar) is not there: fetch it with "
+            "`make kafka-artifacts` (tools/kafka/fetch), or point the setting at the jar",
+        )
 
 
 def writable_folder(path: Path, *, what: str) -> Path:
@@ -232,7 +272,12 @@ def score_command(args: argparse.Namespace) -> int:
             raise SetupError("usage", "files mode needs --input (a file or folder) and --output (a folder)")
         if not args.input.exists():
             raise SetupError("input_missing", f"--input {args.input} does not exist")
+        if args.until_end:
+            raise SetupError("usage", "--until-end is for Kafka mode (stream.io: kafka); files mode ends by itself")
         output_dir = writable_folder(args.output, what="--output")
+    else:
+        check_kafka_usage(args)
+        check_connector(config)
     config = config.with_checkpoint_dir(checkpoint_location(args, config, output_dir))
     model = choose_model(args.model, config)
     env = stream_environment(config.job, recover_from=args.recover_from)
@@ -245,14 +290,20 @@ def score_command(args: argparse.Namespace) -> int:
         follow = 1.0 if args.follow else None
         source = file_source(env, [args.input.resolve()] if args.follow else stream_input.files, follow_seconds=follow)
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
-        source_name = str(args.input)
+        source_name, origin_first = str(args.input), False
     else:
         topics = config.job.kafka.topics
-        source = kafka_source(config.job)
+        source, origin_first = kafka_source(env, config.job, until_end=args.until_end)
         outputs = Outputs(topics["scored"], topics["alerts"], topics["dead_letters"])
         source_name = f"kafka:{topics['transactions']}"
     model_version, model_problem = build_job(
-        env, config, source=source, source_name=source_name, outputs=outputs, model=model
+        env,
+        config,
+        source=source,
+        source_name=source_name,
+        outputs=outputs,
+        model=model,
+        origin_first=origin_first,
     )
     if model_problem is not None:
         print(

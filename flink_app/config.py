@@ -24,6 +24,7 @@ EXECUTION_MODES = ("thread", "process")
 STATE_BACKENDS = ("hashmap", "rocksdb")
 IO_KINDS = ("files", "kafka")
 RESTART_STRATEGIES = ("fixed-delay", "exponential-delay", "none")
+STARTING_OFFSETS = ("committed", "earliest", "latest")
 # How raw lines reach the scoring function (flink_app.keying): in mini-batches per shard of customers
 # cut in the JVM, or one by one keyed by customer in the JVM or in Python.
 KEYINGS = ("mini_batch", "jvm", "python")
@@ -153,12 +154,15 @@ class KafkaSettings:
     ``properties`` are Kafka client settings given to the source and every sink as they are
     (``security.protocol``, ``sasl.mechanism``, ``sasl.jaas.config``, ``ssl.truststore.*``...);
     secrets reach them from the environment (``${oc.env:NAME}``), never from the file.
+    ``connector_jar`` is a path (relative: under the project) or a ``file://`` URI;
+    ``partitions`` is what topics get when they are created here (``make kafka-demo``, tests).
     """
 
     bootstrap_servers: str = "localhost:9092"
     group_id: str = "streamflow-scoring"
     starting_offsets: str = "committed"
     connector_jar: str | None = None
+    partitions: int = 6
     transactional_id_prefix: str = "streamflow-scoring"
     transaction_timeout_ms: int = 900_000  # within the brokers' default transaction.max.timeout.ms
     topics: dict[str, str] = field(
@@ -170,6 +174,17 @@ class KafkaSettings:
         }
     )
     properties: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.starting_offsets not in STARTING_OFFSETS:
+            raise ConfigError(
+                f"stream.kafka.starting_offsets is {self.starting_offsets!r}; expected one of {list(STARTING_OFFSETS)}",
+                key="stream.kafka.starting_offsets",
+                expected=" | ".join(STARTING_OFFSETS),
+                got=self.starting_offsets,
+            )
+        if self.partitions < 1:
+            raise ConfigError(f"stream.kafka.partitions must be at least 1, got {self.partitions}")
 
 
 @dataclass(frozen=True)
@@ -284,6 +299,20 @@ def project_path(value: str) -> str:
     if "://" in value or Path(value).is_absolute():
         return value
     return str(PROJECT_ROOT / value)
+
+
+def connector_path(kafka: KafkaSettings) -> str:
+    """The Kafka connector jar as a local path (``stream.kafka.connector_jar``: a path or a ``file://`` URI)."""
+    jar = kafka.connector_jar
+    if not jar or ("://" in jar and not jar.startswith("file://")):
+        raise ConfigError(
+            f"stream.kafka.connector_jar is {jar!r}: Kafka mode needs the flink-sql-connector-kafka jar as a "
+            "path or a file:// URI (make kafka-artifacts fetches it into .build/kafka/connector)",
+            key="stream.kafka.connector_jar",
+            expected="a path or a file:// URI",
+            got=str(jar),
+        )
+    return project_path(jar.removeprefix("file://"))
 
 
 def checkpoint_uri(settings: CheckpointSettings) -> str:

@@ -42,9 +42,18 @@ from pyflink.datastream.connectors.hybrid_source import HybridSource
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 from pyflink.java_gateway import get_gateway
 
-from flink_app.config import JobSettings, StreamConfig, flink_settings
+from flink_app.config import JobSettings, StreamConfig, connector_path, flink_settings
 from flink_app.errors import ModelRequiredError
-from flink_app.keying import BATCH_TYPE, explode_lines, key_by_customer, landed_bytes, mini_batches, routing_jar
+from flink_app.keying import (
+    BATCH_TYPE,
+    ORIGIN_SEPARATOR,
+    explode_lines,
+    kafka_jar,
+    key_by_customer,
+    landed_bytes,
+    mini_batches,
+    routing_jar,
+)
 from flink_app.records import (
     EMPTY_SLOT,
     RULES_ONLY_VERSION,
@@ -99,6 +108,10 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
     than ``max_out_of_orderness`` is still scored, flagged ``late`` and counted. The task's
     watermark (newest event time minus the bound) is a gauge for the latency objective.
 
+    With ``origin_first`` (the Kafka source), each line begins with its origin
+    (``kafka:<topic>/<partition>@<offset>``, ``KafkaLines.java``): a dead letter names it as its
+    ``source``; otherwise every dead letter names ``source``.
+
     A customer's state is a :data:`CustomerSlot`: the core's versioned serialized
     ``CustomerState`` and the ids seen within the dedup window; it expires after
     ``state_ttl_days`` without events. The core's ``StreamStep`` does the event's arithmetic on
@@ -112,12 +125,14 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         model: str | ModelBundle | None,
         *,
         source: str,
+        origin_first: bool = False,
     ) -> None:
         job = config.job
         self._rules = config.rules
         self._contract = config.contract
         self._model = model
         self._source = source
+        self._origin_first = origin_first
         self._model_required = job.model.required
         self._rules_only_threshold = job.rules_only_threshold
         self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
@@ -161,24 +176,32 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         """Flush the metrics."""
         self._metrics.flush()
 
-    def _admit(self, value: str, current_key: Callable[[], str], received_at_ms: int) -> Event | str:
+    def _origin(self, line: str) -> tuple[str, str]:
+        """Where ``line`` came from (a dead letter's ``source``) and the raw line itself."""
+        if self._origin_first:
+            origin, _, value = line.partition(ORIGIN_SEPARATOR)
+            return origin, value
+        return self._source, line
+
+    def _admit(self, value: str, current_key: Callable[[], str], received_at_ms: int, source: str) -> Event | str:
         """The parsed event, or its dead-letter record: unparseable, from the future, or keyed by another customer id.
 
-        ``value`` is the raw line as the source carries it (its landed bytes, one character each).
+        ``value`` is the raw line as the source carries it (its landed bytes, one character each),
+        ``source`` where it came from.
         """
         raw = landed_bytes(value)
         try:
             event = parse_event(raw, self._contract, received_at_ms=received_at_ms)
         except EventError as error:
-            return self._dead_letter(raw, error)
+            return self._dead_letter(raw, error, source)
         if not keyed_without_parser(value):  # the key came from a JSON parser: check it
             key = current_key()
             if key != event.customer_id:
                 unroutable = UnroutableEventError(f"keyed as {key!r}, not by its customer_id", field="customer_id")
-                return self._dead_letter(raw, unroutable)
+                return self._dead_letter(raw, unroutable, source)
         return event
 
-    def _score(self, value: str, event: Event, stored: CustomerSlot | None) -> Scored | str:
+    def _score(self, value: str, event: Event, stored: CustomerSlot | None, source: str) -> Scored | str:
         """The customer's new slot, the scored record and the alert (or ``None``); a repeat's dead-letter record."""
         state_bytes, packed_ids = stored if stored is not None else EMPTY_SLOT
         step = self._step(state_bytes, packed_ids, event)
@@ -186,7 +209,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
             duplicate = DuplicateEventError(
                 f"transaction {event.transaction_id} was seen before", field="transaction_id"
             )
-            return self._dead_letter(landed_bytes(value), duplicate)
+            return self._dead_letter(landed_bytes(value), duplicate, source)
         self._clock.observe(event.event_time_ms)
         scored, alert = score_step(
             state_bytes, event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now()
@@ -199,13 +222,13 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         counts["alerts"] += 1
         return (step.state, step.ids), to_json(scored), to_json(alert)
 
-    def _dead_letter(self, payload: bytes, error: EventError) -> str:
+    def _dead_letter(self, payload: bytes, error: EventError, source: str) -> str:
         self._counts["dead_letters"] += 1
         self._metrics.add_code(error.code)
         record = dead_letter(
             payload,
             error,
-            source=self._source,
+            source=source,
             received_at=utc_now(),
             job_version=job_version,
             model_version=self._model_version,
@@ -231,11 +254,12 @@ class ScoreEvents(ScoringFunction):
         counts["events_in"] += 1
         sampled = counts["events_in"] % LATENCY_SAMPLE_EVERY == 0
         started = time.perf_counter_ns() if sampled else 0
-        event = self._admit(value, ctx.get_current_key, time.time_ns() // 1_000_000)
+        source, line = self._origin(value)
+        event = self._admit(line, ctx.get_current_key, time.time_ns() // 1_000_000, source)
         if isinstance(event, str):
             yield DEAD_LETTERS, event
             return
-        outcome = self._score(value, event, self._slot.value())
+        outcome = self._score(line, event, self._slot.value(), source)
         if isinstance(outcome, str):
             yield DEAD_LETTERS, outcome
             return
@@ -263,8 +287,10 @@ class ScoreMiniBatches(ScoringFunction):
     by one. The latency histogram takes each batch's scoring time per event.
     """
 
-    def __init__(self, config: StreamConfig, model: str | ModelBundle | None, *, source: str) -> None:
-        super().__init__(config, model, source=source)
+    def __init__(
+        self, config: StreamConfig, model: str | ModelBundle | None, *, source: str, origin_first: bool = False
+    ) -> None:
+        super().__init__(config, model, source=source, origin_first=origin_first)
         self._cached_customers = config.job.mini_batch.cached_customers
 
     def _open_state(self, runtime_context: RuntimeContext) -> None:
@@ -293,15 +319,16 @@ class ScoreMiniBatches(ScoringFunction):
         slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
         scored_lines: list[str] = []
         for index in range(0, len(value), 2):
-            key, line = value[index], value[index + 1]
+            key = value[index]
+            source, line = self._origin(value[index + 1])
             counts["events_in"] += 1
-            event = self._admit(line, lambda key=key: key, now_ms)  # type: ignore[misc]
+            event = self._admit(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
             if isinstance(event, str):
                 yield DEAD_LETTERS, event
                 continue
             customer = event.customer_id
             stored = slots[customer] if customer in slots else self._cache.get(customer, now_ms, self._customers.get)
-            outcome = self._score(line, event, stored)
+            outcome = self._score(line, event, stored, source)
             if isinstance(outcome, str):
                 yield DEAD_LETTERS, outcome
                 continue
@@ -403,12 +430,14 @@ def build_job(
     source_name: str,
     outputs: Outputs,
     model: str | ModelBundle | None,
+    origin_first: bool = False,
 ) -> tuple[str, ModelError | None]:
     """Wire source, key by customer, the scoring function and the three sinks into ``env``.
 
     The bundle is loaded here first, so a required one that is missing or corrupt fails before
-    the job starts. Returns the model version the job scores with, and why a configured bundle
-    could not be used (the job then scores with rules only).
+    the job starts. ``origin_first``: the source's lines begin with their origin (the Kafka
+    source, :func:`kafka_source`). Returns the model version the job scores with, and why a
+    configured bundle could not be used (the job then scores with rules only).
     """
     job = config.job
     bundle, problem = load_bundle(model, required=job.model.required)  # fail at start, not in a task
@@ -417,16 +446,19 @@ def build_job(
     batching = job.mini_batch
     batches = None
     if job.keying == "mini_batch":
-        batches = mini_batches(env, lines, batching.shards, batching.size, batching.allow_latency_ms)
+        batches = mini_batches(
+            env, lines, batching.shards, batching.size, batching.allow_latency_ms, origin_first=origin_first
+        )
     if batches is not None:
-        scoring = batches.process(ScoreMiniBatches(config, model, source=source_name), output_type=BATCH_TYPE)
+        function = ScoreMiniBatches(config, model, source=source_name, origin_first=origin_first)
+        scoring = batches.process(function, output_type=BATCH_TYPE)
         # The uid names the shard count: state saved under another count is refused, not misread.
         scoring = scoring.uid(f"score-mini-batches-{batching.shards}-shards").name("score-mini-batches")
         scored = explode_lines(scoring)
     else:  # one line at a time (mini-batches without a JDK: keyed in Python, said by routing_jar)
         keying = "python" if job.keying == "mini_batch" else job.keying
-        scoring = key_by_customer(env, lines, keying).process(
-            ScoreEvents(config, model, source=source_name), output_type=Types.STRING()
+        scoring = key_by_customer(env, lines, keying, origin_first=origin_first).process(
+            ScoreEvents(config, model, source=source_name, origin_first=origin_first), output_type=Types.STRING()
         )
         scored = scoring = scoring.uid("score-events").name("score-events")
     sink = _kafka_sink if job.io == "kafka" else _file_sink
@@ -469,8 +501,18 @@ def file_source(env: StreamExecutionEnvironment, paths: list[Path], *, follow_se
     return chain.build()
 
 
-def kafka_source(job: JobSettings) -> Any:
-    """The transactions topic, from the committed offsets (the earliest when there are none)."""
+def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end: bool = False) -> tuple[Any, bool]:
+    """The transactions topic from the committed offsets (else the earliest); whether lines carry their origin.
+
+    Each record reaches the job as its value's bytes, one character each (``LANDED_CHARSET``), after
+    its origin, ``kafka:<topic>/<partition>@<offset>`` and a newline (``KafkaLines.java``, compiled
+    against the connector), so a dead letter names the record it came from. Without a JDK to
+    compile it, PyFlink's value-only deserializer carries the bytes alone (said loudly) and dead
+    letters name the topic only. The reader is ``read_committed`` (the connector's default): it
+    never sees records of an aborted or open transaction. With ``until_end``, the job reads up to
+    the offsets that are the end of each partition at its start, then finishes (tests, the demo,
+    the benchmark); otherwise it runs until stopped.
+    """
     from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
 
     kafka = job.kafka
@@ -485,11 +527,19 @@ def kafka_source(job: JobSettings) -> Any:
         .set_topics(kafka.topics["transactions"])
         .set_group_id(kafka.group_id)
         .set_starting_offsets(offsets)
-        .set_value_only_deserializer(SimpleStringSchema(LANDED_CHARSET))  # the bytes, one character each
     )
+    jar = kafka_jar(Path(connector_path(kafka)))
+    if jar is not None:
+        env.add_jars(jar.as_uri())
+        builder._j_builder.setDeserializer(get_gateway().jvm.io.streamflow.flink.kafka.KafkaLines())
+    else:
+        logger.warning("No JDK: Kafka records are read by value only; dead letters name the topic, not the offset")
+        builder = builder.set_value_only_deserializer(SimpleStringSchema(LANDED_CHARSET))  # the bytes, one each
+    if until_end:
+        builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
     for name, value in kafka.properties.items():
         builder = builder.set_property(name, value)
-    return builder.build()
+    return builder.build(), jar is not None
 
 
 def _file_sink(stream: Any, folder: str, name: str, job: JobSettings) -> None:
@@ -542,6 +592,6 @@ def stream_environment(job: JobSettings, *, recover_from: str | None = None) -> 
     env.set_runtime_mode(RuntimeExecutionMode.STREAMING)
     env.set_parallelism(job.parallelism)
     env.enable_checkpointing(job.checkpoint.interval_ms)
-    if job.io == "kafka" and job.kafka.connector_jar:
-        env.add_jars(job.kafka.connector_jar)
+    if job.io == "kafka":
+        env.add_jars(Path(connector_path(job.kafka)).as_uri())
     return env

@@ -1,7 +1,9 @@
 """Raw lines to the scoring function: in mini-batches per shard of customers, or one by one.
 
 Mini-batches (``MiniBatchLines.java``, ADR 0009) and the per-line key (``RoutingKey.java``, ADR
-0008) come from small Java classes compiled here on first use. In PyFlink's thread mode every
+0008) come from small Java classes compiled here on first use; so does the Kafka source's
+deserializer (``kafka/KafkaLines.java``, compiled against the Kafka connector, ADR 0010), whose
+lines begin with their origin (``split_origin``). In PyFlink's thread mode every
 Python operator of a TaskManager shares one interpreter lock: keyed in the JVM, the source task
 runs no Python and it runs beside the scoring function (see the flink_app README, Speed).
 ``RoutingKey`` reads ``customer_id`` by the rule of ``streamflow.core.routing_key``; the scoring
@@ -35,6 +37,10 @@ logger = logging.getLogger(__name__)
 JAVA_ROOT = Path(__file__).parent / "java"
 JAVA_PACKAGE = JAVA_ROOT / "io" / "streamflow" / "flink"
 JAVA_CLASS = "io.streamflow.flink.RoutingKey"
+KAFKA_PACKAGE = JAVA_PACKAGE / "kafka"  # compiled apart, against the Kafka connector (Kafka mode only)
+# The Kafka source's lines begin with their origin, kafka:<topic>/<partition>@<offset>, and this
+# (KafkaLines.java); topic names cannot hold it, so the first one ends the origin.
+ORIGIN_SEPARATOR = "\n"
 # Not build/: that is where `kedro viz build` (and other tools) write.
 BUILD_DIR = Path(__file__).resolve().parent.parent / ".build" / "flink_app"
 JAVA_RELEASE = "11"  # the oldest Java Flink 2 runs on
@@ -45,20 +51,41 @@ def java_sources() -> list[Path]:
     return sorted(JAVA_PACKAGE.glob("*.java"))
 
 
-def jar_name(sources: bytes) -> str:
+def jar_name(sources: bytes, *, prefix: str = "streamflow-routing") -> str:
     """The jar's file name: the sources' digest (in file-name order), so a changed source is compiled again."""
-    return f"streamflow-routing-{hashlib.sha256(sources).hexdigest()[:12]}.jar"
+    return f"{prefix}-{hashlib.sha256(sources).hexdigest()[:12]}.jar"
 
 
 def routing_jar(build_dir: Path = BUILD_DIR) -> Path | None:
     """The jar of ``flink_app/java``, compiled with ``javac`` if not built yet; ``None`` without a JDK."""
-    sources = java_sources()
-    jar = build_dir / jar_name(b"".join(source.read_bytes() for source in sources))
+    jar = _compiled_jar(java_sources(), flink_jars(), build_dir, prefix="streamflow-routing")
+    if jar is None:
+        logger.warning("No javac here (a JRE only): lines are keyed in Python, about half as fast")
+    return jar
+
+
+def kafka_sources() -> list[Path]:
+    """The Kafka source's Java classes (``KafkaLines``), in file-name order."""
+    return sorted(KAFKA_PACKAGE.glob("*.java"))
+
+
+def kafka_jar(connector: Path, build_dir: Path = BUILD_DIR) -> Path | None:
+    """The jar of ``flink_app/java/.../kafka``, compiled against the Kafka ``connector`` jar; ``None`` without a JDK.
+
+    Its name also carries the connector's file name: a class compiled against one connector's
+    relocated Kafka classes is not used with another's.
+    """
+    sources = kafka_sources()
+    return _compiled_jar(sources, [*flink_jars(), connector], build_dir, prefix=f"streamflow-kafka-{connector.stem}")
+
+
+def _compiled_jar(sources: list[Path], classpath: list[Path], build_dir: Path, *, prefix: str) -> Path | None:
+    """``sources`` compiled against ``classpath`` into a jar named by their digest; ``None`` without ``javac``."""
+    jar = build_dir / jar_name(b"".join(source.read_bytes() for source in sources), prefix=prefix)
     if jar.is_file():
         return jar
     javac = shutil.which("javac")
     if javac is None:
-        logger.warning("No javac here (a JRE only): lines are keyed in Python, about half as fast")
         return None
     build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=build_dir) as scratch:
@@ -68,7 +95,7 @@ def routing_jar(build_dir: Path = BUILD_DIR) -> Path | None:
             "--release",
             JAVA_RELEASE,
             "-cp",
-            os.pathsep.join(map(str, flink_jars())),
+            os.pathsep.join(map(str, classpath)),
             "-d",
             str(classes),
             *map(str, sources),
@@ -111,15 +138,31 @@ def landed_routing_key(line: str) -> str:
     return routing_key(landed_bytes(line))
 
 
-def key_by_customer(env: StreamExecutionEnvironment, lines: DataStream, keying: str) -> KeyedStream:
-    """``lines`` keyed by ``customer_id``: in the JVM (``keying: jvm``, when a jar can be had) or in Python."""
+def split_origin(line: str) -> tuple[str, str]:
+    """A Kafka source line's origin (``kafka:<topic>/<partition>@<offset>``) and the raw line after it."""
+    origin, _, value = line.partition(ORIGIN_SEPARATOR)
+    return origin, value
+
+
+def origin_routing_key(line: str) -> str:
+    """``landed_routing_key`` of the raw line after its origin (keying Kafka lines in Python)."""
+    return routing_key(landed_bytes(line.partition(ORIGIN_SEPARATOR)[2]))
+
+
+def key_by_customer(
+    env: StreamExecutionEnvironment, lines: DataStream, keying: str, *, origin_first: bool = False
+) -> KeyedStream:
+    """``lines`` keyed by ``customer_id``: in the JVM (``keying: jvm``, when a jar can be had) or in Python.
+
+    With ``origin_first``, each line begins with its origin (the Kafka source): the key is read after it.
+    """
     jar = routing_jar() if keying != "python" else None
     if jar is None:
-        return lines.key_by(landed_routing_key, key_type=Types.STRING())
+        return lines.key_by(origin_routing_key if origin_first else landed_routing_key, key_type=Types.STRING())
     env.add_jars(jar.as_uri())
     gateway: Any = get_gateway()
     with_key = Types.ROW([Types.STRING(), Types.STRING()]).get_java_type_info()
-    pairs = lines._j_data_stream.map(gateway.jvm.io.streamflow.flink.RoutingKey()).returns(with_key)
+    pairs = lines._j_data_stream.map(gateway.jvm.io.streamflow.flink.RoutingKey(origin_first)).returns(with_key)
     pairs.uid("routing-key").name("routing-key")
     # What PyFlink's own key_by builds after its Python map: key = field 0 of (key, line).
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
@@ -148,16 +191,25 @@ def cut_batches(lines: Iterable[str], shards: int, size: int) -> Iterator[list[s
 
 
 def mini_batches(
-    env: StreamExecutionEnvironment, lines: DataStream, shards: int, size: int, allow_latency_ms: int
+    env: StreamExecutionEnvironment,
+    lines: DataStream,
+    shards: int,
+    size: int,
+    allow_latency_ms: int,
+    *,
+    origin_first: bool = False,
 ) -> KeyedStream | None:
-    """``lines`` in mini-batches keyed by shard of ``customer_id`` (``MiniBatchLines.java``); ``None`` without a JDK."""
+    """``lines`` in mini-batches keyed by shard of ``customer_id`` (``MiniBatchLines.java``); ``None`` without a JDK.
+
+    With ``origin_first``, each line begins with its origin (the Kafka source): the key is read after it.
+    """
     jar = routing_jar()
     if jar is None:
         return None
     env.add_jars(jar.as_uri())
     gateway: Any = get_gateway()
     with_shard = Types.ROW([Types.STRING(), BATCH_TYPE]).get_java_type_info()
-    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms)
+    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms, origin_first)
     batches = lines._j_data_stream.transform("mini-batches", with_shard, operator)
     batches.uid("mini-batches").name("mini-batches")
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()

@@ -131,3 +131,25 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Apache Kafka broker (KRaft, one node, ``flink_app.kafka_broker``) on loopback, for the whole session.
+
+    Yields its bootstrap servers (``127.0.0.1:PORT``). Its jars come from ``make kafka-artifacts``
+    (``make test`` fetches them first); without them the test fails, saying so. The broker is
+    stopped through the PID of the process this fixture started. Tests share it: each uses topics
+    and groups of its own.
+    """
+    from flink_app.kafka_broker import BrokerError, LocalKafka
+
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka-broker"))
+    try:
+        broker.start()
+    except BrokerError as error:
+        pytest.fail(f"the local Kafka broker did not start: {error}")
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()

@@ -15,7 +15,7 @@ import org.apache.flink.types.Row;
  * Raw lines gathered into mini-batches per shard of customer ids, so that Python is called once
  * per batch instead of once per event (the idea of Flink SQL's {@code table.exec.mini-batch}).
  *
- * <p>Each line is keyed by {@link RoutingKey#customerId} and goes to shard {@link #shardOf}. A
+ * <p>Each line is keyed by {@link RoutingKey#customerId} (after its origin, from Kafka) and goes to shard {@link #shardOf}. A
  * batch leaves as {@code Row(shard, [key, line, key, line, ...])}, lines in arrival order, when
  * it holds {@code size} lines, every {@code allowLatencyMs} (all batches), before each checkpoint
  * barrier and at the end of the input. Since every batch leaves before the barrier, a checkpoint
@@ -29,15 +29,25 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     private final int shards;
     private final int size;
     private final long allowLatencyMs;
+    private final boolean originFirst;
     private transient List<List<String>> batches;
 
     public MiniBatchLines(int shards, int size, long allowLatencyMs) {
+        this(shards, size, allowLatencyMs, false);
+    }
+
+    /**
+     * With {@code originFirst}, each line begins with its origin and a newline (the Kafka source's
+     * {@code KafkaLines}): the key is read after it, and the line travels whole.
+     */
+    public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean originFirst) {
         if (shards < 1 || size < 1 || allowLatencyMs < 1) {
             throw new IllegalArgumentException("shards, size and allowLatencyMs must be positive");
         }
         this.shards = shards;
         this.size = size;
         this.allowLatencyMs = allowLatencyMs;
+        this.originFirst = originFirst;
     }
 
     /** The shard of a customer id: CRC-32 of its UTF-8 bytes modulo {@code shards}. */
@@ -71,7 +81,7 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     @Override
     public void processElement(StreamRecord<String> record) {
         String line = record.getValue();
-        String key = RoutingKey.customerId(line);
+        String key = RoutingKey.customerId(originFirst ? RoutingKey.value(line) : line);
         int shard = shardOf(key, shards);
         List<String> batch = batches.get(shard);
         batch.add(key);

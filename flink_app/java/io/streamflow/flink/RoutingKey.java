@@ -21,9 +21,29 @@ public final class RoutingKey implements MapFunction<String, Row> {
     private static final String KEY = "\"customer_id\"";
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private final boolean originFirst;
+
+    /** Keys lines as the file source carries them. */
+    public RoutingKey() {
+        this(false);
+    }
+
+    /** With {@code originFirst}, lines begin with their origin and a newline (the Kafka source's {@code KafkaLines}). */
+    public RoutingKey(boolean originFirst) {
+        this.originFirst = originFirst;
+    }
+
     @Override
     public Row map(String line) {
-        return Row.of(customerId(line), line);
+        return Row.of(customerId(originFirst ? value(line) : line), line);
+    }
+
+    /**
+     * The raw line after its origin: what follows the first newline ({@code KafkaLines} puts
+     * {@code kafka:<topic>/<partition>@<offset>} and a newline before each record's value).
+     */
+    public static String value(String line) {
+        return line.substring(line.indexOf('\n') + 1);
     }
 
     /**
