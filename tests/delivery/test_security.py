@@ -4,6 +4,7 @@ allow-list; and the wrappers judge their tools' reports as documented (the scans
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from tools.delivery import audit, checkov
 
 from tests.conftest import REPO_ROOT
+from tests.k8s.manifests import find_kubectl
 
 SCANNED = ("src", "flink_app", "tools/delivery")
 NOSEC = re.compile(r"#\s*nosec\b(?P<rest>.*)$")
@@ -116,3 +118,56 @@ def test_pip_audit_vulnerabilities_fail_unless_accepted_with_a_reason() -> None:
         0,
         ["pip-audit: 1 of 1 locked packages audited against PyPI's advisories", "  no known vulnerability"],
     )
+
+
+def test_checkov_scans_the_rendered_overlays_applications_workflows_terraform_and_dockerfile(tmp_path: Path) -> None:
+    folder = tmp_path / "scan"
+    checkov.stage(find_kubectl(), folder)
+    expected = {
+        "k8s/overlay-local.yaml",
+        "k8s/overlay-prod.yaml",
+        "k8s/argocd-streamflow-local.yaml",
+        "k8s/argocd-streamflow-prod.yaml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/deploy.yml",
+        "infra/terraform/prod/main.tf",
+        "flink_app/Dockerfile",
+    }
+    assert expected <= {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+    assert "kind: FlinkDeployment" in (folder / "k8s" / "overlay-prod.yaml").read_text()
+
+
+def test_checkov_main_fails_on_a_failure_no_waiver_covers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = {
+        "check_type": "terraform",
+        "summary": {"passed": 3, "failed": 1},
+        "results": {"failed_checks": [{"check_id": "CKV_GCP_1", "resource": "google_x.y", "file_path": "/a.tf"}]},
+    }
+    monkeypatch.setattr(checkov, "stage", lambda *_: None)
+    monkeypatch.setattr(checkov, "find_kubectl", lambda: "kubectl")
+    monkeypatch.setattr(checkov, "run_checkov", lambda *_: report)
+    monkeypatch.setattr(checkov, "load_waivers", lambda: [])
+    assert checkov.main([]) == 1
+    out, err = capsys.readouterr()
+    assert "terraform: 3 passed, 1 failed" in out
+    assert "FAILED, not waived: CKV_GCP_1 google_x.y (/a.tf)" in err
+    waiver = checkov.Waiver("CKV_GCP_1", "google_x.*", "a reason long enough")
+    monkeypatch.setattr(checkov, "load_waivers", lambda: [waiver])
+    assert checkov.main([]) == 0
+
+
+def test_audit_main_reads_what_pip_audit_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = tmp_path / "pip-audit"
+    report = {"dependencies": [{"name": "zipp", "version": "4.1.2", "vulns": [{"id": "PYSEC-0000-1"}]}]}
+    fake.write_text(f"#!/bin/sh\necho '{json.dumps(report)}'\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(audit, "PIP_AUDIT", fake)
+    assert audit.main(["--requirements", str(tmp_path / "requirements.txt")]) == 1
+    assert "VULNERABLE: zipp 4.1.2: PYSEC-0000-1" in capsys.readouterr().out
+    fake.write_text("#!/bin/sh\necho 'network unreachable' >&2\nexit 1\n")
+    assert audit.main([]) == 1
+    assert "BLOCKED, no report" in capsys.readouterr().err
