@@ -192,6 +192,8 @@ def test_the_smoke_test_times_out_while_the_job_is_not_running(fake_kubectl: tup
         ({"lifecycleState": "STABLE", "jobStatus": {"state": "RUNNING"}}, None, (True, False)),
         ({"lifecycleState": "DEPLOYED", "jobStatus": {"state": "RUNNING"}}, None, (False, False)),
         ({"lifecycleState": "STABLE", "jobStatus": {"state": "CANCELED"}}, None, (False, True)),
+        ({"lifecycleState": "ROLLED_BACK", "jobStatus": {"state": "RUNNING"}}, None, (False, True)),
+        ({"lifecycleState": "STABLE", "jobStatus": {"state": "FINISHED"}}, None, (False, True)),
         ({"lifecycleState": "STABLE", "jobStatus": {"state": "RUNNING"}}, DIGEST, (False, False)),  # old image
         ({}, None, (False, False)),
     ],

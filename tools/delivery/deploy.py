@@ -191,7 +191,8 @@ def flink_verdict(deployment: dict[str, Any], *, image: str | None) -> Verdict:
     error = status.get("error")
     if image is not None and deployment.get("spec", {}).get("image") != image:
         return Verdict(False, False, f"spec.image is {deployment.get('spec', {}).get('image')!r}, waiting for {image}")
-    if lifecycle == "FAILED" or job in ("FAILED", "CANCELED"):
+    # A rolled-back upgrade failed; a streaming job that finishes or is cancelled has stopped scoring.
+    if lifecycle in ("FAILED", "ROLLED_BACK") or job in ("FAILED", "CANCELED", "FINISHED"):
         return Verdict(False, True, f"lifecycle {lifecycle}, job {job}: {error or 'no error reported'}")
     if lifecycle == "STABLE" and job == "RUNNING":
         return Verdict(True, False, "lifecycle STABLE, job RUNNING")
