@@ -8,6 +8,7 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from streamflow.card_key import CardPseudonymKeyHooks
+from streamflow.datasets.kafka_topic import KafkaOffsetsHooks
 from streamflow.hooks import ConfigCheckHooks, DemoLandingZoneHooks, GoldDatabaseHooks, RunSummaryHooks
 
 # Kedro 1.7's OmegaConfigLoader calls an OmegaConf API that warns on every command; not ours to fix.
@@ -15,6 +16,7 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 
 # pluggy calls the last registered first: the config check, then the demo's landing-zone guard, then gold's.
 HOOKS = (
+    KafkaOffsetsHooks(),  # stores the offsets a finished run's Kafka inputs reached
     RunSummaryHooks(),
     CardPseudonymKeyHooks(),
     GoldDatabaseHooks(),
