@@ -67,6 +67,9 @@ $(KAFKA_ARTIFACTS): tools/kafka/pom.xml tools/kafka/checksums.sha256 tools/kafka
 
 kafka-artifacts: $(KAFKA_ARTIFACTS) ## Fetch the pinned Kafka broker and Flink Kafka connector jars (Maven), checksums checked
 
+kafka-demo: env $(KAFKA_ARTIFACTS) ## Local KRaft broker: topics, landed events in, the job topic to topic, summary, alerts (after make run)
+	$(BIN)/python -m flink_app.kafka_demo --input data/01_raw/transactions --labels data/01_raw/labels --model latest
+
 test: system-packages env $(KAFKA_ARTIFACTS) lint typecheck workflows security coverage ## Lint, type-check, scans, then the whole test suite with its coverage gate
 
 # The suite with coverage of src/streamflow, flink_app and tools/delivery, as run in this process

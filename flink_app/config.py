@@ -155,7 +155,8 @@ class KafkaSettings:
     (``security.protocol``, ``sasl.mechanism``, ``sasl.jaas.config``, ``ssl.truststore.*``...);
     secrets reach them from the environment (``${oc.env:NAME}``), never from the file.
     ``connector_jar`` is a path (relative: under the project) or a ``file://`` URI;
-    ``partitions`` is what topics get when they are created here (``make kafka-demo``, tests).
+    ``partitions`` is what topics get when they are created here (``make kafka-demo``, tests);
+    ``outcomes_topic`` is where ``make kafka-demo`` produces the landed outcomes (the job does not read it).
     """
 
     bootstrap_servers: str = "localhost:9092"
@@ -163,6 +164,7 @@ class KafkaSettings:
     starting_offsets: str = "committed"
     connector_jar: str | None = None
     partitions: int = 6
+    outcomes_topic: str = "transaction-outcomes"
     transactional_id_prefix: str = "streamflow-scoring"
     transaction_timeout_ms: int = 900_000  # within the brokers' default transaction.max.timeout.ms
     topics: dict[str, str] = field(
