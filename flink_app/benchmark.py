@@ -1,7 +1,9 @@
 """Stream throughput on one input, three ways, each on its own local MiniCluster.
 
 (a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python function here),
-(b) the scoring job with rules and the model bundle, (c) the same job scoring each event
+(b) the scoring job with rules and the model bundle, (d) the same job from Kafka to Kafka, exactly-once,
+on a local broker, with the end-to-end latency of its alerts (``flink_app.kafka_benchmark``), (c) the same
+job scoring each event
 with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
 scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
 ``score_samples`` call, stands in for it). Also the job's own Python work outside Flink,
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -46,16 +49,24 @@ from flink_app.job import (
     file_source,
     stream_environment,
 )
+from flink_app.kafka_benchmark import committed_alerts, measure_latency, prepare_topics, run_kafka
+from flink_app.kafka_broker import LocalKafka
 from flink_app.keying import cut_batches, key_by_customer, landed_routing_key
 from streamflow.core import ContractConfig
 from streamflow.core.forest import ModelBundle
 from streamflow.core.landing import split_lines
 from streamflow.generator import GeneratorConfig, generate_stream
 
-VARIANTS = ("counter", "job", "sklearn")
+VARIANTS = ("counter", "job", "kafka", "sklearn")
 # scikit-learn takes milliseconds per single-row call: (c) reads the first lines of the same input
-INPUT_FILES = {"counter": "events.jsonl", "job": "events.jsonl", "sklearn": "events_head.jsonl"}
+INPUT_FILES = {
+    "counter": "events.jsonl",
+    "job": "events.jsonl",
+    "kafka": "events.jsonl",
+    "sklearn": "events_head.jsonl",
+}
 GOALS = {"job/counter": 0.5, "job/sklearn": 20.0}  # job/sklearn against the (c) ceiling unless (c) runs
+RATIOS = ("kafka/counter", "kafka/job")  # (d) beside (a) and (b): what Kafka in and out, exactly-once, costs
 CACHE_FLUSH_BYTES = 4 << 20  # twice a core's L2 here: written between events for the cold-cache figure
 COLD_LINES = 20_000
 # The job writes ~100 MB of scored records (the counter ~3 MB): on a slow disk, the file sinks'
@@ -247,7 +258,7 @@ def prepare(workdir: Path, n_events: int, n_sklearn_events: int) -> dict[str, in
     (workdir / INPUT_FILES["sklearn"]).write_text("\n".join(head) + "\n", encoding="utf-8")
     _, forest = synthetic_bundle(workdir / "bundle", model_version="bench", n_trees=100, n_rows=5000, random_state=42)
     (workdir / "forest.pkl").write_bytes(pickle.dumps(forest))
-    return {"counter": len(lines), "job": len(lines), "sklearn": len(head)}
+    return {"counter": len(lines), "job": len(lines), "kafka": len(lines), "sklearn": len(head)}
 
 
 def synthetic_bundle(
@@ -291,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sklearn-events", type=int, default=10_000, help="lines (c) scores (it is slow)")
     parser.add_argument(
         "--variants",
-        default="counter,job",
-        help="which of counter,job,sklearn to run (sklearn: importing scipy deadlocks in thread mode, see README)",
+        default="counter,job,kafka",
+        help="which of counter,job,kafka,sklearn to run (sklearn: importing scipy deadlocks in thread mode; README)",
     )
     parser.add_argument(
         "--tmp-root",
@@ -300,37 +311,60 @@ def main(argv: list[str] | None = None) -> int:
         default=RAM_DISK if RAM_DISK.is_dir() else None,
         help="where the input and the outputs go (default: a RAM disk when there is one; see README, Speed)",
     )
-    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # one run, in a child process
+    parser.add_argument("--variant", choices=(*VARIANTS, "kafka-live"), help=argparse.SUPPRESS)  # in a child
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)  # the Kafka variants' broker and topics
+    parser.add_argument("--suffix", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.variant:
-        seconds, steady_seconds = run_variant(args.variant, args.workdir, Path(tempfile.mkdtemp(dir=args.workdir)))
+        output_dir = Path(tempfile.mkdtemp(dir=args.workdir))
+        if args.variant in ("kafka", "kafka-live"):
+            bounded = args.variant == "kafka"
+            broker, suffix = args.bootstrap, args.suffix
+            seconds, steady_seconds = run_kafka(args.workdir, output_dir, broker, suffix, until_end=bounded)
+        else:
+            seconds, steady_seconds = run_variant(args.variant, args.workdir, output_dir)
         print(json.dumps({"seconds": seconds, "steady_seconds": steady_seconds}))
         return 0
     print(f"  input and outputs under {args.tmp_root or tempfile.gettempdir()}", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(prefix="stream-bench-", dir=args.tmp_root) as tmp:
+    with tempfile.TemporaryDirectory(prefix="stream-bench-", dir=args.tmp_root) as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         n_lines = prepare(workdir, args.events, args.sklearn_events)
         python_work_seconds(workdir, limit=1000)  # compiles the numba code into its cache, as an image build would
         chosen = [variant for variant in VARIANTS if variant in args.variants.split(",")]
+        broker = stack.enter_context(LocalKafka(workdir / "kafka")) if "kafka" in chosen else None
+        landed = split_lines((workdir / INPUT_FILES["kafka"]).read_bytes())
         rates: dict[str, list[float]] = {variant: [] for variant in chosen}
         steady: dict[str, list[float]] = {variant: [] for variant in chosen}
         python_us: list[float] = []
         cold_us: list[float] = []
+        alerts = 0
         for _ in range(args.repeats):
             for variant in chosen:
-                net_seconds, steady_seconds = _child_run(variant, workdir, n_lines[variant])
+                extra: list[str] = []
+                if broker is not None and variant == "kafka":  # fresh topics, the same input produced into them
+                    suffix = prepare_topics(broker.bootstrap_servers, landed)
+                    extra = ["--bootstrap", broker.bootstrap_servers, "--suffix", suffix]
+                net_seconds, steady_seconds = _child_run(variant, workdir, n_lines[variant], extra)
                 rates[variant].append(n_lines[variant] / net_seconds)
                 steady[variant].append(n_lines[variant] / steady_seconds)
+                if broker is not None and extra:
+                    alerts = committed_alerts(broker.bootstrap_servers, suffix)
             python_us.append(python_work_seconds(workdir) / n_lines["job"] * 1e6)
             cold_us.append(python_work_seconds(workdir, COLD_LINES, flush_bytes=CACHE_FLUSH_BYTES) / COLD_LINES * 1e6)
         sklearn_us = sklearn_call_us(workdir)
+        latency = None
+        if broker is not None:
+            rate = statistics.median(rates["kafka"])
+            print(f"  kafka latency: {len(landed):,} events produced at {rate:,.0f}/s", file=sys.stderr, flush=True)
+            latency = measure_latency(workdir, broker.bootstrap_servers, landed, rate, expected_alerts=alerts)
     median = {variant: statistics.median(values) for variant, values in rates.items()}
     print(
         f"Stream throughput on {n_lines['job']:,} events, (c) on the first {n_lines['sklearn']:,} "
         f"(median of {args.repeats}; events / Flink net runtime, thread mode)"
     )
-    labels = dict(zip(VARIANTS, ("(a) bare keyed counter", "(b) scoring job", "(c) job + sklearn"), strict=True))
+    names = ("(a) bare keyed counter", "(b) scoring job", "(d) job, Kafka to Kafka", "(c) job + sklearn")
+    labels = dict(zip(VARIANTS, names, strict=True))
     for variant in chosen:
         runs = ", ".join(f"{value:,.0f}" for value in rates[variant])
         print(f"  {labels[variant]:<24} {median[variant]:>10,.0f} events/s   runs: {runs}")
@@ -367,6 +401,17 @@ def main(argv: list[str] | None = None) -> int:
     if "job" in steady and "counter" in steady:
         ratio = statistics.median(steady["job"]) / statistics.median(steady["counter"])
         print(f"  {'job/counter steady':<24} {ratio:>10.2f}          {_paired(steady, 'job', 'counter').strip()}")
+    for name in RATIOS:
+        top, bottom = name.split("/")
+        if top in median and bottom in median:
+            print(f"  {name:<24} {median[top] / median[bottom]:>10.2f}         {_paired(rates, top, bottom)}")
+    if latency is not None:
+        print(
+            f"  {'(d) alert latency':<24} p50 {latency.p50_ms / 1000:.2f} s, p99 {latency.p99_ms / 1000:.2f} s, "
+            f"max {latency.max_ms / 1000:.2f} s: event produced -> alert committed, {latency.alerts:,} alerts, "
+            f"{latency.events:,} events produced at {latency.rate:,.0f}/s (the (d) median), "
+            f"checkpoints every {latency.checkpoint_interval_ms / 1000:g} s (exactly-once commits at each)"
+        )
     return 0
 
 
@@ -389,8 +434,9 @@ def sklearn_call_us(workdir: Path, calls: int = 300) -> float:
     return statistics.median(timings)
 
 
-def _child_run(variant: str, workdir: Path, n_lines: int) -> tuple[float, float]:
+def _child_run(variant: str, workdir: Path, n_lines: int, extra: list[str] | None = None) -> tuple[float, float]:
     command = [sys.executable, "-m", "flink_app.benchmark", "--variant", variant, "--workdir", str(workdir)]
+    command += extra or []
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{variant} run failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
