@@ -1,5 +1,7 @@
 """A local Apache Kafka broker for tests, ``make kafka-demo`` and ``make bench``: one KRaft node on loopback.
 
+``python -m flink_app.kafka_broker --dir DIR [--port PORT]`` runs one until Ctrl-C (or SIGTERM).
+
 The broker is the real Apache Kafka (``kafka_2.13``, pinned in ``tools/kafka/pom.xml`` and fetched by
 ``tools/kafka/fetch`` into ``.build/kafka/broker``), in KRaft mode with no ZooKeeper: one process that is
 both broker and controller, its storage formatted first (``kafka.tools.StorageTool format``), listening
@@ -14,11 +16,15 @@ topic creation (a misnamed topic is an error, not a new topic), and the default
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -209,3 +215,29 @@ class LocalKafka:
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a broker in ``--dir`` until Ctrl-C or SIGTERM, saying where it listens and its PID."""
+    parser = argparse.ArgumentParser(prog="python -m flink_app.kafka_broker", description=__doc__)
+    parser.add_argument("--dir", type=Path, required=True, help="its storage, config and log (created)")
+    parser.add_argument("--port", type=int, help="the client port on 127.0.0.1 (default: a free one)")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with LocalKafka(args.dir, port=args.port) as broker:
+            print(f"Kafka broker on {broker.bootstrap_servers} (pid {broker.pid}); log {args.dir / 'broker.log'}")
+            print(f"  export KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}   # Ctrl-C stops it", flush=True)
+            while not stop.wait(0.5):
+                pass
+    except KeyboardInterrupt:
+        pass
+    except BrokerError as error:
+        print(f"error [{error.code}]: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
