@@ -153,3 +153,21 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+PRODUCTION_STREAM_TOPICS = ("fraud-alerts", "transactions-dlq", "transactions-scored")  # conf/prod/catalog_stream.yml
+
+
+@pytest.fixture
+def production_stream_topics(kafka_broker: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Production's stream output topics on the session's broker, and the batch's Kafka client pointed at it.
+
+    What ``kedro run --env prod`` reads the stream's outputs from (required there). The test broker
+    has no TLS or SASL: the client is told plaintext, which leaves the security settings out.
+    """
+    from flink_app.kafka_topics import create_topics
+
+    create_topics(kafka_broker, PRODUCTION_STREAM_TOPICS, 1)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_broker)
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    return kafka_broker

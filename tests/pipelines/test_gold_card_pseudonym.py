@@ -26,7 +26,6 @@ from tests.pipelines.test_medallion_pipeline import (
     _land,
     _run,
     _sqlite_url,
-    _stream_outputs_exist,
     _tables,
 )
 
@@ -57,7 +56,6 @@ def _pseudonyms(url: str) -> dict[str, str]:
 def _prod_env(project: Path, monkeypatch: pytest.MonkeyPatch, key: str | None) -> str:
     url = f"sqlite:///{project / 'data/03_primary/gold_prod.sqlite'}"
     monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
-    _stream_outputs_exist(project)
     if key is None:
         monkeypatch.delenv("STREAMFLOW_CARD_PSEUDONYM_KEY", raising=False)
     else:
@@ -179,6 +177,8 @@ def test_prod_refuses_a_short_key_without_showing_it(kedro_project: Path, monkey
     assert "c0ffee" not in caught.value.format_message()
 
 
+@pytest.mark.kafka
+@pytest.mark.usefixtures("production_stream_topics")  # production reads the stream's alerts from their topic
 def test_prod_uses_the_key_from_its_environment_variable(kedro_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     key_hex = secrets.token_hex(32)
     url = _prod_env(kedro_project, monkeypatch, key=key_hex)

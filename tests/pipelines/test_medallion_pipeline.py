@@ -1,4 +1,6 @@
 import json
+import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,6 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io.core import DatasetError
 
 from streamflow.medallion.quality import QualityGateError
-from tests.conftest import _free_port
 from tests.factories import payload
 
 GOLD_TABLES = (
@@ -63,12 +64,6 @@ def _land(project: Path, day: str, lines: list[str]) -> None:
     folder = project / "data/01_raw/transactions"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{day}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _stream_outputs_exist(project: Path) -> None:
-    """What production has once the stream runs (its outputs are required there), before any alert."""
-    for name in ("alerts", "dlq", "scored"):
-        (project / "data/07_model_output/stream" / name).mkdir(parents=True, exist_ok=True)
 
 
 def _run(
@@ -259,15 +254,22 @@ def test_an_optional_input_read_as_empty_is_named_in_the_run_summary(
     assert "stream_alerts" in output
 
 
+@pytest.mark.kafka
 def test_in_production_the_streams_outputs_are_required_inputs(
-    kedro_project: Path, monkeypatch: pytest.MonkeyPatch
+    kedro_project: Path, kafka_broker: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", f"postgresql+psycopg://streamflow@127.0.0.1:{_free_port()}/x")
+    """Production reads the stream's outputs from their topics: a topic that is not there is an error naming it."""
+    catalog_file = kedro_project / "conf/prod/catalog_stream.yml"  # a deployment whose stream made no topic yet
+    suffix = uuid.uuid4().hex[:8]
+    catalog_file.write_text(re.sub(r"topic: (\S+)", rf"topic: \1-{suffix}", catalog_file.read_text()))
+    monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", f"sqlite:///{kedro_project / 'data/03_primary/gold_prod.sqlite'}")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_broker)
     bootstrap_project(kedro_project)
     with KedroSession.create(project_path=kedro_project, env="prod") as session:
         catalog = session.load_context().catalog
-        for name, folder in (("stream_alerts", "alerts"), ("stream_dead_letters", "dlq"), ("stream_scored", "scored")):
-            with pytest.raises(DatasetError, match=rf"required_input_missing.*stream/{folder} does not exist"):
+        for name, topic in (("stream_alerts", "fraud-alerts"), ("stream_dead_letters", "transactions-dlq")):
+            with pytest.raises(DatasetError, match=rf"required_input_missing\] Kafka topic '{topic}-{suffix}'"):
                 catalog.load(name)
         with pytest.raises(DatasetError, match=r"raw_transactions@files"):  # the landing zone too
             catalog.load("raw_transactions@files")

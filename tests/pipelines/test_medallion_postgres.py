@@ -13,7 +13,6 @@ from tests.pipelines.test_medallion_pipeline import (
     _land,
     _run,
     _sqlite_url,
-    _stream_outputs_exist,
     _tables,
 )
 
@@ -29,7 +28,6 @@ def _run_gold_path(project: Path, env: str | None = None) -> None:
 def _run_prod(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMFLOW_GOLD_DB_URL", url)
     monkeypatch.setenv("STREAMFLOW_CARD_PSEUDONYM_KEY", CARD_KEY_HEX)
-    _stream_outputs_exist(project)
     _run_gold_path(project, env="prod")
 
 
@@ -38,6 +36,8 @@ def _land_two_days(project: Path) -> None:
     _land(project, "2026-01-06", DAY_2)
 
 
+@pytest.mark.kafka
+@pytest.mark.usefixtures("production_stream_topics")  # production reads the stream's alerts from their topic
 def test_gold_in_postgresql_equals_gold_in_sqlite(
     kedro_project: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,6 +60,8 @@ def test_gold_in_postgresql_equals_gold_in_sqlite(
         )
 
 
+@pytest.mark.kafka
+@pytest.mark.usefixtures("production_stream_topics")
 def test_postgresql_gold_is_idempotent_and_incremental(
     kedro_project: Path, postgres_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

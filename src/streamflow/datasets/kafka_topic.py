@@ -58,6 +58,21 @@ class KafkaReadError(DatasetError):
     code = "kafka_read_failed"
 
 
+def client_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The librdkafka settings that are set (unset ones, ``None`` or empty from the environment, left out).
+
+    A plaintext client leaves out the settings only TLS and SASL take, which librdkafka would
+    otherwise warn about or refuse.
+    """
+    given = {name: value for name, value in settings.items() if value not in (None, "")}
+    protocol = str(given.get("security.protocol", "PLAINTEXT")).upper()
+    if "SASL" not in protocol:
+        given = {name: value for name, value in given.items() if not name.startswith("sasl.")}
+    if "SSL" not in protocol:
+        given = {name: value for name, value in given.items() if not name.startswith("ssl.")}
+    return given
+
+
 def _consumer(client: Mapping[str, Any], group: str) -> Any:
     from confluent_kafka import Consumer
 
@@ -222,8 +237,12 @@ class KafkaTopicDataset(AbstractDataset[None, dict[str, Callable[[], pd.DataFram
         """
         settings = dict(client or {})
         settings = dict(settings.get("credentials") or settings)
+        settings = client_settings(settings)
         if not settings.get("bootstrap.servers"):
-            raise DatasetError(f"{topic}: the Kafka client needs 'bootstrap.servers' (client: {{credentials: ...}})")
+            raise DatasetError(
+                f"{topic}: the Kafka client needs 'bootstrap.servers' (credentials stream_kafka; in production "
+                "the environment variable KAFKA_BOOTSTRAP_SERVERS)"
+            )
         if not credentials or not credentials.get("con"):
             raise DatasetError(f"{topic}: no gold database connection for the offsets: set credentials (gold_db)")
         self._topic = topic
