@@ -143,7 +143,7 @@ def test_the_secret_store_holds_every_secret_the_prod_overlay_reads_that_no_oper
 ) -> None:
     referenced = _secret_references(prod)
     in_cluster = _written_in_cluster(prod)
-    assert in_cluster == {"streamflow-scoring", "streamflow-cluster-ca-cert"}
+    assert in_cluster == {"streamflow-scoring", "streamflow-batch", "streamflow-cluster-ca-cert"}
     assert in_cluster <= set(referenced)
     needed = {name: sorted(keys) for name, keys in referenced.items() if name not in in_cluster}
     declared = {name: sorted(keys) for name, keys in blocks(ROOT_MODULE, "locals")["kubernetes_secrets"].items()}

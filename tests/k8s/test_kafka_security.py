@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from flink_app.config import KafkaSettings, load_config
+from kedro.config import OmegaConfigLoader
 
+from streamflow.datasets.kafka_topic import client_settings
 from tests.k8s.manifests import (
     REPO_ROOT,
     Manifest,
@@ -18,6 +21,7 @@ from tests.k8s.manifests import (
     crds_dir,
     one,
     pod_environment,
+    pod_specs,
     schema_errors,
     secret_placeholder,
     structural,
@@ -25,6 +29,9 @@ from tests.k8s.manifests import (
 
 CLUSTER = "streamflow"
 JOB_USER = "streamflow-scoring"
+BATCH_USER = "streamflow-batch"
+BATCH_CRONJOB = "streamflow-medallion"
+BATCH_CONTAINER = "kedro"
 MAIN_CONTAINER = "flink-main-container"
 # The TLS listener's port: the local cluster's (components/kafka-cluster) and the platform's (k8s/README.md).
 TLS_PORT = 9093
@@ -171,14 +178,14 @@ def test_the_job_authenticates_over_tls_with_its_user_and_a_password_by_secret_r
     assert properties.get("ssl.endpoint.identification.algorithm", "https") == "https"  # hostname verification on
 
 
-def _mounted_cluster_ca(pod_spec: dict[str, Any]) -> str:
-    """The path of ``ca.crt`` of Strimzi's ``<cluster>-cluster-ca-cert`` Secret in the main container."""
+def _mounted_cluster_ca(pod_spec: dict[str, Any], container_name: str = MAIN_CONTAINER) -> str:
+    """The path of ``ca.crt`` of Strimzi's ``<cluster>-cluster-ca-cert`` Secret in one container."""
     volumes = {
         volume["name"]: volume["secret"]
         for volume in pod_spec.get("volumes", [])
         if volume.get("secret", {}).get("secretName") == f"{CLUSTER}-cluster-ca-cert"
     }
-    [container] = [c for c in pod_spec["containers"] if c["name"] == MAIN_CONTAINER]
+    [container] = [c for c in pod_spec["containers"] if c["name"] == container_name]
     paths = [
         str(Path(mount["mountPath"]) / item["path"])
         for mount in container.get("volumeMounts", [])
@@ -188,6 +195,50 @@ def _mounted_cluster_ca(pod_spec: dict[str, Any]) -> str:
     ]
     assert len(paths) == 1, f"expected the cluster CA's ca.crt mounted once, found {paths}"
     return paths[0]
+
+
+def _batch_pod_spec(manifests: list[Manifest]) -> dict[str, Any]:
+    [(_, spec)] = pod_specs(one(manifests, "CronJob", BATCH_CRONJOB))
+    return spec
+
+
+def _batch_kafka(manifests: list[Manifest], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The batch side's Kafka client (credentials stream_kafka of conf/prod) in the CronJob's environment."""
+    for variable, value in pod_environment(_batch_pod_spec(manifests), BATCH_CONTAINER).items():
+        monkeypatch.setenv(variable, value)
+    loader = OmegaConfigLoader(str(REPO_ROOT / "conf"), base_env="base", default_run_env="prod")
+    return client_settings(loader["credentials"]["stream_kafka"])
+
+
+def _topics_the_batch_side_reads() -> set[str]:
+    catalog = yaml.safe_load((REPO_ROOT / "conf" / "prod" / "catalog_stream.yml").read_text(encoding="utf-8"))
+    return {entry["topic"] for entry in catalog.values() if entry["type"].endswith("KafkaTopicDataset")}
+
+
+def test_the_batch_user_only_reads_the_topics_of_the_production_catalog(
+    overlay: tuple[str, list[Manifest]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gold's alerts and the DLQ monitor's inputs: Describe and Read on exactly those topics, no group
+    (positions are assigned, offsets kept in gold), and the job writes each of them."""
+    name, manifests = overlay
+    user = one(manifests, "KafkaUser", BATCH_USER)
+    topics = _topics_the_batch_side_reads()
+    assert _acls(user) == {("topic", topic, "literal", op) for topic in topics for op in ("Describe", "Read")}, name
+    assert topics <= set(_job_kafka(manifests, monkeypatch).topics.values())
+
+
+def test_the_batch_side_authenticates_over_tls_with_its_user_and_a_password_by_secret_reference(
+    overlay: tuple[str, list[Manifest]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, manifests = overlay
+    user = one(manifests, "KafkaUser", BATCH_USER)
+    client = _batch_kafka(manifests, monkeypatch)
+    assert client["bootstrap.servers"] == f"{CLUSTER}-kafka-bootstrap:{TLS_PORT}", name
+    assert client["security.protocol"] == "SASL_SSL"
+    assert client["sasl.mechanisms"] == MECHANISMS[user["spec"]["authentication"]["type"]]
+    assert client["sasl.username"] == BATCH_USER
+    assert client["sasl.password"] == secret_placeholder(BATCH_USER, "password")
+    assert client["ssl.ca.location"] == _mounted_cluster_ca(_batch_pod_spec(manifests), BATCH_CONTAINER)
 
 
 def test_no_kafka_credential_is_written_in_the_config() -> None:

@@ -15,6 +15,7 @@ FLINK = (("app", "streamflow-scoring"),)
 KAFKA = (("strimzi.io/cluster", "streamflow"),)
 BATCH = (("app.kubernetes.io/name", "streamflow-batch"),)
 FLINK_PORTS = frozenset({6121, 6122, 6123, 6124, 8081})
+KAFKA_TLS = ("pods", (("strimzi.io/cluster", "streamflow"), ("strimzi.io/kind", "Kafka")), frozenset({9093}))
 KUBERNETES_API = ("cidr", "kubernetes-api", frozenset({443, 6443}))
 # Every egress allow of each component (besides DNS, allowed to every pod): a peer and its ports
 # (None: every port). A peer is ("pods", labels) in the namespace or ("cidr", key of network-cidrs.yaml).
@@ -22,21 +23,21 @@ EGRESS: dict[str, dict[tuple[tuple[str, str], ...], set[tuple[Any, ...]]]] = {
     "local": {
         FLINK: {
             ("pods", FLINK, FLINK_PORTS),
-            ("pods", (("strimzi.io/cluster", "streamflow"), ("strimzi.io/kind", "Kafka")), frozenset({9093})),
+            KAFKA_TLS,
             KUBERNETES_API,
         },
         KAFKA: {("pods", KAFKA, None), KUBERNETES_API},
-        BATCH: {("pods", (("app.kubernetes.io/name", "postgres"),), frozenset({5432}))},
+        BATCH: {("pods", (("app.kubernetes.io/name", "postgres"),), frozenset({5432})), KAFKA_TLS},
     },
     "prod": {
         FLINK: {
             ("pods", FLINK, FLINK_PORTS),
-            ("pods", (("strimzi.io/cluster", "streamflow"), ("strimzi.io/kind", "Kafka")), frozenset({9093})),
+            KAFKA_TLS,
             KUBERNETES_API,
             ("cidr", "object-store", frozenset({443})),
         },
         KAFKA: {("pods", KAFKA, None), KUBERNETES_API},
-        BATCH: {("cidr", "gold-db", frozenset({5432}))},
+        BATCH: {("cidr", "gold-db", frozenset({5432})), KAFKA_TLS},
     },
 }
 
@@ -122,17 +123,9 @@ def test_dns_is_the_only_egress_every_pod_has(overlay: tuple[str, list[Manifest]
 def test_kafka_admits_clients_only_on_the_tls_listener(overlay: tuple[str, list[Manifest]]) -> None:
     _, manifests = overlay
     ingress = one(manifests, "NetworkPolicy", "kafka")["spec"]["ingress"]
-    from_clients = [
-        rule
-        for rule in ingress
-        if any(peer.get("podSelector", {}).get("matchLabels") == dict(FLINK) for peer in rule["from"])
-    ]
-    assert from_clients == [
-        {"from": [{"podSelector": {"matchLabels": dict(FLINK)}}], "ports": [{"protocol": "TCP", "port": 9093}]}
-    ]
-    assert not any(
-        peer.get("podSelector", {}).get("matchLabels") == dict(BATCH) for rule in ingress for peer in rule["from"]
-    )
+    clients = [{"podSelector": {"matchLabels": dict(component)}} for component in (FLINK, BATCH)]
+    from_clients = [rule for rule in ingress if any(peer in clients for peer in rule["from"])]
+    assert from_clients == [{"from": clients, "ports": [{"protocol": "TCP", "port": 9093}]}]
 
 
 @pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
