@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from flink_app.summary import committed_files
 
 from streamflow.core import Event, EventError, parse_event
 from streamflow.core.forest import ModelBundle
@@ -74,3 +77,8 @@ def make_bundle(
         alert_threshold=threshold,
         alpha=0.3,
     )
+
+
+def sink_records(folder: Path) -> list[dict[str, Any]]:
+    """The records a stream sink committed to ``folder`` (its finished part files, in name order)."""
+    return [json.loads(line) for path in committed_files(folder) for line in path.read_bytes().splitlines()]

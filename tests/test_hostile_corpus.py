@@ -18,6 +18,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from tests.conftest import REPO_ROOT
+from tests.factories import sink_records
 from tests.hostile_corpus import SCORED, tag_of, write_hostile_files
 
 Verdicts = Counter[tuple[str, str]]
@@ -67,11 +68,10 @@ def stream_verdicts(landing: Path, output: Path) -> tuple[Verdicts, dict[str, st
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
 
-    def records(name: str) -> list[dict[str, object]]:
-        return [json.loads(line) for path in sorted((output / name).rglob("*.jsonl")) for line in path.open()]
-
-    verdicts: Verdicts = Counter((str(record["transaction_id"]), SCORED) for record in records("scored"))
-    verdicts.update((tag_of(str(record["payload"])), str(record["error_code"])) for record in records("dlq"))
+    verdicts: Verdicts = Counter((str(record["transaction_id"]), SCORED) for record in sink_records(output / "scored"))
+    verdicts.update(
+        (tag_of(str(record["payload"])), str(record["error_code"])) for record in sink_records(output / "dlq")
+    )
     not_read_line = next(line for line in result.stdout.splitlines() if "files not read" in line)
     not_read = dict(
         entry.rstrip(")").split(" (") for entry in not_read_line.split("files not read", 1)[1].strip().split(", ")

@@ -18,6 +18,7 @@ from flink_app.job import ScoreMiniBatches
 from streamflow.core import ContractConfig
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
+from tests.factories import sink_records
 
 BOUND_SECONDS = 150  # restarts (2 × 1 s) and Flink's start-up several times over: a hang fails the test
 
@@ -101,7 +102,7 @@ def test_a_tampered_bundle_scores_rules_only_loudly_when_the_model_is_optional(
     assert "model            rules-only (model_bundle_corrupt)" in result.stdout
     assert f"checkpoints in file://{tmp_path / 'out/state/checkpoints'}" in result.stdout  # with the run
     assert any((tmp_path / "out/state/checkpoints").iterdir())
-    scored = [json.loads(line) for path in (tmp_path / "out/scored").rglob("*.jsonl") for line in path.open()]
+    scored = sink_records(tmp_path / "out/scored")
     assert scored
     assert {record["model_version"] for record in scored} == {"rules-only"}
 

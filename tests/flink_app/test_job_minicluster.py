@@ -15,7 +15,7 @@ from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
-from tests.factories import parses
+from tests.factories import parses, sink_records
 
 RULES = load_config().rules  # what the job reads from conf/base
 LATE_CUSTOMER = "C-OUT-OF-ORDER"
@@ -80,17 +80,13 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    def read(name: str) -> list[dict[str, object]]:
-        files = sorted((base / "out" / name).rglob("*.jsonl"))
-        return [json.loads(line) for path in files for line in path.read_text().splitlines()]
-
     return {
         "lines": lines,
         "bundle": bundle,
         "stdout": result.stdout,
-        "scored": read("scored"),
-        "alerts": read("alerts"),
-        "dlq": read("dlq"),
+        "scored": sink_records(base / "out" / "scored"),
+        "alerts": sink_records(base / "out" / "alerts"),
+        "dlq": sink_records(base / "out" / "dlq"),
     }
 
 

@@ -17,6 +17,7 @@ from flink_app import keying
 from streamflow.core import ContractConfig, EventError, keyed_without_parser, parse_event, routing_key
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
+from tests.factories import sink_records
 
 VALID = {
     "schema_version": 1,
@@ -171,7 +172,7 @@ def test_escaped_ids_are_scored_and_a_lone_surrogate_is_dead_lettered(tmp_path: 
     command += ["--checkpoint-dir", str(tmp_path / "checkpoints")]
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    scored = [json.loads(line) for path in (tmp_path / "out" / "scored").rglob("*.jsonl") for line in path.open()]
-    dead = [json.loads(line) for path in (tmp_path / "out" / "dlq").rglob("*.jsonl") for line in path.open()]
+    scored = sink_records(tmp_path / "out" / "scored")
+    dead = sink_records(tmp_path / "out" / "dlq")
     assert sorted(record["customer_id"] for record in scored) == sorted(ids[:4])
     assert [record["error_code"] for record in dead] == ["unroutable_event"]

@@ -19,6 +19,7 @@ from flink_app.benchmark import synthetic_bundle
 from streamflow.core import ContractConfig
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
+from tests.factories import sink_records
 from tests.flink_app.test_job_minicluster import expected_decisions
 
 CHECKPOINT_INTERVAL_MS = 1_000
@@ -63,16 +64,6 @@ def completed_checkpoints(checkpoints: Path) -> list[Path]:
     return sorted(found, key=lambda path: int(path.name.split("-")[1]))
 
 
-def committed_files(folder: Path) -> list[Path]:
-    """Part files the sink committed (in-progress ones are hidden)."""
-    return sorted(path for path in folder.rglob("*.jsonl") if not path.name.startswith("."))
-
-
-def committed_records(folder: Path) -> list[dict[str, object]]:
-    files = sorted(path for path in folder.rglob("*.jsonl") if not path.name.startswith("."))
-    return [json.loads(line) for path in files for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def run(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
 
@@ -92,7 +83,7 @@ def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     try:
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while time.monotonic() < deadline and job.poll() is None:
-            if completed_checkpoints(checkpoints) and committed_records(output / "scored"):
+            if completed_checkpoints(checkpoints) and sink_records(output / "scored"):
                 break
             time.sleep(0.1)
         assert job.poll() is None, "the job finished before it could be killed mid-stream"
@@ -101,7 +92,7 @@ def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
         job.wait(timeout=60)
-    committed_before_kill = committed_records(output / "scored")
+    committed_before_kill = sink_records(output / "scored")
     last = completed_checkpoints(checkpoints)[-1]
     # The first line was read before any output was committed, so before the retained checkpoint.
     # It now reads as garbage: a job restored from the checkpoint never reads it again, a job
@@ -116,9 +107,9 @@ def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
         "bundle": bundle,
         "committed_before_kill": committed_before_kill,
         "stdout": restarted.stdout,
-        "scored": committed_records(output / "scored"),
-        "alerts": committed_records(output / "alerts"),
-        "dlq": committed_records(output / "dlq"),
+        "scored": sink_records(output / "scored"),
+        "alerts": sink_records(output / "alerts"),
+        "dlq": sink_records(output / "dlq"),
     }
 
 
@@ -164,7 +155,7 @@ def test_rules_only_without_a_bundle_and_said_so(tmp_path: Path) -> None:
     result = run([*score_command(tmp_path / "in", tmp_path / "out", tmp_path / "ck"), "--model", "none"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "rules-only" in result.stdout
-    scored = committed_records(tmp_path / "out" / "scored")
+    scored = sink_records(tmp_path / "out" / "scored")
     assert scored
     assert all(record["model_version"] == "rules-only" and record["ml_score"] is None for record in scored)
 
