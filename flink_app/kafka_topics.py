@@ -20,7 +20,7 @@ import orjson
 from flink_app.config import KafkaSettings
 from flink_app.summary import LATE_MARK, RunSummary
 from streamflow.core import routing_key
-from streamflow.datasets.kafka_topic import TopicRecord, end_offsets, read_committed
+from streamflow.datasets.kafka_topic import TopicRecord, end_offsets, read_committed, watermark_offsets
 
 OUTPUT_TOPICS = ("scored", "alerts", "dead_letters")
 PRODUCE_BATCH = 10_000
@@ -129,14 +129,7 @@ def positions_before_run(bootstrap_servers: str, kafka: KafkaSettings) -> TopicP
 
 
 def _low_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    ends = end_offsets(client(bootstrap_servers), topic)
-    consumer = Consumer({**client(bootstrap_servers), "group.id": "streamflow-metadata"})
-    try:
-        return {p: int(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[0]) for p in ends}
-    finally:
-        consumer.close()
+    return {partition: low for partition, (low, _) in watermark_offsets(client(bootstrap_servers), topic).items()}
 
 
 def read_outputs(

@@ -104,8 +104,8 @@ def topic_partitions(client: Mapping[str, Any], topic: str) -> list[int] | None:
     return sorted(found.partitions)
 
 
-def end_offsets(client: Mapping[str, Any], topic: str) -> dict[int, int]:
-    """Each partition's end for a ``read_committed`` reader (its last stable offset), by partition."""
+def watermark_offsets(client: Mapping[str, Any], topic: str) -> dict[int, tuple[int, int]]:
+    """Each partition's (first offset still kept, end for a ``read_committed`` reader), by partition."""
     from confluent_kafka import TopicPartition
 
     partitions = topic_partitions(client, topic)
@@ -113,14 +113,18 @@ def end_offsets(client: Mapping[str, Any], topic: str) -> dict[int, int]:
         raise KafkaReadError(f"there is no topic {topic!r}")
     consumer = _consumer(client, "streamflow-metadata")
     try:
-        return {
-            partition: int(
-                consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=METADATA_TIMEOUT_S)[1]
-            )
+        offsets = {
+            partition: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=METADATA_TIMEOUT_S)
             for partition in partitions
         }
     finally:
         consumer.close()
+    return {partition: (int(low), int(high)) for partition, (low, high) in offsets.items()}
+
+
+def end_offsets(client: Mapping[str, Any], topic: str) -> dict[int, int]:
+    """Each partition's end for a ``read_committed`` reader (its last stable offset), by partition."""
+    return {partition: high for partition, (_, high) in watermark_offsets(client, topic).items()}
 
 
 def read_committed(
