@@ -66,6 +66,7 @@ from flink_app.records import (
     to_json,
     utc_now,
 )
+from flink_app.scoring_step import StreamStep
 from streamflow import __version__ as job_version
 from streamflow.core import (
     DuplicateEventError,
@@ -76,7 +77,7 @@ from streamflow.core import (
     parse_event,
 )
 from streamflow.core.forest import ModelBundle, ModelError
-from streamflow.core.stream_step import StreamStep
+from streamflow.core.state import STATE_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     A customer's state is a :data:`CustomerSlot`: the core's versioned serialized
     ``CustomerState`` and the ids seen within the dedup window; it expires after
-    ``state_ttl_days`` without events. The core's ``StreamStep`` does the event's arithmetic on
+    ``state_ttl_days`` without events. ``flink_app.scoring_step.StreamStep`` runs the core's step on
     the packed slot in one compiled call (ADR 0007). Subclasses hold the slots in Flink state
     and take the lines one by one (:class:`ScoreEvents`) or in mini-batches (:class:`ScoreMiniBatches`).
     """
@@ -211,9 +212,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
             )
             return self._dead_letter(landed_bytes(value), duplicate, source)
         self._clock.observe(event.event_time_ms)
-        scored, alert = score_step(
-            state_bytes, event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now()
-        )
+        scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now())
         counts = self._counts
         counts["events_scored"] += 1
         counts["late_events"] += step.late
@@ -452,15 +451,17 @@ def build_job(
     if batches is not None:
         function = ScoreMiniBatches(config, model, source=source_name, origin_first=origin_first)
         scoring = batches.process(function, output_type=BATCH_TYPE)
-        # The uid names the shard count: state saved under another count is refused, not misread.
-        scoring = scoring.uid(f"score-mini-batches-{batching.shards}-shards").name("score-mini-batches")
+        # The uid names the state version and the shard count: state saved under others is not misread.
+        scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}-{batching.shards}-shards").name(
+            "score-mini-batches"
+        )
         scored = explode_lines(scoring)
     else:  # one line at a time (mini-batches without a JDK: keyed in Python, said by routing_jar)
         keying = "python" if job.keying == "mini_batch" else job.keying
         scoring = key_by_customer(env, lines, keying, origin_first=origin_first).process(
             ScoreEvents(config, model, source=source_name, origin_first=origin_first), output_type=Types.STRING()
         )
-        scored = scoring = scoring.uid("score-events").name("score-events")
+        scored = scoring = scoring.uid(f"score-events-v{STATE_VERSION}").name("score-events")
     sink = _kafka_sink if job.io == "kafka" else _file_sink
     sink(scored, outputs.scored, "scored", job)
     sink(scoring.get_side_output(ALERTS), outputs.alerts, "alerts", job)

@@ -9,72 +9,21 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from streamflow.core import (
-    FEATURE_NAMES,
-    CustomerState,
-    Event,
-    EventError,
-    FeatureVector,
-    RuleResult,
-    RulesConfig,
-    process_event,
-)
+from flink_app.scoring_step import StepResult, signals_of
+from streamflow.core import FEATURE_NAMES, Event, EventError, FeatureVector, RuleResult, RulesConfig
+from streamflow.core.features import assessment_of
 from streamflow.core.forest import ModelBundle
-from streamflow.core.stream_step import StepResult
 
 PAYLOAD_LIMIT_BYTES = 10_240
 RULES_ONLY_VERSION = "rules-only"
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What the stream decides for one event."""
-
-    scored: dict[str, Any]
-    alert: dict[str, Any] | None
-    state: CustomerState
-
-
-def score_event(
-    state: CustomerState | None,
-    event: Event,
-    rules: RulesConfig,
-    bundle: ModelBundle | None,
-    *,
-    rules_only_threshold: float,
-    scored_at: str,
-    late: bool = False,
-) -> Decision:
-    """Features and rules from the core, the model's score, the blend and the alert.
-
-    The readable path, on ``CustomerState`` objects; the job takes :func:`score_step`'s,
-    which reaches the same records from packed state.
-    """
-    assessment, new_state = process_event(state, event, rules)
-    fired = assessment.fired_rules
-    scored = scored_record(
-        event,
-        assessment.features,
-        tuple(result.rule_id for result in fired),
-        assessment.rules_score,
-        bundle.ml_score(assessment.features) if bundle is not None else None,
-        bundle,
-        rules_only_threshold,
-        scored_at,
-        late,
-    )
-    alert = alert_record(scored, assessment.features, fired, bundle) if scored["alert"] else None
-    return Decision(scored, alert, new_state)
-
-
 def score_step(
-    state: bytes | None,
     event: Event,
     step: StepResult,
     rules: RulesConfig,
@@ -82,9 +31,9 @@ def score_step(
     rules_only_threshold: float,
     scored_at: str,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The scored record and the alert for an event that ``StreamStep`` stepped from ``state``.
+    """The scored record and the alert for an event ``StreamStep`` stepped.
 
-    An alert's reasons come from the core's ``process_event`` on the same state (alerts are rare).
+    An alert's reasons are written from the same step's signals (``signals_of``).
     """
     depth = step.depth
     scored = scored_record(
@@ -100,8 +49,8 @@ def score_step(
     )
     if not scored["alert"]:
         return scored, None
-    before = CustomerState.from_bytes(state) if state is not None else None
-    return scored, alert_record(scored, step.features, process_event(before, event, rules)[0].fired_rules, bundle)
+    fired = assessment_of(signals_of(step), event, rules).fired_rules
+    return scored, alert_record(scored, step.features, fired, bundle)
 
 
 def scored_record(
@@ -241,7 +190,7 @@ def to_json(record: dict[str, Any]) -> str:
 
 
 # What the job keeps per customer in one Flink ``ValueState``: the core's serialized
-# ``CustomerState`` (``None`` before the first event) and ``RecentTransactions.packed()``.
+# ``CUSTOMER_STATE`` (``None`` before the first event) and its remembered transaction ids (``core.dedup``).
 # A plain tuple of bytes: it pickles fastest.
 CustomerSlot = tuple[bytes | None, bytes]
 EMPTY_SLOT: CustomerSlot = (None, b"")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flink_app.summary import committed_files
 
-from streamflow.core import Event, EventError, parse_event
+from streamflow.core import Event, EventError, RulesConfig, parse_event, replay_events
 from streamflow.core.forest import ModelBundle
 
 BASE_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -82,3 +82,22 @@ def make_bundle(
 def sink_records(folder: Path) -> list[dict[str, Any]]:
     """The records a stream sink committed to ``folder`` (its finished part files, in name order)."""
     return [json.loads(line) for path in committed_files(folder) for line in path.read_bytes().splitlines()]
+
+
+def core_decisions(
+    events: list[Event], rules: RulesConfig, bundle: ModelBundle | None, *, rules_only_threshold: float = 0.5
+) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """The scored record and the alert of each event, from the core's batch replay (events in the job's order)."""
+    from flink_app.records import alert_record, scored_record
+
+    decisions = []
+    for event, assessment in replay_events(events, rules):
+        features = assessment.features
+        ml_score = bundle.ml_score(features) if bundle is not None else None
+        fired = assessment.fired_rules
+        fired_ids = tuple(result.rule_id for result in fired)
+        scored = scored_record(
+            event, features, fired_ids, assessment.rules_score, ml_score, bundle, rules_only_threshold, "", False
+        )
+        decisions.append((scored, alert_record(scored, features, fired, bundle) if scored["alert"] else None))
+    return decisions

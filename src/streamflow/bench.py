@@ -24,7 +24,7 @@ from typing import Any, cast
 import pandas as pd
 from kedro_datasets.partitions import PartitionedDataset
 
-from streamflow.core import ContractConfig, RulesConfig, parse_event, process_event
+from streamflow.core import ContractConfig, Event, EventError, RulesConfig, parse_event, process_event
 from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
 
@@ -33,6 +33,10 @@ MEDALLION_TARGET_S = 60.0  # bronze to gold on SQLite...
 MEDALLION_TARGET_EVENTS = 1_000_000  # ...for this many generated events
 TRAIN_TARGET_S = 180.0  # make train (medallion, outcomes, features, training, packaging, evaluation)...
 TRAIN_TARGET_EVENTS = 1_000_000  # ...on this many landed events with their outcomes
+REPLAY_TARGET_EVENTS_PER_S = 200_000  # the batch feature replay over landed history (issue 22)
+# The Python replay before one definition (process_event per event, commit 1dbacd3), measured with
+# bench_replay's code on 1,000,384 generated events on this class of machine: 33.4 s.
+REPLAY_BASELINE_EVENTS_PER_S = 30_000
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EVENT = {
     "schema_version": 1,
@@ -97,6 +101,38 @@ def bench_core(repeats: int) -> None:
         f"baseline json.loads {floor:5.1f} us   ratio {parse / floor:.1f}x"
     )
     print(f"process_event          median {process:6.1f} us/event   (features + 5 rules + new state)")
+
+
+def landed_events_frame(n_events: int) -> pd.DataFrame:
+    """``n_events`` generated events, parsed, as silver holds them (with their file and line)."""
+    config = GeneratorConfig.from_dict({"n_events": n_events}, ["S00007", "S00042", "S00311"])
+    stream = generate_stream(config, ContractConfig())
+    rows = []
+    for name in sorted(stream.partitions):
+        for number, line in enumerate(stream.partitions[name].splitlines(), start=1):
+            try:
+                event = parse_event(line)
+            except EventError:
+                continue
+            rows.append((*event, name, number))
+    return pd.DataFrame(rows, columns=[*Event._fields, "source_file", "line_number"])
+
+
+def bench_replay(n_events: int, repeats: int) -> None:
+    """The batch feature replay (``replay_features``: the core's compiled step) over landed history."""
+    from streamflow.modeling.features import replay_features
+
+    silver = landed_events_frame(n_events)
+    rules = RulesConfig.from_dict({})
+    median, _ = _median_seconds(lambda: replay_features(silver, rules), repeats)
+    rate = len(silver) / median
+    print(
+        f"feature replay {len(silver):>9,} events  median {median:6.2f} s   {rate:,.0f} events/s   "
+        f"target >= {REPLAY_TARGET_EVENTS_PER_S:,}   "
+        f"{'OK' if rate >= REPLAY_TARGET_EVENTS_PER_S else 'UNDER TARGET'}   "
+        f"baseline (the Python replay before one definition) {REPLAY_BASELINE_EVENTS_PER_S:,}/s   "
+        f"ratio {rate / REPLAY_BASELINE_EVENTS_PER_S:.1f}x"
+    )
 
 
 def bench_model(repeats: int) -> None:
@@ -241,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     bench_core(max(args.repeats, 5))
     bench_model(args.repeats)
+    bench_replay(args.events, args.repeats)
     bench_generation(args.events, args.repeats)
     if args.medallion_sizes:
         bench_medallion(args.medallion_sizes, args.repeats)

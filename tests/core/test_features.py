@@ -36,7 +36,7 @@ def test_features_come_from_the_state_before_the_event() -> None:
     assert assessment.features.amount_zscore == pytest.approx((300.0 - 150.0) / math.sqrt(5000.0))
     assert assessment.features.amount_ratio == pytest.approx(2.0)
     assert assessment.features.velocity_count == 2.0
-    assert after.amounts.mean == pytest.approx(200.0)
+    assert after.amount_mean == pytest.approx(200.0)
 
 
 def test_geo_speed_is_distance_over_elapsed_time() -> None:
@@ -109,17 +109,3 @@ def test_core_imports_without_kedro_pyflink_or_pandas() -> None:
     result = subprocess.run([sys.executable, "-c", BLOCKER], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "core ok"
-
-
-def test_core_imports_on_a_bare_interpreter_without_site_packages() -> None:
-    # -S: no site-packages at all, so neither kedro, pyflink, numpy nor pandas can be found
-    code = "import sys; sys.path.insert(0, 'src'); import streamflow.core, kedro"
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False)
-    assert "No module named 'kedro'" in result.stderr  # the core itself imported fine
-    bare = subprocess.run(
-        [sys.executable, "-S", "-c", "import sys; sys.path.insert(0, 'src'); import streamflow.core; print('ok')"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bare.stdout.strip() == "ok", bare.stderr

@@ -1,6 +1,6 @@
 import pytest
 
-from streamflow.core import ConfigError, CustomerState, RulesConfig, process_event, rules_score
+from streamflow.core import ConfigError, CustomerState, RulesConfig, process_event
 from streamflow.core.rules import RuleResult, circular_hour_distance
 from tests.factories import make_event
 
@@ -38,7 +38,7 @@ def _history(amounts: list[float], *, spacing_minutes: float = 60.0) -> Customer
 
 def test_high_value_fires_just_above_the_zscore_threshold_and_not_just_below() -> None:
     state = _history([90.0, 110.0] * 5)  # mean 100, sample std 10.54
-    std = state.amounts.std
+    std = state.amount_std
     at = process_event(state, make_event(minutes=10_000, amount=100.0 + 4.001 * std), CONFIG)[0]
     below = process_event(state, make_event(minutes=10_000, amount=100.0 + 3.999 * std), CONFIG)[0]
     assert _fired(at.rule_results, "FR-001").fired
@@ -219,17 +219,20 @@ def test_blacklist_is_exact_match_only() -> None:
 
 
 def test_rules_score_is_zero_when_nothing_fires_and_the_noisy_or_of_weights() -> None:
-    none = (RuleResult("FR-001", "a", False, 0.6), RuleResult("FR-002", "b", False, 0.5))
-    assert rules_score(none) == 0.0
-    one = (RuleResult("FR-001", "a", True, 0.6), RuleResult("FR-002", "b", False, 0.5))
-    assert rules_score(one) == pytest.approx(0.6)
-    two = (RuleResult("FR-001", "a", True, 0.6), RuleResult("FR-002", "b", True, 0.5))
-    assert rules_score(two) == pytest.approx(0.8)
+    assert process_event(None, make_event(), CONFIG)[0].rules_score == 0.0
+    one = process_event(None, make_event(amount=20_000.0), CONFIG)[0]  # FR-001 alone (weight 0.6)
+    assert [r.rule_id for r in one.fired_rules] == ["FR-001"]
+    assert one.rules_score == pytest.approx(0.6)
+    state = _history([50.0] * 5, spacing_minutes=1.0)  # FR-002 (weight 0.5) joins on the sixth in 10 min
+    two = process_event(state, make_event(minutes=5, amount=20_000.0), CONFIG)[0]
+    assert [r.rule_id for r in two.fired_rules] == ["FR-001", "FR-002"]
+    assert two.rules_score == pytest.approx(1 - 0.4 * 0.5)
 
 
 def test_rules_score_stays_within_unit_interval_with_every_rule_fired() -> None:
-    results = tuple(RuleResult(f"FR-00{i}", "r", True, 1.0) for i in range(1, 6))
-    assert rules_score(results) == 1.0
+    certain = RulesConfig.from_dict({"high_value": {"weight": 1.0}, "blacklist": {"store_ids": ["S-bad"]}})
+    both = process_event(None, make_event(amount=20_000.0, store_id="S-bad"), certain)[0]
+    assert both.rules_score == 1.0
 
 
 def test_rules_are_reported_in_rule_id_order() -> None:

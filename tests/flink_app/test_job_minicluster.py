@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flink_app.benchmark import synthetic_bundle
 from flink_app.config import load_config
-from flink_app.records import score_event
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, EventError, parse_event
 from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
-from tests.factories import parses, sink_records
+from tests.factories import core_decisions, parses, sink_records
 
 RULES = load_config().rules  # what the job reads from conf/base
 LATE_CUSTOMER = "C-OUT-OF-ORDER"
@@ -115,16 +114,9 @@ def expected_decisions(lines: list[str], bundle: object) -> tuple[list[dict], li
             continue
         seen.add((event.customer_id, event.transaction_id))
         events.append(event)
-    states: dict[str, object] = {}
-    scored, alerts = [], []
-    for event in events:
-        decision = score_event(
-            states.get(event.customer_id), event, RULES, bundle, rules_only_threshold=0.5, scored_at=""
-        )  # type: ignore[arg-type]
-        states[event.customer_id] = decision.state
-        scored.append(decision.scored)
-        if decision.alert:
-            alerts.append(event.transaction_id)
+    decisions = core_decisions(events, RULES, bundle, rules_only_threshold=0.5)  # type: ignore[arg-type]
+    scored = [record for record, _ in decisions]
+    alerts = [record["transaction_id"] for record, alert in decisions if alert is not None]
     return scored, alerts, dead_codes
 
 

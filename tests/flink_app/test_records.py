@@ -2,50 +2,52 @@
 
 import json
 from datetime import datetime
+from typing import Any
 
 import pytest
-from flink_app.records import (
-    PAYLOAD_LIMIT_BYTES,
-    EventClock,
-    SlotCache,
-    dead_letter,
-    score_event,
-    score_step,
-    to_json,
-    utc_now,
-)
+from flink_app.records import PAYLOAD_LIMIT_BYTES, EventClock, SlotCache, dead_letter, score_step, to_json, utc_now
+from flink_app.scoring_step import StreamStep
 
-from streamflow.core import CustomerState, EventError, RulesConfig, parse_event
-from streamflow.core.stream_step import StreamStep
+from streamflow.core import CustomerState, Event, EventError, RulesConfig, parse_event, replay_events
+from streamflow.core.forest import ModelBundle
 from tests.factories import make_bundle, make_event
 
 RULES = RulesConfig.from_dict({"blacklist": {"store_ids": ["S-bad"]}})
 
 
+def _score_one(event: Event, bundle: ModelBundle | None) -> tuple[dict[str, Any], dict[str, Any] | None, bytes]:
+    """A new customer's first event through the job's step: the scored record, the alert, the new state."""
+    step = StreamStep(RULES, bundle, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)(None, b"", event)
+    assert step is not None
+    scored, alert = score_step(event, step, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
+    return scored, alert, step.state
+
+
 def test_rules_only_scoring_alerts_on_the_rules_score() -> None:
-    decision = score_event(None, make_event(store_id="S-bad"), RULES, None, rules_only_threshold=0.5, scored_at="t")
-    assert decision.scored["final_score"] == 1.0
-    assert decision.scored["model_version"] == "rules-only"
-    assert decision.alert is not None
-    assert decision.alert["reasons"] == ["FR-005 blacklist: blacklisted store S-bad"]
-    assert decision.alert["top_features"] == []
+    scored, alert, _ = _score_one(make_event(store_id="S-bad"), None)
+    assert scored["final_score"] == 1.0
+    assert scored["model_version"] == "rules-only"
+    assert alert is not None
+    assert alert["reasons"] == ["FR-005 blacklist: blacklisted store S-bad"]
+    assert alert["top_features"] == []
 
 
 def test_model_scoring_blends_and_explains_with_the_top_three_features() -> None:
     bundle = make_bundle(threshold=0.0)
-    decision = score_event(None, make_event(store_id="S-bad"), RULES, bundle, rules_only_threshold=0.5, scored_at="t")
-    ml = decision.scored["ml_score"]
-    assert decision.scored["final_score"] == pytest.approx(0.3 * ml + 0.7 * 1.0)
-    assert decision.alert is not None
-    assert len(decision.alert["top_features"]) == 3
-    assert decision.alert["model_version"] == "m1"
+    scored, alert, _ = _score_one(make_event(store_id="S-bad"), bundle)
+    ml = scored["ml_score"]
+    assert ml == bundle.ml_score(tuple(scored["features"].values()))
+    assert scored["final_score"] == pytest.approx(0.3 * ml + 0.7 * 1.0)
+    assert alert is not None
+    assert len(alert["top_features"]) == 3
+    assert alert["model_version"] == "m1"
 
 
 def test_quiet_events_do_not_alert_and_state_moves_on() -> None:
-    decision = score_event(None, make_event(), RULES, None, rules_only_threshold=0.5, scored_at="t")
-    assert decision.alert is None
-    assert decision.scored["alert"] is False
-    assert decision.state.event_count == 1
+    scored, alert, state = _score_one(make_event(), None)
+    assert alert is None
+    assert scored["alert"] is False
+    assert CustomerState.from_bytes(state).event_count == 1
 
 
 def test_dead_letter_keeps_code_source_and_a_10kb_payload() -> None:
@@ -88,24 +90,23 @@ def test_to_json_falls_back_for_what_orjson_refuses() -> None:
 
 
 @pytest.mark.parametrize("with_model", [True, False])
-def test_the_jobs_packed_path_writes_the_records_the_readable_path_writes(with_model: bool) -> None:
+def test_an_alerts_reasons_are_the_batch_replays_reasons(with_model: bool) -> None:
     bundle = make_bundle(threshold=0.3) if with_model else None
     step = StreamStep(RULES, bundle, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
     events = [make_event(minutes=index * 7, amount=40.0 + index) for index in range(8)]
     events += [make_event(minutes=60, store_id="S-bad", amount=9_000.0), make_event(minutes=61, latitude=-33.9)]
-    state: CustomerState | None = None
     packed: bytes | None = None
     ids = b""
     alerts = 0
-    for event in events:
-        expected = score_event(state, event, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
+    for event, (_, batch) in zip(events, replay_events(events, RULES), strict=True):
         result = step(packed, ids, event)
         assert result is not None
-        scored, alert = score_step(packed, event, result, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
-        assert scored == expected.scored
-        assert alert == expected.alert
-        alerts += alert is not None
-        state, packed, ids = expected.state, result.state, result.ids
+        scored, alert = score_step(event, result, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
+        assert scored["fired_rules"] == [r.rule_id for r in batch.fired_rules]
+        if alert is not None:
+            assert alert["reasons"] == [f"{r.rule_id} {r.name}: {r.reason}" for r in batch.fired_rules]
+            alerts += 1
+        packed, ids = result.state, result.ids
     assert alerts >= 1
 
 

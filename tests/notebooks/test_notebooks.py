@@ -2,7 +2,7 @@
 
 The scratch project runs the default loop (generate, medallion, model) on 10,000 events, then
 lands the stream's alerts as the Flink job's file sink lays them out, computed by the job's own
-Flink-free decision code (``flink_app.records.score_event``, per customer in landing order).
+records from the core's replay (``tests.factories.core_decisions``, in landing order).
 Each notebook runs in a fresh kernel from the project's ``notebooks/`` folder, so
 ``%load_ext kedro.ipython`` finds the project and reads its catalog.
 """
@@ -16,14 +16,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from flink_app.config import load_config
-from flink_app.records import score_event, to_json, utc_now
+from flink_app.records import to_json
 from kedro.io.core import Version
 from nbclient import NotebookClient
 
-from streamflow.core import CustomerState, EventError, parse_event
+from streamflow.core import EventError, parse_event
 from streamflow.datasets import ModelBundleDataset
 from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
 from tests.conftest import REPO_ROOT
+from tests.factories import core_decisions
 from tests.pipelines.test_medallion_pipeline import _run
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -40,25 +41,15 @@ def _land_stream_alerts(project: Path) -> int:
     bundle = ModelBundleDataset(
         filepath=str(project / "data/06_models/model_bundle"), version=Version(None, None)
     ).load()
-    states: dict[str, CustomerState] = {}
-    alerts: list[str] = []
+    events = []
     for path in sorted((project / "data/01_raw/transactions").glob("*.jsonl")):
         for line in path.read_bytes().splitlines():
             try:
-                event = parse_event(line, config.contract)
+                events.append(parse_event(line, config.contract))
             except EventError:
                 continue  # the stream's dead-letter path
-            decision = score_event(
-                states.get(event.customer_id),
-                event,
-                config.rules,
-                bundle,
-                rules_only_threshold=config.job.rules_only_threshold,
-                scored_at=utc_now(),
-            )
-            states[event.customer_id] = decision.state
-            if decision.alert is not None:
-                alerts.append(to_json(decision.alert))
+    decisions = core_decisions(events, config.rules, bundle, rules_only_threshold=config.job.rules_only_threshold)
+    alerts = [to_json(alert) for _, alert in decisions if alert is not None]
     bucket = project / STREAM_ALERTS / "2026-01-01--00"
     bucket.mkdir(parents=True)
     (bucket / f"alerts-{uuid.uuid4()}-0.jsonl").write_text("\n".join(alerts) + "\n", encoding="utf-8")

@@ -1,8 +1,9 @@
 """The pure fraud core shared by the Kedro pipelines and the Flink job.
 
-Event contract, customer state, the five rules and the feature vector. Imports on the
-standard library alone (numpy, and msgspec to build typed config from YAML, are allowed;
-kedro and pyflink never are), so batch and stream compute the same numbers from the same code.
+Event contract, customer state, the five rules and the feature vector, each defined once
+(``features.step`` is the per-event step both paths run, compiled by numba). Needs numpy (and
+msgspec to build typed config from YAML); kedro, pandas and pyflink never, so batch and stream
+compute the same numbers from the same code.
 """
 
 from streamflow.core.contract import (
@@ -26,13 +27,14 @@ from streamflow.core.errors import (
     UnroutableEventError,
 )
 from streamflow.core.features import FEATURE_NAMES, Assessment, FeatureVector, process_event, replay_events
-from streamflow.core.rules import RuleResult, RulesConfig, rules_score
-from streamflow.core.state import CustomerState, RunningStats
+from streamflow.core.rules import RULE_IDS, RuleResult, RulesConfig
+from streamflow.core.state import CustomerState
 
 __all__ = [
     "CHANNELS",
     "EVENT_ERROR_CODES",
     "FEATURE_NAMES",
+    "RULE_IDS",
     "SCHEMA_VERSION",
     "Assessment",
     "ConfigError",
@@ -47,7 +49,6 @@ __all__ = [
     "FeatureVector",
     "RuleResult",
     "RulesConfig",
-    "RunningStats",
     "StateError",
     "UnroutableEventError",
     "keyed_without_parser",
@@ -55,5 +56,4 @@ __all__ = [
     "process_event",
     "replay_events",
     "routing_key",
-    "rules_score",
 ]

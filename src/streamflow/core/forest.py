@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from streamflow.core.compiled import compiled
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError, CoreError
 from streamflow.core.features import FEATURE_NAMES
@@ -376,19 +377,10 @@ def _walk_contributions(x32, offsets, left, right, feature, threshold, missing_l
             node = child
 
 
-def _serial(function: Any) -> Any:
-    """``function`` compiled by numba on first use (kept in numba's cache), or as it is without numba."""
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover - numba ships with shap in this environment
-        return function
-    return njit(cache=True, nogil=True)(function)
-
-
 # Module-level, not closure variables of the C entry points: numba keys its cache by the
 # closure's contents, and a compiled function's differ from process to process.
-_serial_depths = _serial(_walk_depths)
-_serial_contributions = _serial(_walk_contributions)
+serial_depths: Any = compiled(_walk_depths)
+_serial_contributions: Any = compiled(_walk_contributions)
 
 
 class _Kernels:
@@ -409,7 +401,7 @@ class _Kernels:
                 self._compiled = (_walk_depths, _walk_depths, _walk_contributions)
             else:
                 self._compiled = (
-                    _serial_depths,
+                    serial_depths,
                     # not cached: the on-disk cache is keyed by the function, so it would
                     # hand this build the serial one's machine code
                     njit(cache=False, nogil=True, parallel=True)(_walk_depths),
@@ -507,13 +499,13 @@ def _tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, v
     )
 
 
-_compiled_tree_views = _serial(_tree_views)
+_compiled_tree_views: Any = compiled(_tree_views)
 _N_FEATURES = len(FEATURE_NAMES)
 
 
 def _depth_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p):  # type: ignore[no-untyped-def]
     tree = _compiled_tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, n_trees)
-    _serial_depths(carray(x_p, (1, _N_FEATURES)), *tree, carray(out_p, (1,)))
+    serial_depths(carray(x_p, (1, _N_FEATURES)), *tree, carray(out_p, (1,)))
 
 
 def _push_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, out_p):  # type: ignore[no-untyped-def]

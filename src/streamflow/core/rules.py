@@ -1,8 +1,9 @@
-"""The five fraud rules (FR-001..FR-005), their configuration and the rules score.
+"""The five fraud rules (FR-001..FR-005): their configuration, their verdicts and the rules score.
 
-Each rule reads the customer's state *before* the event and the event's features,
-and returns a :class:`RuleResult`. Thresholds come from the ``fraud_rules`` block of
-``conf/base/parameters_fraud_rules.yml``.
+Each rule reads the signals the core computed for an event from the customer's state
+*before* it (``streamflow.core.features.ASSESSMENT``), in :func:`evaluate_rules`, compiled
+for batch and stream alike. Its reason, for an alert, is written from the same signals.
+Thresholds come from the ``fraud_rules`` block of ``conf/base/parameters_fraud_rules.yml``.
 
 Cold start: a customer with fewer than ``min_history`` past events has no reliable
 amount or hour profile, so FR-001 falls back to its absolute limit alone and FR-004
@@ -11,14 +12,18 @@ stays silent. FR-002, FR-003 and FR-005 need no history and apply from the first
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from streamflow.core.compiled import compiled
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError
+from streamflow.core.state import RECENT_CAPACITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +126,112 @@ def _validate(config: RulesConfig) -> None:
         raise ConfigError(f"fraud_rules weights must be within [0, 1], got {bad}")
     if config.velocity.max_transactions < 1 or config.velocity.window_minutes <= 0:
         raise ConfigError("fraud_rules.velocity needs max_transactions >= 1 and window_minutes > 0")
-    if config.velocity.max_tracked_events <= config.velocity.max_transactions:
-        raise ConfigError("fraud_rules.velocity.max_tracked_events must exceed max_transactions")
+    if not config.velocity.max_transactions < config.velocity.max_tracked_events <= RECENT_CAPACITY:
+        raise ConfigError(
+            f"fraud_rules.velocity.max_tracked_events must exceed max_transactions and be at most {RECENT_CAPACITY}"
+        )
     if config.min_history < 2:
         raise ConfigError("fraud_rules.min_history must be >= 2 (a standard deviation needs two)")
+
+
+# The rule ids and names, in evaluation order; each name is also the rule's verdict field.
+RULES: tuple[tuple[str, str], ...] = (
+    ("FR-001", "high_value"),
+    ("FR-002", "velocity"),
+    ("FR-003", "impossible_travel"),
+    ("FR-004", "unusual_hour"),
+    ("FR-005", "blacklist"),
+)
+RULE_IDS: tuple[str, ...] = tuple(rule_id for rule_id, _ in RULES)
+RULE_NAMES: tuple[str, ...] = tuple(name for _, name in RULES)
+
+# The thresholds the compiled rules read, by name (``rule_params`` fills it from ``RulesConfig``).
+RULE_PARAMS = np.dtype(
+    [
+        ("min_history", np.int64),
+        ("high_value_weight", np.float64),
+        ("zscore_threshold", np.float64),
+        ("min_std", np.float64),
+        ("velocity_weight", np.float64),
+        ("max_transactions", np.int64),
+        ("velocity_window_ms", np.int64),
+        ("max_tracked_events", np.int64),
+        ("impossible_travel_weight", np.float64),
+        ("max_speed_kmh", np.float64),
+        ("min_distance_km", np.float64),
+        ("min_interval_ms", np.int64),
+        ("unusual_hour_weight", np.float64),
+        ("min_hours_from_typical", np.float64),
+        ("max_hour_share", np.float64),
+        ("blacklist_weight", np.float64),
+    ]
+)
+
+
+def rule_params(config: RulesConfig) -> NDArray[Any]:
+    """The one-record ``RULE_PARAMS`` array of ``config``."""
+    values = {
+        "min_history": config.min_history,
+        "high_value_weight": config.high_value.weight,
+        "zscore_threshold": config.high_value.zscore_threshold,
+        "min_std": config.high_value.min_std,
+        "velocity_weight": config.velocity.weight,
+        "max_transactions": config.velocity.max_transactions,
+        "velocity_window_ms": config.velocity.window_ms,
+        "max_tracked_events": config.velocity.max_tracked_events,
+        "impossible_travel_weight": config.impossible_travel.weight,
+        "max_speed_kmh": config.impossible_travel.max_speed_kmh,
+        "min_distance_km": config.impossible_travel.min_distance_km,
+        "min_interval_ms": config.impossible_travel.min_interval_ms,
+        "unusual_hour_weight": config.unusual_hour.weight,
+        "min_hours_from_typical": config.unusual_hour.min_hours_from_typical,
+        "max_hour_share": config.unusual_hour.max_hour_share,
+        "blacklist_weight": config.blacklist.weight,
+    }
+    params = np.zeros(1, dtype=RULE_PARAMS)
+    for name in RULE_PARAMS.names or ():
+        params[0][name] = values[name]
+    return params
+
+
+@compiled
+def evaluate_rules(signals: Any, params: Any) -> None:
+    """Each rule's verdict on an event's ``signals`` and their noisy-OR score, written into ``signals``.
+
+    The rules score is ``1 - prod(1 - weight)`` over the fired rules, in rule-id order: zero
+    when nothing fires, a lone rule's weight, and towards one (never above) as more fire.
+    """
+    history = signals["history_count"] >= params["min_history"]
+    # FR-001: at or above the absolute limit, or a z-score at or above the threshold
+    signals["over_absolute_limit"] = signals["amount"] >= signals["absolute_limit"]
+    signals["zscore_above_threshold"] = history and signals["amount_zscore"] >= params["zscore_threshold"]
+    signals["high_value"] = signals["over_absolute_limit"] or signals["zscore_above_threshold"]
+    # FR-002: this event makes more than max_transactions within the window
+    signals["velocity"] = signals["velocity_count"] + 1 > params["max_transactions"]
+    # FR-003: at least min_distance_km away at more than max_speed_kmh
+    signals["impossible_travel"] = (
+        signals["distance_km"] >= params["min_distance_km"] and signals["geo_speed_kmh"] > params["max_speed_kmh"]
+    )
+    # FR-004: far from the typical hour, and few past events within an hour of it
+    signals["unusual_hour"] = (
+        history
+        and signals["time_deviation"] >= params["min_hours_from_typical"]
+        and signals["hour_share"] < params["max_hour_share"]
+    )
+    # FR-005: customer, card or store on a blacklist
+    signals["blacklist"] = signals["is_blacklisted"] != 0.0
+    keep = 1.0
+    if signals["high_value"]:
+        keep *= 1.0 - params["high_value_weight"]
+    if signals["velocity"]:
+        keep *= 1.0 - params["velocity_weight"]
+    if signals["impossible_travel"]:
+        keep *= 1.0 - params["impossible_travel_weight"]
+    if signals["unusual_hour"]:
+        keep *= 1.0 - params["unusual_hour_weight"]
+    if signals["blacklist"]:
+        keep *= 1.0 - params["blacklist_weight"]
+    signals["rules_score"] = 1.0 - keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,113 +254,98 @@ class RuleResult:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RuleInputs:
-    """What the rules read: the event's features plus a few context numbers."""
+def rule_results(
+    signals: Mapping[str, Any], currency: str, blacklisted_ids: tuple[str, ...], config: RulesConfig
+) -> tuple[RuleResult, ...]:
+    """Every rule's result, in rule-id order, with the reasons of those that fired.
 
-    amount: float
-    currency: str
-    history_count: int
-    customer_mean: float
-    customer_std: float
-    amount_zscore: float
-    velocity_count: int
-    distance_km: float
-    elapsed_minutes: float
-    geo_speed_kmh: float
-    local_hour: float
-    typical_hour: float
-    time_deviation: float
-    hour_share: float
-    blacklisted_ids: tuple[str, ...]
+    Args:
+        signals: The event's ``ASSESSMENT`` record (or a mapping of its fields), verdicts included.
+        currency: The event's currency, for FR-001's reason.
+        blacklisted_ids: Which of the event's ids are blacklisted (``blacklisted_ids``), for FR-005's.
+        config: The rules' configuration (weights and thresholds for the reasons).
+
+    """
+    weights = (
+        config.high_value.weight,
+        config.velocity.weight,
+        config.impossible_travel.weight,
+        config.unusual_hour.weight,
+        config.blacklist.weight,
+    )
+    results = []
+    for (rule_id, name), weight in zip(RULES, weights, strict=True):
+        if signals[name]:
+            results.append(
+                RuleResult(rule_id, name, True, weight, _REASONS[name](signals, currency, blacklisted_ids, config))
+            )
+        else:
+            results.append(_not_fired(rule_id, name, weight))
+    return tuple(results)
 
 
-def high_value(inputs: RuleInputs, rule: HighValueRule, min_history: int) -> RuleResult:
-    """FR-001: amount at or above the absolute limit, or a z-score at or above the threshold."""
+def _high_value_reason(signals: Mapping[str, Any], currency: str, _ids: tuple[str, ...], config: RulesConfig) -> str:
+    amount = float(signals["amount"])
     reasons = []
-    limit = rule.limit_for(inputs.currency)
-    if inputs.amount >= limit:
-        reasons.append(f"amount {inputs.amount:,.2f} {inputs.currency} is at or above the absolute limit {limit:,.2f}")
-    if inputs.history_count >= min_history and inputs.amount_zscore >= rule.zscore_threshold:
+    if signals["over_absolute_limit"]:
+        limit = float(signals["absolute_limit"])
+        reasons.append(f"amount {amount:,.2f} {currency} is at or above the absolute limit {limit:,.2f}")
+    if signals["zscore_above_threshold"]:
         reasons.append(
-            f"amount {inputs.amount:,.2f} is {inputs.amount_zscore:.1f} std above the customer mean "
-            f"{inputs.customer_mean:,.2f} (std {inputs.customer_std:,.2f}; threshold {rule.zscore_threshold:g})"
+            f"amount {amount:,.2f} is {float(signals['amount_zscore']):.1f} std above the customer mean "
+            f"{float(signals['customer_mean']):,.2f} (std {float(signals['customer_std']):,.2f}; "
+            f"threshold {config.high_value.zscore_threshold:g})"
         )
-    return _result("FR-001", "high_value", rule.weight, reasons)
+    return "; ".join(reasons)
 
 
-def velocity(inputs: RuleInputs, rule: VelocityRule) -> RuleResult:
-    """FR-002: this event makes more than ``max_transactions`` within the window."""
-    in_window = inputs.velocity_count + 1
-    reasons = []
-    if in_window > rule.max_transactions:
-        reasons.append(f"{in_window} transactions within {rule.window_minutes:g} min (limit {rule.max_transactions})")
-    return _result("FR-002", "velocity", rule.weight, reasons)
+def _velocity_reason(signals: Mapping[str, Any], _currency: str, _ids: tuple[str, ...], config: RulesConfig) -> str:
+    rule = config.velocity
+    in_window = int(signals["velocity_count"]) + 1
+    return f"{in_window} transactions within {rule.window_minutes:g} min (limit {rule.max_transactions})"
 
 
-def impossible_travel(inputs: RuleInputs, rule: ImpossibleTravelRule) -> RuleResult:
-    """FR-003: at least ``min_distance_km`` away at more than ``max_speed_kmh``."""
-    reasons = []
-    if inputs.distance_km >= rule.min_distance_km and inputs.geo_speed_kmh > rule.max_speed_kmh:
-        reasons.append(
-            f"{inputs.distance_km:,.0f} km from the previous transaction in "
-            f"{inputs.elapsed_minutes:,.1f} min: {inputs.geo_speed_kmh:,.0f} km/h "
-            f"(limit {rule.max_speed_kmh:,.0f} km/h)"
-        )
-    return _result("FR-003", "impossible_travel", rule.weight, reasons)
-
-
-def unusual_hour(inputs: RuleInputs, rule: UnusualHourRule, min_history: int) -> RuleResult:
-    """FR-004: far from the typical hour and within +/-1 h of few past transactions."""
-    reasons = []
-    if (
-        inputs.history_count >= min_history
-        and inputs.time_deviation >= rule.min_hours_from_typical
-        and inputs.hour_share < rule.max_hour_share
-    ):
-        reasons.append(
-            f"local time {_clock(inputs.local_hour)} is {inputs.time_deviation:.1f} h from the "
-            f"customer's typical {_clock(inputs.typical_hour)}; {inputs.hour_share:.0%} of "
-            f"{inputs.history_count} past transactions within 1 h of it "
-            f"(limits: >= {rule.min_hours_from_typical:g} h and < {rule.max_hour_share:.0%})"
-        )
-    return _result("FR-004", "unusual_hour", rule.weight, reasons)
-
-
-def blacklist(inputs: RuleInputs, rule: BlacklistRule) -> RuleResult:
-    """FR-005: any of the event's customer, card or store ids is blacklisted."""
-    reasons = [f"blacklisted {identifier}" for identifier in inputs.blacklisted_ids]
-    return _result("FR-005", "blacklist", rule.weight, reasons)
-
-
-def evaluate_rules(inputs: RuleInputs, config: RulesConfig) -> tuple[RuleResult, ...]:
-    """All five rules, in rule-id order."""
+def _travel_reason(signals: Mapping[str, Any], _currency: str, _ids: tuple[str, ...], config: RulesConfig) -> str:
+    elapsed_minutes = abs(int(signals["elapsed_ms"])) / 60_000.0
     return (
-        high_value(inputs, config.high_value, config.min_history),
-        velocity(inputs, config.velocity),
-        impossible_travel(inputs, config.impossible_travel),
-        unusual_hour(inputs, config.unusual_hour, config.min_history),
-        blacklist(inputs, config.blacklist),
+        f"{float(signals['distance_km']):,.0f} km from the previous transaction in {elapsed_minutes:,.1f} min: "
+        f"{float(signals['geo_speed_kmh']):,.0f} km/h (limit {config.impossible_travel.max_speed_kmh:,.0f} km/h)"
     )
 
 
-def rules_score(results: tuple[RuleResult, ...]) -> float:
-    """Noisy-OR of the fired rules' weights: ``1 - prod(1 - weight)``, in [0, 1].
-
-    Zero when nothing fires; one fired rule scores its weight; more rules push the
-    score towards one without exceeding it.
-    """
-    keep = 1.0
-    for result in results:
-        if result.fired:
-            keep *= 1.0 - result.weight
-    return 1.0 - keep
+def _hour_reason(signals: Mapping[str, Any], _currency: str, _ids: tuple[str, ...], config: RulesConfig) -> str:
+    rule = config.unusual_hour
+    return (
+        f"local time {_clock(float(signals['local_hour']))} is {float(signals['time_deviation']):.1f} h from the "
+        f"customer's typical {_clock(float(signals['typical_hour']))}; {float(signals['hour_share']):.0%} of "
+        f"{int(signals['history_count'])} past transactions within 1 h of it "
+        f"(limits: >= {rule.min_hours_from_typical:g} h and < {rule.max_hour_share:.0%})"
+    )
 
 
-def _result(rule_id: str, name: str, weight: float, reasons: list[str]) -> RuleResult:
-    if not reasons:
-        return _not_fired(rule_id, name, weight)
-    return RuleResult(rule_id, name, True, weight, "; ".join(reasons))
+def _blacklist_reason(_signals: Mapping[str, Any], _currency: str, ids: tuple[str, ...], _config: RulesConfig) -> str:
+    return "; ".join(f"blacklisted {identifier}" for identifier in ids)
+
+
+_REASONS = {
+    "high_value": _high_value_reason,
+    "velocity": _velocity_reason,
+    "impossible_travel": _travel_reason,
+    "unusual_hour": _hour_reason,
+    "blacklist": _blacklist_reason,
+}
+
+
+def blacklisted_ids(customer_id: str, card_id: str, store_id: str, rule: BlacklistRule) -> tuple[str, ...]:
+    """Which of an event's ids are on the blacklist, as FR-005's reason names them (never the clear card id)."""
+    hits = []
+    if customer_id in rule.customer_ids:
+        hits.append(f"customer {customer_id}")
+    if card_id in rule.card_ids:
+        hits.append("card")  # reasons reach gold, which keeps only pseudonyms
+    if store_id in rule.store_ids:
+        hits.append(f"store {store_id}")
+    return tuple(hits)
 
 
 @lru_cache(maxsize=256)
@@ -267,7 +359,8 @@ def _clock(hour: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+@compiled
 def circular_hour_distance(a: float, b: float) -> float:
     """Distance in hours between two hours of day on the 24 h circle, in [0, 12]."""
-    difference = math.fmod(abs(a - b), 24.0)
-    return min(difference, 24.0 - difference)
+    difference = np.fmod(abs(a - b), 24.0)
+    return float(min(difference, 24.0 - difference))

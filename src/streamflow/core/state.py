@@ -1,222 +1,286 @@
-"""Per-customer state: running amount statistics, hour profile, last location, velocity window.
+"""Per-customer state: one numpy record with named fields, declared once in ``CUSTOMER_STATE``.
 
-The state is bounded: a fixed part (3 numbers of amount statistics, 24 hour counts,
-the last location and time) plus at most ``max_tracked_events`` recent event times,
-which are also evicted once older than the velocity window. Serialized it takes
-``154 + 8 * len(recent_event_times_ms)`` bytes.
+Running amount statistics (Welford), the 24-hour profile, the last location and time, and
+the recent event times of the velocity window. The record is fixed-size, so memory is
+bounded: ``CUSTOMER_STATE.itemsize`` bytes a customer (at most ``RECENT_CAPACITY`` recent
+times; ``fraud_rules.velocity.max_tracked_events`` may keep fewer).
+
+Serialized (``encode_state``) it is a 4-byte header (``SF``, the version, 0), the record's
+bytes up to its last recent time, and a CRC32 of all that: ``160 + 8 * recent_count`` bytes
+for version 2. Both the batch replay and the stream fold events with :func:`fold_event`.
 """
 
 from __future__ import annotations
 
 import math
-import struct
-import zlib
-from dataclasses import dataclass, field
-from itertools import pairwise
+from collections.abc import Mapping
+from typing import Any
 
-from streamflow.core.contract import Event
+import numpy as np
+from numpy.typing import NDArray
+
+from streamflow.core.compiled import compiled
 from streamflow.core.errors import (
     StateBadMagicError,
     StateChecksumError,
+    StateError,
     StateInvalidError,
     StateTruncatedError,
     StateVersionError,
 )
 
 HOURS_PER_DAY = 24
-STATE_MAGIC = b"SF"
-STATE_VERSION = 1
-MAX_TRACKED_EVENTS = 4096
+RECENT_CAPACITY = 64  # recent event times a state can hold (velocity window)
 
-_HEADER = struct.Struct("<2sBB")
-_BODY = struct.Struct(f"<qdd{HOURS_PER_DAY}Iddq H")
-_CRC = struct.Struct("<I")
-_FLAG_HAS_LAST = 0x01
+CUSTOMER_STATE = np.dtype(
+    [
+        ("event_count", np.int64),
+        ("amount_mean", np.float64),
+        ("amount_m2", np.float64),  # sum of squared deviations from the mean (Welford)
+        ("last_latitude", np.float64),
+        ("last_longitude", np.float64),
+        ("last_event_time_ms", np.int64),
+        ("hour_counts", np.uint32, (HOURS_PER_DAY,)),  # events per local hour of day
+        ("recent_count", np.int64),
+        ("recent_times_ms", np.int64, (RECENT_CAPACITY,)),  # sorted; the first recent_count are used
+    ]
+)
+STATE_VERSION = 2
+_MAGIC_S, _MAGIC_F = 83, 70  # b"SF"
+_HEADER_BYTES = 4
+_CRC_BYTES = 4
 
 
-@dataclass(slots=True)
-class RunningStats:
-    """Count, mean and sum of squared deviations (Welford's online algorithm).
+def field_layout(record: np.dtype[Any], name: str) -> tuple[np.dtype[Any], int]:
+    """A record field's dtype and byte offset."""
+    fields: Mapping[str, tuple[Any, ...]] = record.fields or {}
+    dtype, offset = fields[name][:2]
+    return dtype, int(offset)
 
-    Numerically stable for long streams, and mergeable (Chan et al.) so partial
-    statistics computed in parallel combine exactly.
+
+_RECENT_OFFSET = field_layout(CUSTOMER_STATE, "recent_times_ms")[1]
+_RECORD_BYTES = CUSTOMER_STATE.itemsize
+MAX_STATE_BYTES = _HEADER_BYTES + _RECORD_BYTES + _CRC_BYTES
+
+# what decode_state says of the bytes it reads
+STATE_READ, STATE_TRUNCATED, STATE_BAD_MAGIC, STATE_OTHER_VERSION, STATE_BAD_CHECKSUM, STATE_IMPOSSIBLE = range(6)
+_STATE_ERRORS: dict[int, tuple[type[StateError], str]] = {
+    STATE_TRUNCATED: (StateTruncatedError, "the state is shorter or longer than its header declares"),
+    STATE_BAD_MAGIC: (StateBadMagicError, "the state does not start with b'SF'"),
+    STATE_OTHER_VERSION: (
+        StateVersionError,
+        f"state serialization version is not {STATE_VERSION}: written by another version of the job "
+        "(docs/runbooks.md, 'Customer state from another version')",
+    ),
+    STATE_BAD_CHECKSUM: (StateChecksumError, "state checksum mismatch: the bytes are corrupted"),
+    STATE_IMPOSSIBLE: (StateInvalidError, "state holds impossible values"),
+}
+
+
+def new_states(count: int) -> NDArray[Any]:
+    """``count`` empty customer states (every field zero)."""
+    return np.zeros(count, dtype=CUSTOMER_STATE)
+
+
+@compiled
+def fold_event(
+    state: Any, amount: float, latitude: float, longitude: float, event_time_ms: int, hour: int, params: Any
+) -> None:
+    """Fold one event into ``state`` (in place), after it was assessed against it.
+
+    ``params`` holds ``velocity_window_ms`` and ``max_tracked_events``: recent times older than
+    the newest minus the window are forgotten, and beyond ``max_tracked_events`` the oldest.
     """
-
-    count: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, value: float) -> None:
-        """Fold one observation in."""
-        self.count += 1
-        delta = value - self.mean
-        self.mean += delta / self.count
-        self.m2 += delta * (value - self.mean)
-
-    def merge(self, other: RunningStats) -> RunningStats:
-        """Statistics of the union of both samples (neither input is changed)."""
-        if other.count == 0:
-            return RunningStats(self.count, self.mean, self.m2)
-        if self.count == 0:
-            return RunningStats(other.count, other.mean, other.m2)
-        count = self.count + other.count
-        delta = other.mean - self.mean
-        mean = self.mean + delta * other.count / count
-        m2 = self.m2 + other.m2 + delta * delta * self.count * other.count / count
-        return RunningStats(count, mean, m2)
-
-    @property
-    def variance(self) -> float:
-        """Sample variance (ddof=1); 0.0 below two observations."""
-        return self.m2 / (self.count - 1) if self.count > 1 else 0.0
-
-    @property
-    def std(self) -> float:
-        """Sample standard deviation (ddof=1)."""
-        return math.sqrt(self.variance)
+    count = state["event_count"] + 1
+    delta = amount - state["amount_mean"]
+    state["amount_mean"] += delta / count
+    state["amount_m2"] += delta * (amount - state["amount_mean"])
+    state["event_count"] = count
+    state["hour_counts"][hour] += 1
+    state["last_latitude"] = latitude
+    state["last_longitude"] = longitude
+    state["last_event_time_ms"] = event_time_ms
+    state["recent_count"] = remember_time(
+        state["recent_times_ms"],
+        state["recent_count"],
+        event_time_ms,
+        params["velocity_window_ms"],
+        params["max_tracked_events"],
+    )
 
 
-def _empty_hours() -> list[int]:
-    return [0] * HOURS_PER_DAY
+@compiled
+def remember_time(times: Any, count: int, time_ms: int, window_ms: int, max_kept: int) -> int:
+    """Insert ``time_ms`` into the sorted ``times[:count]``, forget what the window and the cap drop; the new count."""
+    merged = np.empty(count + 1, dtype=np.int64)
+    position = np.searchsorted(times[:count], time_ms, side="right")  # after equal times: arrival order
+    merged[:position] = times[:position]
+    merged[position] = time_ms
+    merged[position + 1 :] = times[position:count]
+    horizon = merged[count] - window_ms
+    keep_from = max(np.searchsorted(merged, horizon, side="left"), count + 1 - max_kept)
+    kept = count + 1 - keep_from
+    times[:kept] = merged[keep_from:]
+    return int(kept)
 
 
-@dataclass(slots=True)
-class CustomerState:
-    """Everything the rules and features remember about one customer."""
+@compiled
+def sample_std(count: int, m2: float) -> float:
+    """Sample standard deviation (ddof=1) from Welford's sum of squares; 0.0 below two events."""
+    return math.sqrt(m2 / (count - 1)) if count > 1 else 0.0
 
-    amounts: RunningStats = field(default_factory=RunningStats)
-    hour_counts: list[int] = field(default_factory=_empty_hours)
-    last_latitude: float = 0.0
-    last_longitude: float = 0.0
-    last_event_time_ms: int | None = None
-    recent_event_times_ms: list[int] = field(default_factory=list)
 
-    @property
-    def event_count(self) -> int:
-        """Number of events folded into this state."""
-        return self.amounts.count
+@compiled
+def is_possible(state: Any) -> bool:
+    """Whether a state's values can have come from folding events (a decoded state must be)."""
+    count = state["event_count"]
+    recent = state["recent_times_ms"][: state["recent_count"]]
+    return (
+        count >= 0
+        and math.isfinite(state["amount_mean"])
+        and state["amount_m2"] >= 0.0
+        and np.int64(state["hour_counts"].sum()) == count
+        and -90.0 <= state["last_latitude"] <= 90.0
+        and -180.0 <= state["last_longitude"] <= 180.0
+        and (count > 0 or state["last_event_time_ms"] == 0)
+        and (recent.shape[0] < 2 or bool(np.all(recent[:-1] <= recent[1:])))
+    )
 
-    def updated(self, event: Event, *, window_ms: int, max_tracked_events: int) -> CustomerState:
-        """A new state with ``event`` folded in (this one is not changed).
 
-        Args:
-            event: The event, already assessed against this state.
-            window_ms: Velocity window: recent times older than the newest minus this go.
-            max_tracked_events: Cap on the recent times kept (the oldest go first).
+@compiled
+def encode_state(record_bytes: Any, out: Any) -> int:
+    """The serialized state of the record held in ``record_bytes`` into ``out``; its size in bytes."""
+    state = record_bytes.view(CUSTOMER_STATE)[0]
+    size = _RECENT_OFFSET + 8 * state["recent_count"]
+    out[0] = _MAGIC_S
+    out[1] = _MAGIC_F
+    out[2] = STATE_VERSION
+    out[3] = 0
+    out[_HEADER_BYTES : _HEADER_BYTES + size] = record_bytes[:size]
+    end = _HEADER_BYTES + size
+    out[end : end + _CRC_BYTES].view(np.uint32)[0] = crc32(out[:end])
+    return int(end + _CRC_BYTES)
 
-        """
-        amounts = RunningStats(self.amounts.count, self.amounts.mean, self.amounts.m2)
-        amounts.add(event.amount)
-        hours = list(self.hour_counts)
-        hours[int(event.local_hour)] += 1
-        recent = _insert_sorted(self.recent_event_times_ms, event.event_time_ms)
-        horizon = recent[-1] - window_ms
-        keep_from = 0
-        while keep_from < len(recent) and recent[keep_from] < horizon:
-            keep_from += 1
-        keep_from = max(keep_from, len(recent) - max_tracked_events)
-        return CustomerState(
-            amounts=amounts,
-            hour_counts=hours,
-            last_latitude=event.latitude,
-            last_longitude=event.longitude,
-            last_event_time_ms=event.event_time_ms,
-            recent_event_times_ms=recent[keep_from:],
+
+@compiled
+def decode_state(data: Any, record_bytes: Any) -> int:
+    """Read serialized ``data`` into ``record_bytes`` (empty ``data``: a new customer); ``STATE_READ`` or why not."""
+    record_bytes[:] = 0
+    size = data.shape[0]
+    if size == 0:
+        return STATE_READ
+    if size < _HEADER_BYTES:
+        return STATE_TRUNCATED
+    if data[0] != _MAGIC_S or data[1] != _MAGIC_F:
+        return STATE_BAD_MAGIC
+    if data[2] != STATE_VERSION or data[3] != 0:
+        return STATE_OTHER_VERSION
+    if size < _HEADER_BYTES + _RECENT_OFFSET + _CRC_BYTES:
+        return STATE_TRUNCATED
+    record_bytes[:_RECENT_OFFSET] = data[_HEADER_BYTES : _HEADER_BYTES + _RECENT_OFFSET]
+    state = record_bytes.view(CUSTOMER_STATE)[0]
+    recent_count = state["recent_count"]
+    if recent_count < 0 or recent_count > RECENT_CAPACITY:
+        return STATE_IMPOSSIBLE
+    end = _HEADER_BYTES + _RECENT_OFFSET + 8 * recent_count
+    if size != end + _CRC_BYTES:
+        return STATE_TRUNCATED
+    if crc32(data[:end]) != data[end:size].view(np.uint32)[0]:
+        return STATE_BAD_CHECKSUM
+    record_bytes[_RECENT_OFFSET : _RECENT_OFFSET + 8 * recent_count] = data[_HEADER_BYTES + _RECENT_OFFSET : end]
+    return STATE_READ if is_possible(state) else STATE_IMPOSSIBLE
+
+
+def state_error(status: int) -> StateError:
+    """The coded error for a ``decode_state`` status other than ``STATE_READ``."""
+    error_type, message = _STATE_ERRORS[status]
+    return error_type(message)
+
+
+def _crc_tables() -> NDArray[np.uint32]:
+    """CRC-32 (zlib's polynomial) lookup tables for eight bytes at a time ("slicing by 8")."""
+    tables = np.zeros((8, 256), dtype=np.uint32)
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+        tables[0, byte] = crc
+    for table in range(1, 8):
+        tables[table] = (tables[table - 1] >> 8) ^ tables[0][tables[table - 1] & 0xFF]
+    return tables
+
+
+_CRC_TABLES = _crc_tables()
+
+
+@compiled
+def crc32(data: Any) -> int:
+    """``zlib.crc32`` of a uint8 array, eight bytes per step."""
+    tables = _CRC_TABLES
+    crc = np.uint32(0xFFFFFFFF)
+    size = data.shape[0]
+    index = 0
+    while index + 8 <= size:
+        crc = (
+            tables[7, data[index] ^ (crc & 0xFF)]
+            ^ tables[6, data[index + 1] ^ ((crc >> 8) & 0xFF)]
+            ^ tables[5, data[index + 2] ^ ((crc >> 16) & 0xFF)]
+            ^ tables[4, data[index + 3] ^ (crc >> 24)]
+            ^ tables[3, data[index + 4]]
+            ^ tables[2, data[index + 5]]
+            ^ tables[1, data[index + 6]]
+            ^ tables[0, data[index + 7]]
         )
+        index += 8
+    while index < size:
+        crc = tables[0, (crc ^ data[index]) & 0xFF] ^ (crc >> np.uint32(8))
+        index += 1
+    return int(crc ^ np.uint32(0xFFFFFFFF))
+
+
+class CustomerState:
+    """One customer's state for Python callers (notebooks, tests): a ``CUSTOMER_STATE`` record."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: NDArray[Any] | None = None) -> None:
+        self.record = new_states(1) if record is None else record
+
+    def copy(self) -> CustomerState:
+        """An independent copy."""
+        return CustomerState(self.record.copy())
+
+    def __getattr__(self, name: str) -> Any:
+        """A field of the record by its name (``state.event_count``, ``state.recent_times_ms`` ...)."""
+        if name not in (CUSTOMER_STATE.names or ()):
+            raise AttributeError(name)
+        value = self.record[0][name]
+        if name == "recent_times_ms":
+            return value[: self.record[0]["recent_count"]].tolist()
+        return value.tolist() if isinstance(value, np.ndarray) else value.item()
+
+    @property
+    def amount_std(self) -> float:
+        """Sample standard deviation of the customer's amounts."""
+        return float(sample_std(self.event_count, self.amount_m2))
 
     def to_bytes(self) -> bytes:
-        """Compact versioned binary form, ending with a CRC32 of everything before it."""
-        flags = _FLAG_HAS_LAST if self.last_event_time_ms is not None else 0
-        recent = self.recent_event_times_ms
-        content = b"".join(
-            (
-                _HEADER.pack(STATE_MAGIC, STATE_VERSION, flags),
-                _BODY.pack(
-                    self.amounts.count,
-                    self.amounts.mean,
-                    self.amounts.m2,
-                    *self.hour_counts,
-                    self.last_latitude,
-                    self.last_longitude,
-                    self.last_event_time_ms or 0,
-                    len(recent),
-                ),
-                struct.pack(f"<{len(recent)}q", *recent),
-            )
-        )
-        return content + _CRC.pack(zlib.crc32(content))
+        """The serialized state (see the module docstring)."""
+        out = np.zeros(MAX_STATE_BYTES, dtype=np.uint8)
+        size = encode_state(self.record.view(np.uint8), out)
+        return out[:size].tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> CustomerState:
         """Read a state written by :meth:`to_bytes`.
 
         Raises:
-            StateError: A subclass saying why the bytes are unreadable (truncated, bad
-                magic, newer version, checksum mismatch, impossible values).
+            StateError: A subclass saying why the bytes are unreadable (truncated, bad magic,
+                another version, checksum mismatch, impossible values).
 
         """
-        raw = bytes(data)
-        if len(raw) < _HEADER.size:
-            raise StateTruncatedError(f"state is {len(raw)} bytes, shorter than its header")
-        magic, version, flags = _HEADER.unpack_from(raw)
-        if magic != STATE_MAGIC:
-            raise StateBadMagicError(f"state starts with {magic!r}, expected {STATE_MAGIC!r}")
-        if version != STATE_VERSION:
-            raise StateVersionError(
-                f"state serialization version {version} is not supported "
-                f"(this build reads version {STATE_VERSION}); upgrade the reader"
-            )
-        fixed_size = _HEADER.size + _BODY.size
-        if len(raw) < fixed_size + _CRC.size:
-            raise StateTruncatedError(f"state is {len(raw)} bytes, expected at least {fixed_size + _CRC.size}")
-        body = _BODY.unpack_from(raw, _HEADER.size)
-        n_recent = body[-1]
-        expected_size = fixed_size + 8 * n_recent + _CRC.size
-        if len(raw) != expected_size:
-            raise StateTruncatedError(f"state is {len(raw)} bytes, its header declares {expected_size}")
-        (stored_crc,) = _CRC.unpack_from(raw, expected_size - _CRC.size)
-        if zlib.crc32(raw[: expected_size - _CRC.size]) != stored_crc:
-            raise StateChecksumError("state checksum mismatch: the bytes are corrupted")
-        count, mean, m2 = body[0], body[1], body[2]
-        hours = list(body[3 : 3 + HOURS_PER_DAY])
-        last_lat, last_lon, last_time = body[3 + HOURS_PER_DAY : 6 + HOURS_PER_DAY]
-        recent = list(struct.unpack_from(f"<{n_recent}q", raw, fixed_size))
-        state = cls(
-            amounts=RunningStats(count, mean, m2),
-            hour_counts=hours,
-            last_latitude=last_lat,
-            last_longitude=last_lon,
-            last_event_time_ms=last_time if flags & _FLAG_HAS_LAST else None,
-            recent_event_times_ms=recent,
-        )
-        _check_invariants(state, flags)
+        state = cls()
+        status = decode_state(np.frombuffer(bytes(data), dtype=np.uint8), state.record.view(np.uint8))
+        if status != STATE_READ:
+            raise state_error(status)
         return state
-
-
-def _insert_sorted(times: list[int], new_time: int) -> list[int]:
-    if not times or new_time >= times[-1]:
-        return [*times, new_time]
-    position = len(times)
-    while position > 0 and times[position - 1] > new_time:
-        position -= 1
-    return [*times[:position], new_time, *times[position:]]
-
-
-def _check_invariants(state: CustomerState, flags: int) -> None:
-    amounts = state.amounts
-    problems = []
-    if flags & ~_FLAG_HAS_LAST:
-        problems.append(f"unknown flags {flags:#x}")
-    if amounts.count < 0 or not math.isfinite(amounts.mean) or not (amounts.m2 >= 0.0):
-        problems.append("amount statistics are impossible")
-    if sum(state.hour_counts) != amounts.count:
-        problems.append("hour profile does not add up to the event count")
-    if (state.last_event_time_ms is not None) != (amounts.count > 0):
-        problems.append("last location present without events (or missing with events)")
-    if not (-90.0 <= state.last_latitude <= 90.0 and -180.0 <= state.last_longitude <= 180.0):
-        problems.append("last location is out of range")
-    recent = state.recent_event_times_ms
-    if len(recent) > MAX_TRACKED_EVENTS or any(a > b for a, b in pairwise(recent)):
-        problems.append("recent event times are unsorted or too many")
-    if problems:
-        raise StateInvalidError("state holds impossible values: " + "; ".join(problems))

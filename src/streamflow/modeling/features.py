@@ -1,21 +1,20 @@
 """Feature vectors and rule results by replaying silver events through the core.
 
-Parity by construction: the same ``replay_events`` the stream's per-customer state
-machine runs, in event-time order (ties in landing order).
+Parity by construction: the core's compiled ``replay`` runs the same per-event ``step`` the
+stream runs, one state per customer, in event-time order (ties in landing order).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from streamflow.core import FEATURE_NAMES, Event, RulesConfig, replay_events
+from streamflow.core import FEATURE_NAMES, Event, RulesConfig
+from streamflow.core.features import EVENT_INPUT, event_input, replay
+from streamflow.core.rules import RULE_IDS, RULE_NAMES, blacklisted_ids, rule_params, rule_results
 
-RULE_IDS: tuple[str, ...] = ("FR-001", "FR-002", "FR-003", "FR-004", "FR-005")
 ORDER_COLUMNS: tuple[str, ...] = ("event_time_ms", "source_file", "line_number")
 ID_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", "card_id", "store_id", "event_time_ms", "amount")
 
@@ -35,30 +34,41 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
         ``FEATURE_NAMES`` + one boolean per rule id + ``rules_score`` + ``rule_reasons`` (JSON list).
 
     """
-    rows: dict[str, list[Any]] = {name: [] for name in ID_COLUMNS}
-    features: list[tuple[float, ...]] = []
-    fired: list[tuple[bool, ...]] = []
-    scores: list[float] = []
-    reasons: list[str] = []
-    events = events_in_stream_order(silver)
-    progress = tqdm(events, desc="replay", unit="event", unit_scale=True, mininterval=1.0, leave=False)
-    for event, assessment in replay_events(progress, rules):
-        for name in ID_COLUMNS:
-            rows[name].append(getattr(event, name))
-        features.append(tuple(assessment.features))
-        fired.append(tuple(result.fired for result in assessment.rule_results))
-        scores.append(assessment.rules_score)
-        reasons.append(json.dumps([f"{r.rule_id} {r.reason}" for r in assessment.fired_rules]))
-    frame = pd.DataFrame(rows).astype({"event_time_ms": "int64", "amount": "float64"})
-    feature_values = np.array(features, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
-    rule_values = np.array(fired, dtype=bool).reshape(-1, len(RULE_IDS))
-    frame = frame.assign(
-        **{name: feature_values[:, i] for i, name in enumerate(FEATURE_NAMES)},
-        **{rule: rule_values[:, i] for i, rule in enumerate(RULE_IDS)},
-        rules_score=np.array(scores, dtype=np.float64),
+    ordered = silver.sort_values(list(ORDER_COLUMNS), kind="stable").reset_index(drop=True)
+    listed = [
+        blacklisted_ids(customer, card, store, rules.blacklist)
+        for customer, card, store in zip(ordered["customer_id"], ordered["card_id"], ordered["store_id"], strict=True)
+    ]
+    inputs = np.array(
+        [
+            event_input(amount, latitude, longitude, currency, time_ms, offset, bool(ids), rules)
+            for amount, latitude, longitude, currency, time_ms, offset, ids in zip(
+                ordered["amount"].tolist(),
+                ordered["latitude"].tolist(),
+                ordered["longitude"].tolist(),
+                ordered["currency"].tolist(),
+                ordered["event_time_ms"].tolist(),
+                ordered["utc_offset_minutes"].tolist(),
+                listed,
+                strict=True,
+            )
+        ],
+        dtype=EVENT_INPUT,
+    ).reshape(-1)
+    customers, uniques = pd.factorize(ordered["customer_id"])
+    out = replay(inputs, customers.astype(np.int64), len(uniques), rule_params(rules))
+    frame = ordered[list(ID_COLUMNS)].astype({"event_time_ms": "int64", "amount": "float64"})
+    any_fired = np.logical_or.reduce([out[name] for name in RULE_NAMES]) if len(out) else np.zeros(0, dtype=bool)
+    reasons = np.full(len(out), "[]", dtype=object)
+    for index in np.flatnonzero(any_fired).tolist():
+        results = rule_results(out[index], ordered["currency"].iat[index], listed[index], rules)
+        reasons[index] = json.dumps([f"{r.rule_id} {r.reason}" for r in results if r.fired])
+    return frame.assign(
+        **{name: out[name].astype(np.float64) for name in FEATURE_NAMES},
+        **{rule_id: out[name].astype(bool) for rule_id, name in zip(RULE_IDS, RULE_NAMES, strict=True)},
+        rules_score=out["rules_score"].astype(np.float64),
         rule_reasons=pd.Series(reasons, dtype=object),
     )
-    return frame
 
 
 def _iso(epoch_ms: int) -> str:

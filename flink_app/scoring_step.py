@@ -1,0 +1,327 @@
+"""The stream's per-event call: dedup, lateness, the core's step on the packed state, the model's walk.
+
+The stream keeps each customer as two byte strings: the core's serialized ``CUSTOMER_STATE``
+(``streamflow.core.state.encode_state``) and the remembered transaction ids
+(``streamflow.core.dedup``). :class:`StreamStep` hands both to one function compiled by numba,
+which decodes the state, runs the core's :func:`~streamflow.core.features.step` (the same
+function the batch replay runs), walks the bundle's trees with the batch walk
+(``streamflow.core.forest``) and encodes the new state. It adds no arithmetic of its own.
+
+The call goes through a C entry point with one workspace buffer holding every array it reads
+or writes: numba's boxing layer would hand its runtime objects that later take the GIL with
+``PyGILState_Ensure``, which deadlocks in PyFlink's embedded interpreter, and each argument
+ctypes converts costs about 0.2 us.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import itertools
+import struct
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from streamflow.core.compiled import compiled
+from streamflow.core.contract import Event
+from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
+from streamflow.core.errors import StateInvalidError
+from streamflow.core.features import ASSESSMENT, EVENT_INPUT, FEATURE_NAMES, FeatureVector, event_input_of, step
+from streamflow.core.forest import ModelBundle, serial_depths
+from streamflow.core.rules import RULE_IDS, RULE_NAMES, RULE_PARAMS, RulesConfig, rule_params
+from streamflow.core.state import (
+    CUSTOMER_STATE,
+    MAX_STATE_BYTES,
+    STATE_READ,
+    decode_state,
+    encode_state,
+    field_layout,
+    state_error,
+)
+
+# How the stream treats the event beside the core's step.
+STREAM_INPUT = np.dtype(
+    [
+        ("transaction_hash", np.int64),
+        ("max_out_of_orderness_ms", np.int64),
+        ("dedup_window_ms", np.int64),
+    ]
+)
+# What the call says besides the assessment.
+STREAM_OUTPUT = np.dtype(
+    [
+        ("status", np.int64),
+        ("late", np.int64),
+        ("state_size", np.int64),
+        ("ids_size", np.int64),
+        ("depth", np.float64),
+    ]
+)
+STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # else the state's decode status
+_N_FEATURES = len(FEATURE_NAMES)
+_NO_TREES: tuple[NDArray[Any], ...] = (
+    np.zeros(1, dtype=np.int64),
+    *(np.zeros(1, dtype=np.int32) for _ in range(3)),
+    np.zeros(1, dtype=np.float64),
+    np.zeros(1, dtype=np.uint8),
+    np.zeros(1, dtype=np.float64),
+)
+
+
+def struct_of(dtype: np.dtype[Any]) -> struct.Struct:
+    """The ``struct`` layout of a packed numpy record of 8-byte numbers and booleans (to pack and read it fast)."""
+    codes = {"f8": "d", "i8": "q", "b1": "?"}
+    layout = "".join(codes[field_layout(dtype, name)[0].str[1:]] for name in dtype.names or ())
+    packing = struct.Struct("=" + layout)
+    if packing.size != dtype.itemsize:
+        raise TypeError(f"{dtype} is not a packed record of 8-byte numbers and booleans")
+    return packing
+
+
+_EVENT = struct_of(EVENT_INPUT)
+_ASSESSMENT = struct_of(ASSESSMENT)
+_STREAM_INPUT = struct_of(STREAM_INPUT)
+_STREAM_OUTPUT = struct_of(STREAM_OUTPUT)
+# record sizes, as compiled code reads them
+_PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _ASSESSMENT_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
+    dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, ASSESSMENT, STREAM_OUTPUT, CUSTOMER_STATE)
+)
+_SIGNAL_INDEX = {name: index for index, name in enumerate(ASSESSMENT.names or ())}
+if any(field_layout(ASSESSMENT, name) != (np.dtype(np.float64), 8 * i) for i, name in enumerate(FEATURE_NAMES)):
+    raise TypeError("the compiled call reads the features as the assessment's first float64 numbers")
+_FIRST_VERDICT = _SIGNAL_INDEX[RULE_NAMES[0]]
+_END_VERDICTS = _FIRST_VERDICT + len(RULE_NAMES)
+_RULES_SCORE = _SIGNAL_INDEX["rules_score"]
+_TRANSACTION_HASH = struct.Struct("=q")
+
+
+_FIRED_RULES = {
+    verdicts: tuple(rule_id for rule_id, fired in zip(RULE_IDS, verdicts, strict=True) if fired)
+    for verdicts in itertools.product((False, True), repeat=len(RULE_IDS))
+}
+
+
+class StepResult(NamedTuple):
+    """One event's step: what the stream records and the customer's new packed state."""
+
+    late: bool
+    features: FeatureVector
+    fired_rules: tuple[str, ...]
+    rules_score: float
+    depth: float | None
+    assessment: tuple[Any, ...]  # the ASSESSMENT record's values, in field order (``signals_of``)
+    state: bytes
+    ids: bytes
+
+
+def signals_of(step: StepResult) -> dict[str, Any]:
+    """The step's ``ASSESSMENT`` record by field name: what the fired rules' reasons are written from."""
+    return dict(zip(_SIGNAL_INDEX, step.assessment, strict=True))
+
+
+class StreamStep:
+    """Scores events against packed customer state, one compiled call each.
+
+    Args:
+        rules: Rule thresholds.
+        bundle: The model whose trees give the depth (``None``: rules only).
+        max_out_of_orderness_ms: An event older than the customer's newest by more is late.
+        dedup_window_ms: How long a customer's transaction ids are remembered.
+
+    """
+
+    def __init__(
+        self,
+        rules: RulesConfig,
+        bundle: ModelBundle | None,
+        *,
+        max_out_of_orderness_ms: int,
+        dedup_window_ms: int,
+    ) -> None:
+        self._rules = rules
+        self._has_model = bundle is not None
+        trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
+        stream_input = np.zeros(1, dtype=STREAM_INPUT)
+        stream_input[0]["max_out_of_orderness_ms"] = max_out_of_orderness_ms
+        stream_input[0]["dedup_window_ms"] = dedup_window_ms
+        self._work, views = _workspace(
+            params=rule_params(rules),
+            event=np.zeros(1, dtype=EVENT_INPUT),
+            stream_input=stream_input,
+            signals=np.zeros(1, dtype=ASSESSMENT),
+            stream_output=np.zeros(1, dtype=STREAM_OUTPUT),
+            state=np.zeros(1, dtype=CUSTOMER_STATE),
+            state_out=np.zeros(MAX_STATE_BYTES, dtype=np.uint8),
+            ids_out=np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
+            x32=np.zeros((1, _N_FEATURES), dtype=np.float32),
+            offsets=trees[0],
+            left=trees[1],
+            right=trees[2],
+            feature=trees[3],
+            threshold=trees[4],
+            missing_left=trees[5],
+            leaf_value=trees[6],
+        )
+        self._event_bytes, self._stream_input_bytes, self._signals_bytes, self._output_bytes = (
+            views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
+        )
+        self._state_out_bytes, self._ids_out_bytes = (views[name].data.cast("B") for name in ("state_out", "ids_out"))
+        self._run = _entry(self._work)
+
+    def __call__(self, state: bytes | None, ids: bytes, event: Event) -> StepResult | None:
+        """The event's step; ``None`` when the customer's ids already hold its transaction id.
+
+        Raises:
+            StateError: ``state`` is not a readable customer state.
+
+        """
+        _EVENT.pack_into(self._event_bytes, 0, *event_input_of(event, self._rules))
+        _TRANSACTION_HASH.pack_into(self._stream_input_bytes, 0, id_hash(event.transaction_id))
+        packed_state = b"" if state is None else state
+        self._run(packed_state, len(packed_state), ids, len(ids))
+        status, late, state_size, ids_size, depth = _STREAM_OUTPUT.unpack_from(self._output_bytes)
+        if status == STATUS_DUPLICATE:
+            return None
+        if status == STATUS_BAD_IDS:
+            raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
+        if status != STATUS_SCORED:
+            raise state_error(status)
+        signals = _ASSESSMENT.unpack_from(self._signals_bytes)
+        return StepResult(
+            late != 0,
+            FeatureVector._make(signals[:_N_FEATURES]),
+            _FIRED_RULES[signals[_FIRST_VERDICT:_END_VERDICTS]],
+            signals[_RULES_SCORE],
+            depth if self._has_model else None,
+            signals,
+            bytes(self._state_out_bytes[:state_size]),
+            bytes(self._ids_out_bytes[:ids_size]),
+        )
+
+
+_SECTIONS = (
+    "params",
+    "event",
+    "stream_input",
+    "signals",
+    "stream_output",
+    "state",
+    "state_out",
+    "ids_out",
+    "x32",
+    "offsets",
+    "left",
+    "right",
+    "feature",
+    "threshold",
+    "missing_left",
+    "leaf_value",
+)
+_HEADER_SLOTS = 2 + len(_SECTIONS) + 1  # number of trees, number of nodes, where each section starts, the end
+
+
+def _workspace(**arrays: NDArray[Any]) -> tuple[NDArray[np.uint8], dict[str, NDArray[Any]]]:
+    """One buffer holding every array the call reads or writes, 8-byte aligned, after a header of offsets."""
+    sizes = [-(-arrays[name].nbytes // 8) * 8 for name in _SECTIONS]
+    starts = np.cumsum([8 * _HEADER_SLOTS, *sizes])
+    work = np.zeros(int(starts[-1]), dtype=np.uint8)
+    header = work[: 8 * _HEADER_SLOTS].view(np.int64)
+    header[0] = arrays["offsets"].shape[0] - 1
+    header[1] = arrays["left"].shape[0]
+    header[2:] = starts
+    views = {}
+    for name, start in zip(_SECTIONS, starts[:-1], strict=True):
+        array = arrays[name]
+        view = work[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+        view[...] = array
+        views[name] = view
+    return work, views
+
+
+@compiled
+def _section(work: Any, index: int, size: int) -> Any:
+    start = work[: 8 * _HEADER_SLOTS].view(np.int64)[2 + index]
+    return work[start : start + size]
+
+
+@compiled
+def _call(work: Any, state: Any, ids: Any) -> None:
+    """Dedup, decode, the core's step, the walk, encode: on the workspace's arrays."""
+    n_trees = work[:8].view(np.int64)[0]
+    n_nodes = work[8:16].view(np.int64)[0]
+    params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
+    event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
+    stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
+    signals = _section(work, 3, _ASSESSMENT_BYTES).view(ASSESSMENT)[0]
+    result = _section(work, 4, _STREAM_OUTPUT_BYTES).view(STREAM_OUTPUT)[0]
+    record_bytes = _section(work, 5, _STATE_RECORD_BYTES)
+    state_out = _section(work, 6, MAX_STATE_BYTES)
+    ids_out = _section(work, 7, MAX_IDS_BYTES)
+    x32 = _section(work, 8, 4 * _N_FEATURES).view(np.float32).reshape((1, _N_FEATURES))
+    if ids.shape[0] % 16 != 0:
+        result["status"] = STATUS_BAD_IDS
+        return
+    hashes, times = unpacked_ids(ids)
+    transaction_hash = stream_input["transaction_hash"]
+    if is_remembered(hashes, transaction_hash):
+        result["status"] = STATUS_DUPLICATE
+        return
+    status = decode_state(state, record_bytes)
+    if status != STATE_READ:
+        result["status"] = status
+        return
+    customer = record_bytes.view(CUSTOMER_STATE)[0]
+    time_ms = event["event_time_ms"]
+    result["status"] = STATUS_SCORED
+    result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
+    step(customer, event, params, signals)
+    x32[0, :] = _section(work, 3, 8 * _N_FEATURES).view(np.float64)  # the features, as float32 (as in batch)
+    depth = np.zeros(1, dtype=np.float64)
+    serial_depths(
+        x32,
+        _section(work, 9, 8 * (n_trees + 1)).view(np.int64),
+        _section(work, 10, 4 * n_nodes).view(np.int32),
+        _section(work, 11, 4 * n_nodes).view(np.int32),
+        _section(work, 12, 4 * n_nodes).view(np.int32),
+        _section(work, 13, 8 * n_nodes).view(np.float64),
+        _section(work, 14, n_nodes),
+        _section(work, 15, 8 * n_nodes).view(np.float64),
+        depth,
+    )
+    result["depth"] = depth[0]
+    result["state_size"] = encode_state(record_bytes, state_out)
+    result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, stream_input["dedup_window_ms"], ids_out)
+
+
+def _entry(work: NDArray[np.uint8]) -> Any:
+    """The compiled call with the workspace bound: it takes the state and the ids (bytes and sizes)."""
+    compiled_call = _c_call()
+    if compiled_call is not None:
+        return functools.partial(compiled_call, int(work.ctypes.data), work.shape[0])
+
+    def run(state: bytes, n_state: int, ids: bytes, n_ids: int) -> None:  # pragma: no cover - no numba
+        _call(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8))
+
+    return run
+
+
+@functools.cache
+def _c_call() -> Any:
+    """A ctypes callable of :func:`_call` compiled as a C function, or ``None`` without numba."""
+    try:
+        from numba import carray, cfunc, types
+    except ImportError:  # pragma: no cover - numba ships with shap in this environment
+        return None
+    bytes_ = types.CPointer(types.uint8)
+    signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
+
+    def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
+        _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
+
+    compiled_entry = cfunc(signature, cache=True, nopython=True)(entry)
+    # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
+    # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
+    argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
+    return ctypes.PYFUNCTYPE(None, *argtypes)(compiled_entry.address)
