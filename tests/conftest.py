@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
+from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,7 +33,7 @@ def _imported_top_level_modules() -> dict[str, set[str]]:
 def _declared() -> dict[str, str]:
     """Normalised distribution name -> its pinned requirement: ``[project] dependencies`` and the dev group.
 
-    The dev group counts for the developer tools still in the package (``lineage``'s browser check).
+    The dev group counts for the developer tools in the package (``streamflow.devtools.lineage``'s browser check).
     """
     pyproject = tomllib.loads(Path(REPO_ROOT / "pyproject.toml").read_text())
     texts = pyproject["project"]["dependencies"] + pyproject["dependency-groups"]["dev"]

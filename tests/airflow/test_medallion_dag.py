@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from streamflow.scratch import make_scratch_project
+from streamflow.devtools.scratch import make_scratch_project
 from tests.airflow.conftest import BIN, REPO_ROOT, run_process
 
 GOLD_TABLES = ("fact_transactions", "dim_customer", "dim_store", "dim_product", "agg_hourly_sales", "agg_daily_fraud")

@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flink_app.benchmark import synthetic_bundle
-
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.flink_app.test_recovery import score_command, write_events
 

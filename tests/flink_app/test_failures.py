@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from flink_app.benchmark import InMemoryContext, synthetic_bundle
 from flink_app.config import load_config
 from flink_app.job import ScoreMiniBatches
 
 from streamflow.core import ContractConfig
+from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
 from tests.factories import sink_records

@@ -6,10 +6,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flink_app.benchmark import synthetic_bundle
 from flink_app.config import load_config
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, EventError, parse_event
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features

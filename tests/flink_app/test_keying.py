@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from flink_app.benchmark import InMemoryContext
 from flink_app.config import load_config
 from flink_app.job import DEAD_LETTERS, ScoreEvents
 
 from flink_app import keying
 from streamflow.core import ContractConfig, EventError, keyed_without_parser, parse_event, routing_key
+from streamflow.devtools.stream_benchmark import InMemoryContext
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
 from tests.factories import sink_records

@@ -4,12 +4,12 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flink_app.benchmark import InMemoryContext, synthetic_bundle
 from flink_app.config import load_config
 from flink_app.job import ALERTS, DEAD_LETTERS, ScoreEvents, ScoreMiniBatches
 from flink_app.keying import cut_batches
 
 from streamflow.core import ContractConfig, routing_key
+from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.flink_app.test_keying import VALID
 

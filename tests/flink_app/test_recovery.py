@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from flink_app.benchmark import synthetic_bundle
 
 from streamflow.core import ContractConfig
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
 from tests.factories import sink_records

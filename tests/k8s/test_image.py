@@ -84,7 +84,7 @@ def test_the_import_walk_follows_first_party_modules() -> None:
     """It reaches the core's numerics through flink_app, and the benchmark's scikit-learn is not on the path."""
     found = _third_party_imports(ENTRY_POINT)
     assert {"pyflink", "numpy", "numba"} <= found
-    assert "sklearn" in _third_party_imports("flink_app.benchmark")
+    assert "sklearn" in _third_party_imports("streamflow.devtools.stream_benchmark")
     assert "sklearn" not in found
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flink_app.benchmark import synthetic_bundle
 from flink_app.config import StreamConfig
 from flink_app.kafka_topics import client, produce_lines, read_outputs
 
 from streamflow.core import ContractConfig
 from streamflow.core.forest import ModelBundle
 from streamflow.datasets.kafka_topic import TopicRecord, read_committed
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.kafka.runs import RUN_TIMEOUT_S, generated_lines, kafka_conf, score_command
 

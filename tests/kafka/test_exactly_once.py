@@ -14,12 +14,12 @@ from pathlib import Path
 
 import orjson
 import pytest
-from flink_app.benchmark import synthetic_bundle
 from flink_app.config import KafkaSettings
 from flink_app.kafka_topics import client, produce_lines, read_outputs
 
 from streamflow.core.forest import ModelBundle
 from streamflow.datasets.kafka_topic import end_offsets, read_committed
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.flink_app.test_job_minicluster import expected_decisions
 from tests.flink_app.test_recovery import completed_checkpoints

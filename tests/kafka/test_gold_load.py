@@ -17,7 +17,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from streamflow.datasets.kafka_topic import OFFSETS_TABLE, KafkaTopicDataset
-from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
+from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
 from tests.conftest import REPO_ROOT
 from tests.kafka.conftest import TopicRun
 

@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 
 from streamflow.core import EventError, parse_event
 from streamflow.datasets import ModelBundleDataset
-from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
+from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
 from tests.conftest import REPO_ROOT
 from tests.factories import core_decisions
 from tests.pipelines.test_medallion_pipeline import _run

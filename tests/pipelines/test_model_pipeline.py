@@ -14,7 +14,7 @@ from kedro.io.core import Version
 from streamflow.core import FEATURE_NAMES
 from streamflow.core.forest import ModelBundle
 from streamflow.datasets import ModelBundleDataset
-from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
+from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
 from tests.conftest import REPO_ROOT
 from tests.pipelines.test_medallion_pipeline import _run
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from streamflow.core import ContractConfig
+from streamflow.devtools.scratch import make_scratch_project
 from streamflow.generator import GeneratorConfig, generate_stream
-from streamflow.scratch import make_scratch_project
 from tests.conftest import REPO_ROOT
 
 HEADER = "transaction_id,is_fraud,labelled_at,source,customer_id,store_id,event_time"

@@ -10,8 +10,8 @@ import pytest
 from kedro.framework.project import pipelines
 from kedro.framework.startup import bootstrap_project
 
-from streamflow.lineage import SITE_MARKER, build_site, drawn_task_nodes, serve
-from streamflow.scratch import make_scratch_project
+from streamflow.devtools.lineage import SITE_MARKER, build_site, drawn_task_nodes, serve
+from streamflow.devtools.scratch import make_scratch_project
 from tests.conftest import REPO_ROOT
 
 

@@ -1,4 +1,4 @@
-"""The stream benchmark's Kafka figures (``flink_app.benchmark``, variant ``kafka``): Kafka in, Kafka out, exactly-once.
+"""The stream benchmark's Kafka figures (``stream_benchmark``, variant ``kafka``): Kafka in, Kafka out, exactly-once.
 
 Throughput: the same generated input as the file-to-file job and the bare keyed counter, produced
 into a fresh events topic of the benchmark's own local broker (``flink_app.kafka_broker``, on the
@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from flink_app.config import JobSettings, StreamConfig, load_config
 from flink_app.job import Outputs, build_job, kafka_source, stream_environment
 from flink_app.kafka_topics import client, create_topics, produce_lines
+
 from streamflow.datasets.kafka_topic import end_offsets, read_committed
 
+STREAM_BENCHMARK = "streamflow.devtools.stream_benchmark"  # its kafka-live variant is the latency figure's job
 PARTITIONS = 6  # as the production topics (k8s/base/kafka/topics.yaml)
 WARM_UP_TIMEOUT_S = 180.0
 DRAIN_TIMEOUT_S = 120.0
@@ -141,7 +142,7 @@ def measure_latency(workdir: Path, bootstrap: str, lines: list[bytes], rate: flo
     suffix = prepare_topics(bootstrap, None)
     config = kafka_config(load_config(), bootstrap, suffix)
     topics = config.job.kafka.topics
-    command = [sys.executable, "-m", "flink_app.benchmark", "--variant", "kafka-live", "--workdir", str(workdir)]
+    command = [sys.executable, "-m", STREAM_BENCHMARK, "--variant", "kafka-live", "--workdir", str(workdir)]
     command += ["--bootstrap", bootstrap, "--suffix", suffix]
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     watcher = _AlertWatcher(bootstrap, topics["alerts"])

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from flink_app.benchmark import scoring_span_seconds
+
+from streamflow.devtools.stream_benchmark import scoring_span_seconds
 
 
 def test_the_steady_span_runs_from_the_first_scored_at_to_the_last_across_part_files(tmp_path: Path) -> None:

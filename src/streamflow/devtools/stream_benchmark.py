@@ -2,12 +2,13 @@
 
 (a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python function here),
 (b) the scoring job with rules and the model bundle, (d) the same job from Kafka to Kafka, exactly-once,
-on a local broker, with the end-to-end latency of its alerts (``flink_app.kafka_benchmark``), (c) the same
-job scoring each event
-with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
+on a local broker, with the end-to-end latency of its alerts (``kafka_benchmark``), (c) the same job
+scoring each event with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
 scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
 ``score_samples`` call, stands in for it). Also the job's own Python work outside Flink,
-which bounds (b). Run by ``make bench``: ``python -m flink_app.benchmark --events 200000 --repeats 5``.
+which bounds (b). Run by ``make bench``:
+``python -m streamflow.devtools.stream_benchmark --events 200000 --repeats 5``.
+It imports the job (``flink_app``); the job never imports it.
 
 Rates are events / Flink's net job runtime (task start-up included, client and
 MiniCluster start-up not), and events / the steady time from the first event processed to
@@ -33,11 +34,6 @@ from typing import Any
 
 import numpy as np
 import orjson
-from numpy.typing import NDArray
-from pyflink.common import Types, WatermarkStrategy
-from pyflink.datastream import KeyedProcessFunction, RuntimeContext
-from pyflink.datastream.state import ValueStateDescriptor
-
 from flink_app.config import DEFAULT_CONF_DIR, load_config
 from flink_app.job import (
     Outputs,
@@ -49,14 +45,20 @@ from flink_app.job import (
     file_source,
     stream_environment,
 )
-from flink_app.kafka_benchmark import committed_alerts, measure_latency, prepare_topics, run_kafka
 from flink_app.kafka_broker import LocalKafka
 from flink_app.keying import cut_batches, key_by_customer, landed_routing_key
+from numpy.typing import NDArray
+from pyflink.common import Types, WatermarkStrategy
+from pyflink.datastream import KeyedProcessFunction, RuntimeContext
+from pyflink.datastream.state import ValueStateDescriptor
+
 from streamflow.core import ContractConfig
 from streamflow.core.forest import ModelBundle
 from streamflow.core.landing import split_lines
+from streamflow.devtools.kafka_benchmark import committed_alerts, measure_latency, prepare_topics, run_kafka
 from streamflow.generator import GeneratorConfig, generate_stream
 
+MODULE = "streamflow.devtools.stream_benchmark"  # each variant runs in a fresh process: python -m MODULE
 VARIANTS = ("counter", "job", "kafka", "sklearn")
 # scikit-learn takes milliseconds per single-row call: (c) reads the first lines of the same input
 INPUT_FILES = {
@@ -296,7 +298,7 @@ def synthetic_bundle(
 
 def main(argv: list[str] | None = None) -> int:
     """Print the three rates, their ratios and the goals (medians over ``--repeats``)."""
-    parser = argparse.ArgumentParser(prog="python -m flink_app.benchmark", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--sklearn-events", type=int, default=10_000, help="lines (c) scores (it is slow)")
@@ -435,7 +437,7 @@ def sklearn_call_us(workdir: Path, calls: int = 300) -> float:
 
 
 def _child_run(variant: str, workdir: Path, n_lines: int, extra: list[str] | None = None) -> tuple[float, float]:
-    command = [sys.executable, "-m", "flink_app.benchmark", "--variant", variant, "--workdir", str(workdir)]
+    command = [sys.executable, "-m", MODULE, "--variant", variant, "--workdir", str(workdir)]
     command += extra or []
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:

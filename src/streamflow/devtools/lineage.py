@@ -7,8 +7,8 @@ in the way, nor touched) and moves the site to a chosen folder (``make viz``:
 the Debian ``chromium`` package through ``chromium-driver`` (selenium, no driver download), waits
 until the expected nodes are drawn and saves a screenshot::
 
-    python -m streamflow.lineage build --output data/08_reporting/viz
-    python -m streamflow.lineage check --site data/08_reporting/viz --screenshot data/08_reporting/lineage.png
+    python -m streamflow.devtools.lineage build --output data/08_reporting/viz
+    python -m streamflow.devtools.lineage check --site data/08_reporting/viz --screenshot data/08_reporting/lineage.png
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streamflow.scratch import make_scratch_project
+from streamflow.devtools.scratch import make_scratch_project
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
@@ -236,7 +236,7 @@ def drawn_task_nodes(
 def main(argv: Sequence[str] | None = None) -> int:
     """``build`` the site, or ``check`` a built one in headless Chromium."""
     parser = argparse.ArgumentParser(
-        prog="python -m streamflow.lineage", description="kedro-viz lineage site: build or check"
+        prog="python -m streamflow.devtools.lineage", description="kedro-viz lineage site: build or check"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="kedro viz build into --output")

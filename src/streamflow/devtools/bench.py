@@ -25,8 +25,8 @@ import pandas as pd
 from kedro_datasets.partitions import PartitionedDataset
 
 from streamflow.core import ContractConfig, Event, EventError, RulesConfig, parse_event, process_event
+from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
 from streamflow.generator import GeneratorConfig, generate_stream
-from streamflow.scratch import dispose_cached_sql_engines, make_scratch_project
 
 GENERATION_TARGET_S = 30.0
 MEDALLION_TARGET_S = 60.0  # bronze to gold on SQLite...
@@ -37,7 +37,7 @@ REPLAY_TARGET_EVENTS_PER_S = 200_000  # the batch feature replay over landed his
 # The Python replay before one definition (process_event per event, commit 1dbacd3), measured with
 # bench_replay's code on 1,000,384 generated events on this class of machine: 33.4 s.
 REPLAY_BASELINE_EVENTS_PER_S = 30_000
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_EVENT = {
     "schema_version": 1,
     "transaction_id": "T20260101-42-000000001",
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.disable(logging.INFO)  # Kedro's per-node logs would bury the figures
     print(
         f"StreamFlow benchmarks, medians of {args.repeats} runs "
-        f"(python -m streamflow.bench {' '.join(sys.argv[1:] if argv is None else argv)})".replace(" )", ")")
+        f"(python -m streamflow.devtools.bench {' '.join(sys.argv[1:] if argv is None else argv)})".replace(" )", ")")
     )
     bench_core(max(args.repeats, 5))
     bench_model(args.repeats)
