@@ -172,7 +172,7 @@ def checkpoint_location(args: argparse.Namespace, config: StreamConfig, output_d
         location = str(Path(DEFAULT_STATE_DIR) / "checkpoints")
     if "://" in location:
         return location
-    return str(writable_folder(Path(project_path(location)), what="the checkpoint folder"))
+    return str(writable_folder(Path(project_path(location, config.project_root)), what="the checkpoint folder"))
 
 
 def choose_model(argument: str | None, config: StreamConfig) -> str | None:
@@ -181,7 +181,7 @@ def choose_model(argument: str | None, config: StreamConfig) -> str | None:
     if wanted in (None, "", "none"):
         return None
     try:
-        return resolve_model(wanted, Path(project_path(config.job.model.bundles_dir)))
+        return resolve_model(wanted, Path(project_path(config.job.model.bundles_dir, config.project_root)))
     except FileNotFoundError as error:
         if config.job.model.required:
             raise ModelRequiredError(str(error)) from error

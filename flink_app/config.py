@@ -14,7 +14,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
-from streamflow.core import ContractConfig, RulesConfig
+from streamflow.core import ContractConfig, FeaturesConfig, RulesConfig
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError
 
@@ -226,11 +226,13 @@ class JobSettings:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    """Everything the job reads from ``conf/``: rules, contract and job settings."""
+    """Everything the job reads from ``conf/``: rules, contract, job settings and the model's features."""
 
     rules: RulesConfig
     contract: ContractConfig
     job: JobSettings
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    project_root: Path = PROJECT_ROOT  # relative paths in config (bundles, checkpoints) are under it
 
     def with_checkpoint_dir(self, location: str) -> StreamConfig:
         """The same configuration, checkpointing to ``location``."""
@@ -266,6 +268,8 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
         rules=RulesConfig.from_dict(parameters.get("fraud_rules")),
         contract=ContractConfig.from_dict(parameters.get("event_contract")),
         job=job_settings(stream.get("stream") or {}),
+        features=FeaturesConfig.from_dict(parameters.get("features")),
+        project_root=conf_dir.resolve().parent,
     )
 
 
@@ -296,11 +300,11 @@ def resolve_model(argument: str | None, bundles: Path) -> str | None:
     return str(versions[-1].parent)
 
 
-def project_path(value: str) -> str:
-    """A path from config: URIs and absolute paths as they are, relative ones under the project root."""
+def project_path(value: str, root: Path = PROJECT_ROOT) -> str:
+    """A path from config: URIs and absolute paths as they are, relative ones under the project ``root``."""
     if "://" in value or Path(value).is_absolute():
         return value
-    return str(PROJECT_ROOT / value)
+    return str(root / value)
 
 
 def connector_path(kafka: KafkaSettings) -> str:

@@ -131,6 +131,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         job = config.job
         self._rules = config.rules
         self._contract = config.contract
+        self._features_config = config.features
         self._model = model
         self._source = source
         self._origin_first = origin_first
@@ -147,11 +148,16 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         # The task's watermark, for the gauge. Kept in the task, not in Flink state: after a
         # restart it starts again from the first event.
         self._clock = EventClock(self._bound_ms)
-        self._bundle, problem = load_bundle(self._model, required=self._model_required)
+        self._features = self._features_config.feature_set  # compiled here, in the task's interpreter
+        self._bundle, problem = load_bundle(self._model, self._features.names, required=self._model_required)
         if self._bundle is not None:
             warm_up(self._bundle)
         self._step = StreamStep(
-            self._rules, self._bundle, max_out_of_orderness_ms=self._bound_ms, dedup_window_ms=self._dedup_window_ms
+            self._rules,
+            self._bundle,
+            self._features,
+            max_out_of_orderness_ms=self._bound_ms,
+            dedup_window_ms=self._dedup_window_ms,
         )
         version = self._bundle.manifest.model_version if self._bundle is not None else RULES_ONLY_VERSION
         self._model_version = version
@@ -371,27 +377,32 @@ class FlinkCounters:
             self._by_code[code].inc(delta)
 
 
-def load_bundle(model: str | ModelBundle | None, *, required: bool) -> tuple[ModelBundle | None, ModelError | None]:
+def load_bundle(
+    model: str | ModelBundle | None, features: tuple[str, ...], *, required: bool
+) -> tuple[ModelBundle | None, ModelError | None]:
     """The model bundle and ``None``; or, for rules only, ``None`` and why a configured bundle is unusable.
+
+    A bundle trained on other ``features`` than the configured ones is unusable
+    (``model_feature_mismatch``).
 
     Rules only is said loudly (an error in the log; the job's ``model_load_failed`` gauge), and
     refused with :class:`ModelRequiredError` when ``required``: a missing, corrupt or tampered
     bundle then fails the job at its start.
     """
-    if isinstance(model, ModelBundle):
-        return model, None
     if not model:
         if required:
             raise ModelRequiredError("stream.model.required is true but no model bundle is configured")
         logger.warning("No model bundle configured: scoring with rules only")
         return None, None
     try:
-        return ModelBundle.load(model), None
+        bundle = model if isinstance(model, ModelBundle) else ModelBundle.load(model)
+        bundle.check_features(features)
     except ModelError as error:
         if required:
             raise ModelRequiredError(f"model bundle {model} is unusable ({error.code}): {error}") from error
         logger.error("MODEL NOT LOADED [%s]: %s; scoring with rules only", error.code, error)
         return None, error
+    return bundle, None
 
 
 def compile_scoring(config: StreamConfig, model: str | None) -> str:
@@ -401,13 +412,15 @@ def compile_scoring(config: StreamConfig, model: str | None) -> str:
     with the ``NUMBA_CACHE_DIR`` and ``NUMBA_CPU_NAME=generic`` its TaskManagers run with, so
     that they load the code instead of compiling it (about 20 s) at every start.
     """
-    bundle, _ = load_bundle(model, required=model is not None)
+    features = config.features.feature_set
+    bundle, _ = load_bundle(model, features.names, required=model is not None)
     if bundle is not None:
         warm_up(bundle)
     event_time = config.job.event_time
     StreamStep(
         config.rules,
         bundle,
+        features,
         max_out_of_orderness_ms=event_time.max_out_of_orderness_ms,
         dedup_window_ms=event_time.dedup_window_ms,
     )
@@ -439,7 +452,8 @@ def build_job(
     configured bundle could not be used (the job then scores with rules only).
     """
     job = config.job
-    bundle, problem = load_bundle(model, required=job.model.required)  # fail at start, not in a task
+    names = config.features.model
+    bundle, problem = load_bundle(model, names, required=job.model.required)  # fail at start, not in a task
     model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     batching = job.mini_batch

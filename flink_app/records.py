@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from flink_app.scoring_step import StepResult, signals_of
-from streamflow.core import FEATURE_NAMES, Event, EventError, FeatureVector, RuleResult, RulesConfig
-from streamflow.core.features import assessment_of
+from streamflow.core import Event, EventError, RuleResult, RulesConfig
+from streamflow.core.features import event_rule_results
 from streamflow.core.forest import ModelBundle
 
 PAYLOAD_LIMIT_BYTES = 10_240
@@ -49,13 +49,13 @@ def score_step(
     )
     if not scored["alert"]:
         return scored, None
-    fired = assessment_of(signals_of(step), event, rules).fired_rules
+    fired = tuple(result for result in event_rule_results(signals_of(step), event, rules) if result.fired)
     return scored, alert_record(scored, step.features, fired, bundle)
 
 
 def scored_record(
     event: Event,
-    features: FeatureVector,
+    features: Any,
     fired_rules: tuple[str, ...],
     rules_score: float,
     ml_score: float | None,
@@ -77,7 +77,7 @@ def scored_record(
         "event_time": event.timestamp,
         "amount": event.amount,
         "currency": event.currency,
-        "features": dict(zip(FEATURE_NAMES, features, strict=True)),
+        "features": features._asdict(),  # a FeatureSet.vector: the model's features by name
         "fired_rules": list(fired_rules),
         "rules_score": rules_score,
         "ml_score": ml_score,
@@ -91,7 +91,7 @@ def scored_record(
 
 
 def alert_record(
-    scored: dict[str, Any], features: FeatureVector, fired: tuple[RuleResult, ...], bundle: ModelBundle | None
+    scored: dict[str, Any], features: Any, fired: tuple[RuleResult, ...], bundle: ModelBundle | None
 ) -> dict[str, Any]:
     """The alert of a scored record above its threshold: the fired rules' reasons and the model's top features."""
     top = bundle.top_contributions(features) if bundle is not None else []

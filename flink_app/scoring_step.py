@@ -24,13 +24,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled
+from streamflow.core.compiled import compiled, compiled_closure
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
 from streamflow.core.errors import StateInvalidError
-from streamflow.core.features import ASSESSMENT, EVENT_INPUT, FEATURE_NAMES, FeatureVector, event_input_of, step
+from streamflow.core.features import FeatureSet, feature_set
 from streamflow.core.forest import ModelBundle, serial_depths
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, RULE_PARAMS, RulesConfig, rule_params
+from streamflow.core.signals import EVENT_INPUT, SIGNALS, event_input_of
 from streamflow.core.state import (
     CUSTOMER_STATE,
     MAX_STATE_BYTES,
@@ -60,7 +61,6 @@ STREAM_OUTPUT = np.dtype(
     ]
 )
 STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # else the state's decode status
-_N_FEATURES = len(FEATURE_NAMES)
 _NO_TREES: tuple[NDArray[Any], ...] = (
     np.zeros(1, dtype=np.int64),
     *(np.zeros(1, dtype=np.int32) for _ in range(3)),
@@ -81,16 +81,14 @@ def struct_of(dtype: np.dtype[Any]) -> struct.Struct:
 
 
 _EVENT = struct_of(EVENT_INPUT)
-_ASSESSMENT = struct_of(ASSESSMENT)
+_SIGNALS = struct_of(SIGNALS)
 _STREAM_INPUT = struct_of(STREAM_INPUT)
 _STREAM_OUTPUT = struct_of(STREAM_OUTPUT)
 # record sizes, as compiled code reads them
-_PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _ASSESSMENT_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
-    dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, ASSESSMENT, STREAM_OUTPUT, CUSTOMER_STATE)
+_PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
+    dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, SIGNALS, STREAM_OUTPUT, CUSTOMER_STATE)
 )
-_SIGNAL_INDEX = {name: index for index, name in enumerate(ASSESSMENT.names or ())}
-if any(field_layout(ASSESSMENT, name) != (np.dtype(np.float64), 8 * i) for i, name in enumerate(FEATURE_NAMES)):
-    raise TypeError("the compiled call reads the features as the assessment's first float64 numbers")
+_SIGNAL_INDEX = {name: index for index, name in enumerate(SIGNALS.names or ())}
 _FIRST_VERDICT = _SIGNAL_INDEX[RULE_NAMES[0]]
 _END_VERDICTS = _FIRST_VERDICT + len(RULE_NAMES)
 _RULES_SCORE = _SIGNAL_INDEX["rules_score"]
@@ -107,18 +105,18 @@ class StepResult(NamedTuple):
     """One event's step: what the stream records and the customer's new packed state."""
 
     late: bool
-    features: FeatureVector
+    features: tuple[float, ...]  # the FeatureSet's vector: by position or by feature name
     fired_rules: tuple[str, ...]
     rules_score: float
     depth: float | None
-    assessment: tuple[Any, ...]  # the ASSESSMENT record's values, in field order (``signals_of``)
+    signals: tuple[Any, ...]  # the SIGNALS record's values, in field order (``signals_of``)
     state: bytes
     ids: bytes
 
 
 def signals_of(step: StepResult) -> dict[str, Any]:
-    """The step's ``ASSESSMENT`` record by field name: what the fired rules' reasons are written from."""
-    return dict(zip(_SIGNAL_INDEX, step.assessment, strict=True))
+    """The step's ``SIGNALS`` record by field name: what the fired rules' reasons are written from."""
+    return dict(zip(_SIGNAL_INDEX, step.signals, strict=True))
 
 
 class StreamStep:
@@ -127,6 +125,7 @@ class StreamStep:
     Args:
         rules: Rule thresholds.
         bundle: The model whose trees give the depth (``None``: rules only).
+        features: The model's features (default: ``DEFAULT_FEATURES``); a bundle must read these.
         max_out_of_orderness_ms: An event older than the customer's newest by more is late.
         dedup_window_ms: How long a customer's transaction ids are remembered.
 
@@ -136,11 +135,16 @@ class StreamStep:
         self,
         rules: RulesConfig,
         bundle: ModelBundle | None,
+        features: FeatureSet | None = None,
         *,
         max_out_of_orderness_ms: int,
         dedup_window_ms: int,
     ) -> None:
         self._rules = rules
+        self._features = features if features is not None else feature_set()
+        if bundle is not None:
+            bundle.check_features(self._features.names)
+        n_features = len(self._features.names)
         self._has_model = bundle is not None
         trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
         stream_input = np.zeros(1, dtype=STREAM_INPUT)
@@ -150,12 +154,13 @@ class StreamStep:
             params=rule_params(rules),
             event=np.zeros(1, dtype=EVENT_INPUT),
             stream_input=stream_input,
-            signals=np.zeros(1, dtype=ASSESSMENT),
+            signals=np.zeros(1, dtype=SIGNALS),
             stream_output=np.zeros(1, dtype=STREAM_OUTPUT),
             state=np.zeros(1, dtype=CUSTOMER_STATE),
             state_out=np.zeros(MAX_STATE_BYTES, dtype=np.uint8),
             ids_out=np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
-            x32=np.zeros((1, _N_FEATURES), dtype=np.float32),
+            features=np.zeros(n_features, dtype=np.float64),
+            x32=np.zeros((1, n_features), dtype=np.float32),
             offsets=trees[0],
             left=trees[1],
             right=trees[2],
@@ -168,7 +173,9 @@ class StreamStep:
             views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
         )
         self._state_out_bytes, self._ids_out_bytes = (views[name].data.cast("B") for name in ("state_out", "ids_out"))
-        self._run = _entry(self._work)
+        self._features_bytes = views["features"].data.cast("B")
+        self._feature_values = struct.Struct(f"={n_features}d")
+        self._run = _entry(self._work, self._features)
 
     def __call__(self, state: bytes | None, ids: bytes, event: Event) -> StepResult | None:
         """The event's step; ``None`` when the customer's ids already hold its transaction id.
@@ -188,10 +195,10 @@ class StreamStep:
             raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
         if status != STATUS_SCORED:
             raise state_error(status)
-        signals = _ASSESSMENT.unpack_from(self._signals_bytes)
+        signals = _SIGNALS.unpack_from(self._signals_bytes)
         return StepResult(
             late != 0,
-            FeatureVector._make(signals[:_N_FEATURES]),
+            self._features.vector._make(self._feature_values.unpack_from(self._features_bytes)),
             _FIRED_RULES[signals[_FIRST_VERDICT:_END_VERDICTS]],
             signals[_RULES_SCORE],
             depth if self._has_model else None,
@@ -210,6 +217,7 @@ _SECTIONS = (
     "state",
     "state_out",
     "ids_out",
+    "features",
     "x32",
     "offsets",
     "left",
@@ -246,70 +254,79 @@ def _section(work: Any, index: int, size: int) -> Any:
     return work[start : start + size]
 
 
-@compiled
-def _call(work: Any, state: Any, ids: Any) -> None:
-    """Dedup, decode, the core's step, the walk, encode: on the workspace's arrays."""
-    n_trees = work[:8].view(np.int64)[0]
-    n_nodes = work[8:16].view(np.int64)[0]
-    params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
-    event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
-    stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
-    signals = _section(work, 3, _ASSESSMENT_BYTES).view(ASSESSMENT)[0]
-    result = _section(work, 4, _STREAM_OUTPUT_BYTES).view(STREAM_OUTPUT)[0]
-    record_bytes = _section(work, 5, _STATE_RECORD_BYTES)
-    state_out = _section(work, 6, MAX_STATE_BYTES)
-    ids_out = _section(work, 7, MAX_IDS_BYTES)
-    x32 = _section(work, 8, 4 * _N_FEATURES).view(np.float32).reshape((1, _N_FEATURES))
-    if ids.shape[0] % 16 != 0:
-        result["status"] = STATUS_BAD_IDS
-        return
-    hashes, times = unpacked_ids(ids)
-    transaction_hash = stream_input["transaction_hash"]
-    if is_remembered(hashes, transaction_hash):
-        result["status"] = STATUS_DUPLICATE
-        return
-    status = decode_state(state, record_bytes)
-    if status != STATE_READ:
-        result["status"] = status
-        return
-    customer = record_bytes.view(CUSTOMER_STATE)[0]
-    time_ms = event["event_time_ms"]
-    result["status"] = STATUS_SCORED
-    result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
-    step(customer, event, params, signals)
-    x32[0, :] = _section(work, 3, 8 * _N_FEATURES).view(np.float64)  # the features, as float32 (as in batch)
-    depth = np.zeros(1, dtype=np.float64)
-    serial_depths(
-        x32,
-        _section(work, 9, 8 * (n_trees + 1)).view(np.int64),
-        _section(work, 10, 4 * n_nodes).view(np.int32),
-        _section(work, 11, 4 * n_nodes).view(np.int32),
-        _section(work, 12, 4 * n_nodes).view(np.int32),
-        _section(work, 13, 8 * n_nodes).view(np.float64),
-        _section(work, 14, n_nodes),
-        _section(work, 15, 8 * n_nodes).view(np.float64),
-        depth,
-    )
-    result["depth"] = depth[0]
-    result["state_size"] = encode_state(record_bytes, state_out)
-    result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, stream_input["dedup_window_ms"], ids_out)
+def _compiled_call(features: FeatureSet) -> Any:
+    """``call(work, state, ids)`` for one feature set: dedup, decode, the core's step, the walk, encode."""
+    step = features.step
+    n_features = len(features.names)
+
+    @compiled_closure
+    def call(work: Any, state: Any, ids: Any) -> None:
+        n_trees = work[:8].view(np.int64)[0]
+        n_nodes = work[8:16].view(np.int64)[0]
+        params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
+        event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
+        stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
+        signals = _section(work, 3, _SIGNALS_BYTES).view(SIGNALS)[0]
+        result = _section(work, 4, _STREAM_OUTPUT_BYTES).view(STREAM_OUTPUT)[0]
+        record_bytes = _section(work, 5, _STATE_RECORD_BYTES)
+        state_out = _section(work, 6, MAX_STATE_BYTES)
+        ids_out = _section(work, 7, MAX_IDS_BYTES)
+        feature_values = _section(work, 8, 8 * n_features).view(np.float64)
+        x32 = _section(work, 9, 4 * n_features).view(np.float32).reshape((1, n_features))
+        if ids.shape[0] % 16 != 0:
+            result["status"] = STATUS_BAD_IDS
+            return
+        hashes, times = unpacked_ids(ids)
+        transaction_hash = stream_input["transaction_hash"]
+        if is_remembered(hashes, transaction_hash):
+            result["status"] = STATUS_DUPLICATE
+            return
+        status = decode_state(state, record_bytes)
+        if status != STATE_READ:
+            result["status"] = status
+            return
+        customer = record_bytes.view(CUSTOMER_STATE)[0]
+        time_ms = event["event_time_ms"]
+        result["status"] = STATUS_SCORED
+        result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
+        step(customer, event, params, signals, feature_values)
+        x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
+        depth = np.zeros(1, dtype=np.float64)
+        serial_depths(
+            x32,
+            _section(work, 10, 8 * (n_trees + 1)).view(np.int64),
+            _section(work, 11, 4 * n_nodes).view(np.int32),
+            _section(work, 12, 4 * n_nodes).view(np.int32),
+            _section(work, 13, 4 * n_nodes).view(np.int32),
+            _section(work, 14, 8 * n_nodes).view(np.float64),
+            _section(work, 15, n_nodes),
+            _section(work, 16, 8 * n_nodes).view(np.float64),
+            depth,
+        )
+        result["depth"] = depth[0]
+        result["state_size"] = encode_state(record_bytes, state_out)
+        window_ms = stream_input["dedup_window_ms"]
+        result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
+
+    return call
 
 
-def _entry(work: NDArray[np.uint8]) -> Any:
+def _entry(work: NDArray[np.uint8], features: FeatureSet) -> Any:
     """The compiled call with the workspace bound: it takes the state and the ids (bytes and sizes)."""
-    compiled_call = _c_call()
+    compiled_call = _c_call(features)
     if compiled_call is not None:
         return functools.partial(compiled_call, int(work.ctypes.data), work.shape[0])
+    call = _compiled_call(features)  # pragma: no cover - no numba
 
     def run(state: bytes, n_state: int, ids: bytes, n_ids: int) -> None:  # pragma: no cover - no numba
-        _call(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8))
+        call(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8))
 
     return run
 
 
 @functools.cache
-def _c_call() -> Any:
-    """A ctypes callable of :func:`_call` compiled as a C function, or ``None`` without numba."""
+def _c_call(features: FeatureSet) -> Any:
+    """A ctypes callable of the call for ``features``, compiled as a C function; ``None`` without numba."""
     try:
         from numba import carray, cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
@@ -317,10 +334,12 @@ def _c_call() -> Any:
     bytes_ = types.CPointer(types.uint8)
     signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
 
-    def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
-        _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
+    call = _compiled_call(features)
 
-    compiled_entry = cfunc(signature, cache=True, nopython=True)(entry)
+    def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
+        call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
+
+    compiled_entry = cfunc(signature, nopython=True)(entry)  # not cached: compiled for the feature set
     # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
     # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
     argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from streamflow.core import ContractConfig, RulesConfig
+from streamflow.core import ContractConfig, FeaturesConfig, RulesConfig
 from streamflow.generator.config import GeneratorConfig
 from streamflow.medallion.quality import parse_thresholds
 from streamflow.modeling.protocol import DelayProtocol
@@ -20,6 +20,7 @@ from streamflow.operations import dlq, housekeeping, retention
 TYPED_BLOCKS: dict[str, Callable[[Any], object]] = {
     "fraud_rules": RulesConfig.from_dict,
     "event_contract": ContractConfig.from_dict,
+    "features": FeaturesConfig.from_dict,
     "generate": GeneratorConfig.from_dict,
     "quality.checks": parse_thresholds,
     "evaluation.protocol": DelayProtocol.from_dict,

@@ -4,7 +4,15 @@ import sys
 
 import pytest
 
-from streamflow.core import FEATURE_NAMES, CustomerState, RulesConfig, process_event
+from streamflow.core import (
+    FEATURE_NAMES,
+    ConfigError,
+    CustomerState,
+    FeaturesConfig,
+    RulesConfig,
+    feature,
+    process_event,
+)
 from tests.factories import make_event
 
 CONFIG = RulesConfig.from_dict({"blacklist": {"store_ids": ["S-bad"]}})
@@ -109,3 +117,23 @@ def test_core_imports_without_kedro_pyflink_or_pandas() -> None:
     result = subprocess.run([sys.executable, "-c", BLOCKER], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "core ok"
+
+
+def test_the_feature_list_comes_from_config_and_unknown_names_are_refused_at_load() -> None:
+    chosen = FeaturesConfig.from_dict({"model": ["amount_ratio", "amount_zscore"]}).feature_set
+    assessment, _ = process_event(None, make_event(amount=75.0), CONFIG, chosen)
+    assert assessment.features._fields == ("amount_ratio", "amount_zscore")
+    assert tuple(assessment.features) == (1.0, 0.0)
+    with pytest.raises(ConfigError, match="unknown \\['amount_zcore'\\]"):
+        FeaturesConfig.from_dict({"model": ["amount_zcore"]})
+    with pytest.raises(ConfigError):
+        FeaturesConfig.from_dict({"model": ["amount_ratio", "amount_ratio"]})
+
+
+def test_a_second_function_under_a_registered_name_is_refused() -> None:
+    def amount_ratio(state: object, event: object, signals: object, params: object) -> float:
+        return 0.0
+
+    amount_ratio.__module__ = "someone_else"
+    with pytest.raises(ConfigError, match="registered twice"):
+        feature(amount_ratio)

@@ -5,7 +5,7 @@ from sklearn.ensemble import IsolationForest
 
 from streamflow.core import FEATURE_NAMES
 from streamflow.modeling.research import alpha_sweep, contamination_offsets, contamination_sweep
-from streamflow.modeling.training import feature_matrix
+from streamflow.modeling.training import feature_columns
 from streamflow.pipelines.package.nodes import package_model
 
 RNG_SEED = 7
@@ -30,7 +30,7 @@ def _labels(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def data() -> tuple[IsolationForest, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     train, holdout = _features(600, RNG_SEED, "t"), _features(300, RNG_SEED + 1, "h")
-    forest = IsolationForest(n_estimators=25, random_state=0).fit(feature_matrix(train))
+    forest = IsolationForest(n_estimators=25, random_state=0).fit(feature_columns(train, FEATURE_NAMES))
     return forest, train, holdout, pd.concat([_labels(train), _labels(holdout)], ignore_index=True)
 
 
@@ -39,11 +39,13 @@ def test_contamination_offset_matches_scikit_learn_refit(
     data: tuple[IsolationForest, pd.DataFrame, pd.DataFrame, pd.DataFrame], contamination: float
 ) -> None:
     forest, train, holdout, _ = data
-    refit = IsolationForest(n_estimators=25, random_state=0, contamination=contamination).fit(feature_matrix(train))
+    refit = IsolationForest(n_estimators=25, random_state=0, contamination=contamination).fit(
+        feature_columns(train, FEATURE_NAMES)
+    )
     (offset,) = contamination_offsets(forest, train, [contamination])
     assert offset == pytest.approx(refit.offset_, abs=1e-12)
-    predicted_outlier = refit.predict(feature_matrix(holdout)) == -1
-    assert np.array_equal(forest.score_samples(feature_matrix(holdout)) < offset, predicted_outlier)
+    predicted_outlier = refit.predict(feature_columns(holdout, FEATURE_NAMES)) == -1
+    assert np.array_equal(forest.score_samples(feature_columns(holdout, FEATURE_NAMES)) < offset, predicted_outlier)
 
 
 def test_contamination_sweep_alerts_more_as_contamination_grows(

@@ -26,7 +26,16 @@ from streamflow.core.errors import (
     StateError,
     UnroutableEventError,
 )
-from streamflow.core.features import FEATURE_NAMES, Assessment, FeatureVector, process_event, replay_events
+from streamflow.core.features import (
+    FEATURE_NAMES,
+    Assessment,
+    FeaturesConfig,
+    FeatureSet,
+    feature,
+    feature_set,
+    process_event,
+    replay_events,
+)
 from streamflow.core.rules import RULE_IDS, RuleResult, RulesConfig
 from streamflow.core.state import CustomerState
 
@@ -46,11 +55,14 @@ __all__ = [
     "DuplicateEventError",
     "Event",
     "EventError",
-    "FeatureVector",
+    "FeatureSet",
+    "FeaturesConfig",
     "RuleResult",
     "RulesConfig",
     "StateError",
     "UnroutableEventError",
+    "feature",
+    "feature_set",
     "keyed_without_parser",
     "parse_event",
     "process_event",

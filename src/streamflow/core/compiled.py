@@ -35,6 +35,16 @@ def compiled(function: Function) -> Function:
     return result
 
 
+def compiled_closure(function: Function) -> Function:
+    """``function`` compiled by numba, not cached: for closures over compiled functions (one per feature list)."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba ships with shap in this environment
+        return function
+    result: Function = njit(nogil=True)(function)
+    return result
+
+
 def core_sources_stamp() -> tuple[tuple[str, float, int], ...]:
     """Name, modification time and size of every source file of the core."""
     return tuple((path.name, path.stat().st_mtime, path.stat().st_size) for path in sorted(CORE_DIR.glob("*.py")))

@@ -1,253 +1,255 @@
-"""Features, rule verdicts and the new state for one event: the core's one definition.
+"""The model's features, declared by name, and the per-event step that computes them.
 
-:func:`step` assesses one event against its customer's state *before* it (the model's
-features and the signals the rules read, then the rules' verdicts) and folds the event in.
-It is compiled, and both paths call it: the batch replay (:func:`replay`, for the Kedro
-feature table, evaluation and notebooks) and the stream (``flink_app.scoring_step``). So
-batch and stream compute the same numbers because they run the same code.
+A feature is one function ``feature_name(state, event, signals, params) -> float``, decorated
+with :func:`feature`: ``state`` is the customer's ``CUSTOMER_STATE`` record *before* the event,
+``event`` its ``EVENT_INPUT`` record, ``signals`` what ``signals.assess`` computed for it (a
+``SIGNALS`` record) and ``params`` the ``RULE_PARAMS`` record. It is compiled, and registered
+under its name. Which features the model reads, in which order, comes from config
+(``conf/base/parameters_features.yml``); a :class:`FeatureSet` of those names builds the step.
 
-An event enters as an ``EVENT_INPUT`` record (:func:`event_input`); its assessment is an
-``ASSESSMENT`` record, whose first fields are the features in ``FEATURE_NAMES`` order.
+``FeatureSet.step`` is the core's one definition of an event's step: signals and rule verdicts
+(``assess``), the model's features, then the event folded into the state (``fold_event``). Both
+paths run it: the batch replay (``FeatureSet.replay``: the Kedro feature table, evaluation,
+notebooks) and the stream (``flink_app.scoring_step``). So batch and stream compute the same
+numbers because they run the same code.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator
+import functools
+import importlib
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled
+from streamflow.core.compiled import compiled, compiled_closure
+from streamflow.core.config import build_dataclass
 from streamflow.core.contract import Event
-from streamflow.core.geo import haversine_km, speed_kmh
-from streamflow.core.rules import (
-    RULE_NAMES,
-    RuleResult,
-    RulesConfig,
-    blacklisted_ids,
-    circular_hour_distance,
-    evaluate_rules,
-    rule_params,
-    rule_results,
+from streamflow.core.errors import ConfigError
+from streamflow.core.rules import RuleResult, RulesConfig, blacklisted_ids, rule_params, rule_results
+from streamflow.core.signals import EVENT_INPUT, SIGNALS, assess, event_input_of
+from streamflow.core.state import CUSTOMER_STATE, CustomerState, fold_event
+
+FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
+
+
+def feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
+    """Register ``function(state, event, signals, params) -> float`` as a model feature named after it.
+
+    Its docstring is the feature's definition (``docs/fraud_core.md`` lists the built-in ones).
+    Returns the compiled function.
+
+    Raises:
+        ConfigError: Another function is registered under the same name.
+
+    """
+    name = function.__name__
+    registered = FEATURES.get(name)
+    if registered is not None and registered.py_func.__module__ != function.__module__:
+        first = registered.py_func.__module__
+        raise ConfigError(f"feature {name!r} is registered twice: by {first} and {function.__module__}")
+    FEATURES[name] = compiled(function)
+    return FEATURES[name]
+
+
+# --- the built-in features: the first five are signals the rules read too (signals.assess) ---
+
+
+@feature
+def amount_zscore(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """(amount - customer mean) / max(customer std, min_std); 0 below two past events."""
+    return float(signals["amount_zscore"])
+
+
+@feature
+def velocity_count(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """Past events of the customer within the velocity window before this one."""
+    return float(signals["velocity_count"])
+
+
+@feature
+def time_deviation(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """Hours (0..12) between the local hour and the customer's circular-mean hour; 0 with no history."""
+    return float(signals["time_deviation"])
+
+
+@feature
+def geo_speed_kmh(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """Speed from the previous event's location; 0 for a customer's first event."""
+    return float(signals["geo_speed_kmh"])
+
+
+@feature
+def is_blacklisted(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """1.0 if the customer, card or store is blacklisted, else 0.0."""
+    return float(signals["is_blacklisted"])
+
+
+@feature
+def amount_ratio(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """The amount over the customer's mean amount; 1.0 for a customer's first event."""
+    mean = state["amount_mean"]
+    return float(event["amount"] / mean) if state["event_count"] >= 1 and mean > 0.0 else 1.0
+
+
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "amount_zscore",
+    "velocity_count",
+    "time_deviation",
+    "geo_speed_kmh",
+    "is_blacklisted",
+    "amount_ratio",
 )
-from streamflow.core.state import CUSTOMER_STATE, HOURS_PER_DAY, CustomerState, fold_event, sample_std
-
-_HOUR_ANGLES = np.array([2.0 * math.pi * (hour + 0.5) / HOURS_PER_DAY for hour in range(HOURS_PER_DAY)])
-HOUR_COS = np.cos(_HOUR_ANGLES)
-HOUR_SIN = np.sin(_HOUR_ANGLES)
-MIN_RESULTANT = 1e-9  # an hour profile whose mean vector is shorter has no typical hour
-_MS_PER_MINUTE = 60_000
-_MS_PER_HOUR = 3_600_000
-_MS_PER_DAY = 86_400_000
+FEATURE_NAMES = DEFAULT_FEATURES  # the default model's input order
 
 
-class FeatureVector(NamedTuple):
-    """The model's input, in the model's column order (``FEATURE_NAMES``).
+@dataclass(frozen=True, slots=True)
+class FeaturesConfig:
+    """The ``features`` parameters block: the model's features in order, and modules that register more.
 
     Attributes:
-        amount_zscore: (amount - customer mean) / max(customer std, min_std); 0 below two past events.
-        velocity_count: Past events of the customer within the velocity window before this one.
-        time_deviation: Hours (0..12) between the local hour and the customer's circular-mean hour.
-        geo_speed_kmh: Speed from the previous event's location; 0 for a customer's first event.
-        is_blacklisted: 1.0 if the customer, card or store is blacklisted, else 0.0.
-        amount_ratio: amount / customer mean; 1.0 for a customer's first event.
+        model: Feature names, in the model's input order.
+        modules: Modules imported first; their ``@feature`` functions join the registry.
 
     """
 
-    amount_zscore: float
-    velocity_count: float
-    time_deviation: float
-    geo_speed_kmh: float
-    is_blacklisted: float
-    amount_ratio: float
+    model: tuple[str, ...] = DEFAULT_FEATURES
+    modules: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, block: Mapping[str, Any] | None) -> FeaturesConfig:
+        """Build from the ``features`` block; unknown keys and wrong types are ``ConfigError``s."""
+        config = build_dataclass(cls, block, path="features")
+        feature_set(config.model, config.modules)  # unknown names fail here, at load
+        return config
+
+    @property
+    def feature_set(self) -> FeatureSet:
+        """The :class:`FeatureSet` of these names."""
+        return feature_set(self.model, self.modules)
 
 
-FEATURE_NAMES: tuple[str, ...] = FeatureVector._fields
+class FeatureSet:
+    """The model's features, in order, and the step and replay compiled for them.
 
-# One event, as the compiled step reads it.
-EVENT_INPUT = np.dtype(
-    [
-        ("amount", np.float64),
-        ("latitude", np.float64),
-        ("longitude", np.float64),
-        ("absolute_limit", np.float64),  # FR-001's limit in the event's currency
-        ("event_time_ms", np.int64),
-        ("utc_offset_minutes", np.int64),
-        ("blacklisted", np.float64),  # 1.0 if the customer, card or store is blacklisted
-    ]
-)
+    Args:
+        names: Registered feature names, in the model's input order.
 
-# What the step concludes about one event: the features, then the signals the rules and their
-# reasons read, then each rule's verdict (named as in RULES) and the rules score.
-ASSESSMENT = np.dtype(
-    [
-        *((name, np.float64) for name in FEATURE_NAMES),
-        ("amount", np.float64),
-        ("absolute_limit", np.float64),
-        ("history_count", np.int64),
-        ("customer_mean", np.float64),
-        ("customer_std", np.float64),
-        ("distance_km", np.float64),
-        ("elapsed_ms", np.int64),
-        ("local_hour", np.float64),
-        ("typical_hour", np.float64),
-        ("hour_share", np.float64),
-        ("over_absolute_limit", np.bool_),
-        ("zscore_above_threshold", np.bool_),
-        *((name, np.bool_) for name in RULE_NAMES),
-        ("rules_score", np.float64),
-    ]
-)
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        unknown = [name for name in names if name not in FEATURES]
+        if unknown or not names or len(set(names)) != len(names):
+            raise ConfigError(
+                f"features.model must list distinct registered features; unknown {unknown} "
+                f"(registered: {sorted(FEATURES)})"
+            )
+        self.names = tuple(names)
+        self.functions = tuple(FEATURES[name] for name in self.names)
+        self.vector: Any = namedtuple("FeatureVector", self.names)  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"FeatureSet({list(self.names)})"
+
+    @functools.cached_property
+    def step(self) -> Any:
+        """``step(state, event, params, signals, features)``: signals, verdicts, features, then the fold."""
+        return _compiled_step(self.functions)
+
+    @functools.cached_property
+    def replay(self) -> Any:
+        """``replay(events, customers, n_customers, params, n_features)``: every event's signals and features."""
+        return _compiled_replay(self.step)
 
 
-@compiled
-def step(state: Any, event: Any, params: Any, out: Any) -> None:
-    """Assess ``event`` against the customer's ``state`` into ``out``, then fold it into ``state``."""
-    assess(state, event, params, out)
-    fold_event(
-        state,
-        event["amount"],
-        event["latitude"],
-        event["longitude"],
-        event["event_time_ms"],
-        int(out["local_hour"]),
-        params,
-    )
+@functools.cache
+def feature_set(names: Sequence[str] = DEFAULT_FEATURES, modules: Sequence[str] = ()) -> FeatureSet:
+    """The :class:`FeatureSet` of ``names`` (one per process), after importing ``modules``."""
+    for module in modules:
+        importlib.import_module(module)
+    return FeatureSet(tuple(names))
 
 
-@compiled
-def assess(state: Any, event: Any, params: Any, out: Any) -> None:
-    """Features, signals and rule verdicts of ``event`` from the customer's ``state`` before it."""
-    count = state["event_count"]
-    mean = state["amount_mean"]
-    std = sample_std(count, state["amount_m2"])
-    amount = event["amount"]
-    time_ms = event["event_time_ms"]
-    distance = 0.0
-    elapsed_ms = 0
-    speed = 0.0
-    if count > 0:
-        distance = haversine_km(state["last_latitude"], state["last_longitude"], event["latitude"], event["longitude"])
-        elapsed_ms = time_ms - state["last_event_time_ms"]
-        speed = speed_kmh(distance, elapsed_ms, params["min_interval_ms"])
-    hour = local_hour(time_ms, event["utc_offset_minutes"])
-    typical = typical_hour(state["hour_counts"])
-    recent = state["recent_times_ms"][: state["recent_count"]]
+def _compiled_step(functions: tuple[Any, ...]) -> Any:
+    """The step for one list of feature functions (compiled per list: each feature is a direct call)."""
+    features_of = _features_from(functions, 0)
 
-    out["amount_zscore"] = (amount - mean) / max(std, params["min_std"]) if count >= 2 else 0.0
-    out["velocity_count"] = count_in_window(recent, time_ms - params["velocity_window_ms"], time_ms)
-    out["time_deviation"] = 0.0 if math.isnan(typical) else circular_hour_distance(hour, typical)
-    out["geo_speed_kmh"] = speed
-    out["is_blacklisted"] = event["blacklisted"]
-    out["amount_ratio"] = amount / mean if count >= 1 and mean > 0.0 else 1.0
+    @compiled_closure
+    def step(state: Any, event: Any, params: Any, signals: Any, features: Any) -> None:
+        assess(state, event, params, signals)
+        features_of(state, event, signals, params, features)
+        fold_event(
+            state,
+            event["amount"],
+            event["latitude"],
+            event["longitude"],
+            event["event_time_ms"],
+            int(signals["local_hour"]),
+            params,
+        )
 
-    out["amount"] = amount
-    out["absolute_limit"] = event["absolute_limit"]
-    out["history_count"] = count
-    out["customer_mean"] = mean
-    out["customer_std"] = std
-    out["distance_km"] = distance
-    out["elapsed_ms"] = elapsed_ms
-    out["local_hour"] = hour
-    out["typical_hour"] = hour if math.isnan(typical) else typical
-    out["hour_share"] = hour_share(state["hour_counts"], count, int(hour))
-    evaluate_rules(out, params)
+    return step
+
+
+def _features_from(functions: tuple[Any, ...], index: int) -> Any:
+    """``features[index:] = [function(...) for function in functions]``, as a chain of compiled calls."""
+    if not functions:
+        return _no_features
+    first, rest = functions[0], _features_from(functions[1:], index + 1)
+
+    @compiled_closure
+    def features_of(state: Any, event: Any, signals: Any, params: Any, features: Any) -> None:
+        features[index] = first(state, event, signals, params)
+        rest(state, event, signals, params, features)
+
+    return features_of
 
 
 @compiled
-def local_hour(event_time_ms: int, utc_offset_minutes: int) -> float:
-    """Local wall-clock hour of day as a fraction in [0, 24)."""
-    local_ms = event_time_ms + utc_offset_minutes * _MS_PER_MINUTE
-    return (local_ms % _MS_PER_DAY) / _MS_PER_HOUR
+def _no_features(state: Any, event: Any, signals: Any, params: Any, features: Any) -> None:
+    """The end of a chain of features."""
 
 
-@compiled
-def typical_hour(hour_counts: Any) -> float:
-    """Circular mean of the hour profile (bins centred on the half hour); NaN if it has none."""
-    cos_sum = 0.0
-    sin_sum = 0.0
-    for hour in range(HOURS_PER_DAY):
-        cos_sum += hour_counts[hour] * HOUR_COS[hour]
-    for hour in range(HOURS_PER_DAY):
-        sin_sum += hour_counts[hour] * HOUR_SIN[hour]
-    if math.hypot(cos_sum, sin_sum) < MIN_RESULTANT:
-        return math.nan
-    return float(math.atan2(sin_sum, cos_sum) / (2.0 * math.pi) * HOURS_PER_DAY % HOURS_PER_DAY)
+def _compiled_replay(step: Any) -> Any:
+    @compiled_closure
+    def replay(events: Any, customers: Any, n_customers: int, params: Any, n_features: int) -> tuple[Any, Any]:
+        """Every event's signals and features, stepping one state per customer in the given order."""
+        states = np.zeros(n_customers, dtype=CUSTOMER_STATE)
+        signals = np.zeros(events.shape[0], dtype=SIGNALS)
+        features = np.zeros((events.shape[0], n_features), dtype=np.float64)
+        for index in range(events.shape[0]):
+            step(states[customers[index]], events[index], params[0], signals[index], features[index])
+        return signals, features
+
+    return replay
 
 
-@compiled
-def hour_share(hour_counts: Any, total: int, hour: int) -> float:
-    """Share of past events in the event's hour bin and its two neighbours."""
-    if total == 0:
-        return 0.0
-    before = hour_counts[(hour - 1) % HOURS_PER_DAY]
-    after = hour_counts[(hour + 1) % HOURS_PER_DAY]
-    return float((np.int64(before) + np.int64(hour_counts[hour]) + np.int64(after)) / total)
-
-
-@compiled
-def count_in_window(sorted_times: Any, start_ms: int, end_ms: int) -> int:
-    """Times within ``[start_ms, end_ms]`` of a sorted array."""
-    right = np.searchsorted(sorted_times, end_ms, side="right")
-    return int(right - np.searchsorted(sorted_times, start_ms, side="left"))
-
-
-@compiled
-def replay(events: Any, customers: Any, n_customers: int, params: Any) -> Any:
-    """Every event's assessment, stepping one state per customer in the given order.
+def replay(
+    events: NDArray[Any], customers: NDArray[np.int64], n_customers: int, params: NDArray[Any], features: FeatureSet
+) -> tuple[NDArray[Any], NDArray[np.float64]]:
+    """Every event's ``SIGNALS`` record and feature vector, one state per customer, in the given order.
 
     Args:
         events: ``EVENT_INPUT`` records in the order the stream would take them.
         customers: Each event's customer as an index in ``range(n_customers)``.
         n_customers: How many customers.
         params: The one-record ``RULE_PARAMS`` array.
+        features: The model's features.
 
     """
-    states = np.zeros(n_customers, dtype=CUSTOMER_STATE)
-    out = np.zeros(events.shape[0], dtype=ASSESSMENT)
-    for index in range(events.shape[0]):
-        step(states[customers[index]], events[index], params[0], out[index])
-    return out
-
-
-def event_input(
-    amount: float,
-    latitude: float,
-    longitude: float,
-    currency: str,
-    event_time_ms: int,
-    utc_offset_minutes: int,
-    blacklisted: bool,
-    config: RulesConfig,
-) -> tuple[float, float, float, float, int, int, float]:
-    """One event's ``EVENT_INPUT`` values, in field order."""
-    limit = config.high_value.limit_for(currency)
-    return (amount, latitude, longitude, limit, event_time_ms, utc_offset_minutes, 1.0 if blacklisted else 0.0)
-
-
-def event_input_of(event: Event, config: RulesConfig) -> tuple[float, float, float, float, int, int, float]:
-    """``event_input`` of a parsed event."""
-    listed = bool(blacklisted_ids(event.customer_id, event.card_id, event.store_id, config.blacklist))
-    return event_input(
-        event.amount,
-        event.latitude,
-        event.longitude,
-        event.currency,
-        event.event_time_ms,
-        event.utc_offset_minutes,
-        listed,
-        config,
-    )
+    signals, vectors = features.replay(events, customers, n_customers, params, len(features.names))
+    return signals, vectors
 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What the core concludes about one event."""
 
-    features: FeatureVector
+    features: tuple[float, ...]  # a FeatureSet.vector: by position or by feature name
     rule_results: tuple[RuleResult, ...]
     rules_score: float
 
@@ -257,56 +259,67 @@ class Assessment:
         return tuple(result for result in self.rule_results if result.fired)
 
 
-def assessment_of(signals: Any, event: Event, config: RulesConfig) -> Assessment:
-    """The :class:`Assessment` of an ``ASSESSMENT`` record of ``event`` (reasons written for the fired rules)."""
+def event_rule_results(signals: Any, event: Event, config: RulesConfig) -> tuple[RuleResult, ...]:
+    """Every rule's result for an event's ``SIGNALS`` record, with the reasons of those that fired."""
     ids = blacklisted_ids(event.customer_id, event.card_id, event.store_id, config.blacklist)
+    return rule_results(signals, event.currency, ids, config)
+
+
+def assessment_of(
+    signals: Any, features: Iterable[float], event: Event, config: RulesConfig, chosen: FeatureSet
+) -> Assessment:
+    """The :class:`Assessment` of an event's ``SIGNALS`` record and feature values."""
     return Assessment(
-        FeatureVector(*(float(signals[name]) for name in FEATURE_NAMES)),
-        rule_results(signals, event.currency, ids, config),
+        chosen.vector(*(float(value) for value in features)),
+        event_rule_results(signals, event, config),
         float(signals["rules_score"]),
     )
 
 
-def process_event(state: CustomerState | None, event: Event, config: RulesConfig) -> tuple[Assessment, CustomerState]:
+def process_event(
+    state: CustomerState | None, event: Event, config: RulesConfig, features: FeatureSet | None = None
+) -> tuple[Assessment, CustomerState]:
     """Assess one event against the customer's state, then fold it in (the given state is not changed).
 
     Args:
         state: The customer's state before the event (``None`` for a new customer).
         event: The parsed event.
         config: Rule thresholds.
+        features: The model's features (default: ``DEFAULT_FEATURES``).
 
     Returns:
         The assessment (features, rule results, rules score) and the new state.
 
     """
+    chosen = features if features is not None else feature_set()
     after = CustomerState() if state is None else state.copy()
     events = np.array([event_input_of(event, config)], dtype=EVENT_INPUT)
-    out = np.zeros(1, dtype=ASSESSMENT)
-    step(after.record[0], events[0], rule_params(config)[0], out[0])
-    return assessment_of(out[0], event, config), after
+    signals = np.zeros(1, dtype=SIGNALS)
+    vector = np.zeros(len(chosen.names), dtype=np.float64)
+    chosen.step(after.record[0], events[0], rule_params(config)[0], signals[0], vector)
+    return assessment_of(signals[0], vector, event, config, chosen), after
 
 
-def replay_events(events: Iterable[Event], config: RulesConfig) -> Iterator[tuple[Event, Assessment]]:
+def replay_events(
+    events: Iterable[Event], config: RulesConfig, features: FeatureSet | None = None
+) -> Iterator[tuple[Event, Assessment]]:
     """Assess events one by one, keeping one state per customer, as the stream does.
 
     Args:
         events: Events in the order the stream would process them (event-time order,
             ties in arrival order); this function does not reorder them.
         config: Rule thresholds.
+        features: The model's features (default: ``DEFAULT_FEATURES``).
 
     Yields:
         Each event with its assessment.
 
     """
+    chosen = features if features is not None else feature_set()
     ordered = list(events)
     customers: dict[str, int] = {}
     index = np.array([customers.setdefault(event.customer_id, len(customers)) for event in ordered], dtype=np.int64)
-    inputs = np.array([event_input_of(event, config) for event in ordered], dtype=EVENT_INPUT)
-    out = replay(inputs, index, len(customers), rule_params(config))
-    for event, signals in zip(ordered, out, strict=True):
-        yield event, assessment_of(signals, event, config)
-
-
-def assessments_table(out: NDArray[Any]) -> dict[str, NDArray[Any]]:
-    """The features, each rule's verdict and the rules score of ``replay``'s output, by column name."""
-    return {name: out[name] for name in (*FEATURE_NAMES, *RULE_NAMES, "rules_score")}
+    inputs = np.array([event_input_of(event, config) for event in ordered], dtype=EVENT_INPUT).reshape(-1)
+    signals, vectors = replay(inputs, index, len(customers), rule_params(config), chosen)
+    for event, event_signals, vector in zip(ordered, signals, vectors, strict=True):
+        yield event, assessment_of(event_signals, vector, event, config, chosen)

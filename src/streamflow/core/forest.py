@@ -41,7 +41,6 @@ from numpy.typing import NDArray
 from streamflow.core.compiled import compiled
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError, CoreError
-from streamflow.core.features import FEATURE_NAMES
 
 BUNDLE_FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -194,18 +193,12 @@ class ModelBundle:
 
         Raises:
             ModelBundleCorruptError: If the arrays do not match the manifest's checksum.
-            ModelFeatureError: If the features differ from ``FEATURE_NAMES``.
 
         """
         if arrays_sha256(arrays) != manifest.arrays_sha256:
             raise ModelBundleCorruptError(
                 f"model {manifest.model_version}: array checksum does not match the manifest; "
                 "re-package the model (kedro run --pipelines package)"
-            )
-        if tuple(manifest.feature_names) != FEATURE_NAMES:
-            raise ModelFeatureError(
-                f"model {manifest.model_version} expects features {list(manifest.feature_names)}, "
-                f"this code computes {list(FEATURE_NAMES)}; retrain the model"
             )
         self.manifest = manifest
         self.arrays = arrays
@@ -224,6 +217,19 @@ class ModelBundle:
         self._norm_low = low
         self._norm_span = high - low if high > low else 1.0
         self._one_row_walker: _OneRow | None = None
+
+    def check_features(self, names: tuple[str, ...]) -> None:
+        """Refuse to score features other than the ones the model was trained on, in its order.
+
+        Raises:
+            ModelFeatureError: The bundle's ``feature_names`` are not ``names``.
+
+        """
+        if tuple(self.manifest.feature_names) != tuple(names):
+            raise ModelFeatureError(
+                f"model {self.manifest.model_version} expects features {list(self.manifest.feature_names)}, "
+                f"the configured features are {list(names)} (features.model); retrain the model"
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the one-row walker (it holds C pointers into this process)."""
@@ -318,7 +324,8 @@ class ModelBundle:
 
     def _one_row(self) -> _OneRow:
         if self._one_row_walker is None:
-            self._one_row_walker = _OneRow(self._tree, self._leaf_value, self._node_value)
+            n_features = len(self.manifest.feature_names)
+            self._one_row_walker = _OneRow(self._tree, self._leaf_value, self._node_value, n_features)
         return self._one_row_walker
 
     def blend(self, ml_score: float, rules_score: float) -> float:
@@ -340,7 +347,8 @@ class ModelBundle:
         """The ``k`` features pushing this vector most towards anomaly, strongest first."""
         values = self.contributions(features)
         order = np.argsort(-values, kind="stable")[:k]
-        return [(FEATURE_NAMES[i], float(values[i])) for i in order]
+        names = self.manifest.feature_names
+        return [(names[i], float(values[i])) for i in order]
 
 
 def _walk_depths(x32, offsets, left, right, feature, threshold, missing_left, leaf_value, out):  # type: ignore[no-untyped-def]
@@ -420,9 +428,6 @@ class _Kernels:
 _KERNELS = _Kernels()
 
 
-_FLOAT32_ROW = struct.Struct(f"={len(FEATURE_NAMES)}f")
-
-
 class _OneRow:
     """One feature vector at a time, through C entry points that take raw pointers.
 
@@ -433,20 +438,23 @@ class _OneRow:
     Without numba the walks run in Python, as the batch kernels do.
     """
 
-    def __init__(self, tree: tuple[NDArray[Any], ...], leaf_value: NDArray[Any], node_value: NDArray[Any]) -> None:
+    def __init__(
+        self, tree: tuple[NDArray[Any], ...], leaf_value: NDArray[Any], node_value: NDArray[Any], n_features: int
+    ) -> None:
         self._tree = tree
+        self._row = struct.Struct(f"={n_features}f")
         self._leaf_value = leaf_value
         self._node_value = node_value
-        self._x = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+        self._x = np.zeros((1, n_features), dtype=np.float32)
         self._x_bytes = memoryview(self._x.data).cast("B")
         self._depth = np.zeros(1, dtype=np.float64)
-        self._push = np.zeros(len(FEATURE_NAMES), dtype=np.float64)
+        self._push = np.zeros(n_features, dtype=np.float64)
         entry_points = _c_entry_points()
         if entry_points is None:
             self._c_depth = self._c_push = None
             return
         depth_entry, push_entry = entry_points
-        common = (tree[0].shape[0] - 1, *map(_address, tree))
+        common = (n_features, tree[0].shape[0] - 1, *map(_address, tree))
         x = _address(self._x)
         self._c_depth = functools.partial(depth_entry, x, *common, _address(leaf_value), _address(self._depth))
         self._c_push = functools.partial(push_entry, x, *common, _address(node_value), _address(self._push))
@@ -454,8 +462,8 @@ class _OneRow:
     def _set_row(self, features: tuple[float, ...] | list[float] | NDArray[Any]) -> None:
         """Write the features into the float32 row (struct rounds as numpy's cast does, faster)."""
         try:
-            _FLOAT32_ROW.pack_into(self._x_bytes, 0, *features)
-        except (OverflowError, struct.error):  # beyond float32 (numpy makes it inf) or not 6 numbers
+            self._row.pack_into(self._x_bytes, 0, *features)
+        except (OverflowError, struct.error):  # beyond float32 (numpy makes it inf) or a wrong count
             self._x[0, :] = features
 
     def depth(self, features: tuple[float, ...] | list[float] | NDArray[Any]) -> float:
@@ -500,17 +508,20 @@ def _tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, v
 
 
 _compiled_tree_views: Any = compiled(_tree_views)
-_N_FEATURES = len(FEATURE_NAMES)
 
 
-def _depth_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p):  # type: ignore[no-untyped-def]
+def _depth_entry(  # type: ignore[no-untyped-def]
+    x_p, n_features, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p
+):
     tree = _compiled_tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, n_trees)
-    serial_depths(carray(x_p, (1, _N_FEATURES)), *tree, carray(out_p, (1,)))
+    serial_depths(carray(x_p, (1, n_features)), *tree, carray(out_p, (1,)))
 
 
-def _push_entry(x_p, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, out_p):  # type: ignore[no-untyped-def]
+def _push_entry(  # type: ignore[no-untyped-def]
+    x_p, n_features, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, out_p
+):
     tree = _compiled_tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, node_p, n_trees)
-    _serial_contributions(carray(x_p, (_N_FEATURES,)), *tree, carray(out_p, (_N_FEATURES,)))
+    _serial_contributions(carray(x_p, (n_features,)), *tree, carray(out_p, (n_features,)))
 
 
 @functools.cache
@@ -522,6 +533,7 @@ def _c_entry_points() -> tuple[Any, Any] | None:
         return None
     signature = types.void(
         types.CPointer(types.float32),
+        types.int64,
         types.int64,
         types.CPointer(types.int64),
         types.CPointer(types.int32),

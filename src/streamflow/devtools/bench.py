@@ -24,7 +24,15 @@ from typing import Any, cast
 import pandas as pd
 from kedro_datasets.partitions import PartitionedDataset
 
-from streamflow.core import ContractConfig, Event, EventError, RulesConfig, parse_event, process_event
+from streamflow.core import (
+    FEATURE_NAMES,
+    ContractConfig,
+    Event,
+    EventError,
+    RulesConfig,
+    parse_event,
+    process_event,
+)
 from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
 from streamflow.generator import GeneratorConfig, generate_stream
 
@@ -151,7 +159,7 @@ def bench_model(repeats: int) -> None:
     files = {f"{day}.jsonl": text.encode() for day, text in stream.partitions.items()}
     now = pd.Timestamp.now(tz="UTC")
     silver = run_silver(ingest_files(files, now), ContractConfig()).silver
-    features = feature_matrix(replay_features(silver, RulesConfig.from_dict({})))
+    features = feature_matrix(replay_features(silver, RulesConfig.from_dict({})), FEATURE_NAMES)
     forest = IsolationForest(n_estimators=100, random_state=42).fit(features)
     bundle = build_bundle(
         forest,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -15,30 +16,27 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest
 
-from streamflow.core import FEATURE_NAMES
 from streamflow.core.forest import ModelBundle
-from streamflow.modeling.training import feature_matrix
+from streamflow.modeling.training import feature_matrix, model_inputs
 
 
 def shap_values(forest: IsolationForest, features: pd.DataFrame) -> NDArray[np.float64]:
     """TreeSHAP values (path-dependent) of the forest's output for each row."""
     explainer = shap.TreeExplainer(forest)
-    values: NDArray[np.float64] = np.asarray(explainer.shap_values(feature_matrix(features)))
+    values: NDArray[np.float64] = np.asarray(explainer.shap_values(model_inputs(forest, features)))
     return values
 
 
-def mean_abs_shap(values: NDArray[np.float64]) -> pd.DataFrame:
-    """Mean |SHAP| per feature, largest first."""
-    importance = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(FEATURE_NAMES))
-    table = pd.DataFrame({"feature": list(FEATURE_NAMES), "mean_abs_shap": importance})
+def mean_abs_shap(values: NDArray[np.float64], names: Sequence[str]) -> pd.DataFrame:
+    """Mean |SHAP| per feature ``names``, largest first."""
+    importance = np.abs(values).mean(axis=0) if len(values) else np.zeros(len(names))
+    table = pd.DataFrame({"feature": list(names), "mean_abs_shap": importance})
     return table.sort_values("mean_abs_shap", ascending=False, ignore_index=True)
 
 
-def summary_figure(values: NDArray[np.float64], features: pd.DataFrame) -> Figure:
-    """SHAP's beeswarm summary of ``values``."""
-    shap.summary_plot(
-        values, feature_matrix(features), feature_names=list(FEATURE_NAMES), show=False, rng=np.random.default_rng(0)
-    )
+def summary_figure(values: NDArray[np.float64], inputs: pd.DataFrame) -> Figure:
+    """SHAP's beeswarm summary of ``values`` for the model's ``inputs`` (``model_inputs``)."""
+    shap.summary_plot(values, inputs, show=False, rng=np.random.default_rng(0))
     figure = plt.gcf()
     figure.tight_layout()
     plt.close(figure)
@@ -53,8 +51,9 @@ def alert_explanations(
     SHAP values explain the path length, so the most negative values push hardest towards
     anomaly; the bundle's contributions are already oriented that way.
     """
-    shap_top = [_top(-row, k) for row in values]
-    bundle_top = [bundle.top_contributions(tuple(row), k) for row in feature_matrix(alerts)]
+    names = bundle.manifest.feature_names
+    shap_top = [_top(-row, k, names) for row in values]
+    bundle_top = [bundle.top_contributions(tuple(row), k) for row in feature_matrix(alerts, names)]
     return pd.DataFrame(
         {
             "transaction_id": alerts["transaction_id"].to_numpy(),
@@ -66,6 +65,6 @@ def alert_explanations(
     )
 
 
-def _top(anomaly_push: NDArray[np.float64], k: int) -> list[tuple[str, float]]:
+def _top(anomaly_push: NDArray[np.float64], k: int, names: Sequence[str]) -> list[tuple[str, float]]:
     order = np.argsort(-anomaly_push, kind="stable")[:k]
-    return [(FEATURE_NAMES[i], float(anomaly_push[i])) for i in order]
+    return [(names[i], float(anomaly_push[i])) for i in order]

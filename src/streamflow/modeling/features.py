@@ -11,9 +11,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from streamflow.core import FEATURE_NAMES, Event, RulesConfig
-from streamflow.core.features import EVENT_INPUT, event_input, replay
+from streamflow.core import Event, FeatureSet, RulesConfig, feature_set
+from streamflow.core.features import replay
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, blacklisted_ids, rule_params, rule_results
+from streamflow.core.signals import EVENT_INPUT, event_input
 
 ORDER_COLUMNS: tuple[str, ...] = ("event_time_ms", "source_file", "line_number")
 ID_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", "card_id", "store_id", "event_time_ms", "amount")
@@ -26,14 +27,20 @@ def events_in_stream_order(silver: pd.DataFrame) -> list[Event]:
     return [Event(*values) for values in zip(*columns, strict=True)]
 
 
-def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
-    """One row per event: ids, time, the six features, each rule's verdict and the rules score.
+def replay_features(silver: pd.DataFrame, rules: RulesConfig, features: FeatureSet | None = None) -> pd.DataFrame:
+    """One row per event: ids, time, the model's features, each rule's verdict and the rules score.
+
+    Args:
+        silver: Silver transactions.
+        rules: Rule thresholds.
+        features: The model's features (default: ``DEFAULT_FEATURES``).
 
     Returns:
-        Columns ``transaction_id, customer_id, card_id, store_id, event_time_ms, amount`` +
-        ``FEATURE_NAMES`` + one boolean per rule id + ``rules_score`` + ``rule_reasons`` (JSON list).
+        Columns ``transaction_id, customer_id, card_id, store_id, event_time_ms, amount`` + the
+        feature names + one boolean per rule id + ``rules_score`` + ``rule_reasons`` (JSON list).
 
     """
+    chosen = features if features is not None else feature_set()
     ordered = silver.sort_values(list(ORDER_COLUMNS), kind="stable").reset_index(drop=True)
     listed = [
         blacklisted_ids(customer, card, store, rules.blacklist)
@@ -56,7 +63,7 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
         dtype=EVENT_INPUT,
     ).reshape(-1)
     customers, uniques = pd.factorize(ordered["customer_id"])
-    out = replay(inputs, customers.astype(np.int64), len(uniques), rule_params(rules))
+    out, vectors = replay(inputs, customers.astype(np.int64), len(uniques), rule_params(rules), chosen)
     frame = ordered[list(ID_COLUMNS)].astype({"event_time_ms": "int64", "amount": "float64"})
     any_fired = np.logical_or.reduce([out[name] for name in RULE_NAMES]) if len(out) else np.zeros(0, dtype=bool)
     reasons = np.full(len(out), "[]", dtype=object)
@@ -64,7 +71,7 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig) -> pd.DataFrame:
         results = rule_results(out[index], ordered["currency"].iat[index], listed[index], rules)
         reasons[index] = json.dumps([f"{r.rule_id} {r.reason}" for r in results if r.fired])
     return frame.assign(
-        **{name: out[name].astype(np.float64) for name in FEATURE_NAMES},
+        **{name: vectors[:, index] for index, name in enumerate(chosen.names)},
         **{rule_id: out[name].astype(bool) for rule_id, name in zip(RULE_IDS, RULE_NAMES, strict=True)},
         rules_score=out["rules_score"].astype(np.float64),
         rule_reasons=pd.Series(reasons, dtype=object),

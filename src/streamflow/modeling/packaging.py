@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
-from streamflow.core.features import FEATURE_NAMES
+from streamflow.core.features import DEFAULT_FEATURES
 from streamflow.core.forest import LEAF, ModelBundle, ModelManifest, arrays_sha256
 
 
@@ -73,11 +73,18 @@ def build_bundle(
     alert_threshold: float,
     alpha: float,
 ) -> ModelBundle:
-    """A verified ``ModelBundle`` for a fitted forest."""
+    """A verified ``ModelBundle`` for a fitted forest.
+
+    Its features are the ones the forest was fitted on (``feature_names_in_``); a forest fitted
+    on a plain array reads ``DEFAULT_FEATURES``.
+    """
     arrays, denominator = forest_arrays(forest)
+    names = tuple(getattr(forest, "feature_names_in_", DEFAULT_FEATURES))
+    if len(names) != forest.n_features_in_:
+        raise ValueError(f"the forest reads {forest.n_features_in_} features, not the {len(names)} of {names}")
     manifest = ModelManifest(
         model_version=model_version,
-        feature_names=FEATURE_NAMES,
+        feature_names=names,
         training_window=training_window,
         training_rows=training_rows,
         score_normalisation=score_normalisation,

@@ -16,7 +16,7 @@ from sklearn.metrics import average_precision_score, precision_recall_fscore_sup
 
 from streamflow.core.forest import ModelBundle
 from streamflow.modeling.scoring import threshold_for_alert_rate
-from streamflow.modeling.training import feature_matrix
+from streamflow.modeling.training import feature_matrix, model_inputs
 
 SWEEP_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "pr_auc", "alert_rate")
 
@@ -43,7 +43,7 @@ def contamination_offsets(forest: IsolationForest, train: pd.DataFrame, contamin
     bad = [value for value in contaminations if not 0.0 < value <= 0.5]
     if bad:
         raise ValueError(f"contamination must be within (0, 0.5], got {bad}")
-    train_scores = forest.score_samples(feature_matrix(train))
+    train_scores = forest.score_samples(model_inputs(forest, train))
     return [float(np.percentile(train_scores, 100.0 * value)) for value in contaminations]
 
 
@@ -68,7 +68,7 @@ def contamination_sweep(
 
     """
     joined = _with_labels(holdout, labels)
-    scores = forest.score_samples(feature_matrix(joined))
+    scores = forest.score_samples(model_inputs(forest, joined))
     rows = []
     for contamination, offset in zip(contaminations, contamination_offsets(forest, train, contaminations), strict=True):
         metrics = threshold_metrics(joined, -scores, scores < offset)
@@ -109,7 +109,8 @@ def alpha_sweep(
     if bad:
         raise ValueError(f"alpha must be within [0, 1], got {bad}")
     joined = _with_labels(holdout, labels)
-    train_ml, holdout_ml = (bundle.ml_scores(feature_matrix(frame)) for frame in (train, joined))
+    names = bundle.manifest.feature_names
+    train_ml, holdout_ml = (bundle.ml_scores(feature_matrix(frame, names)) for frame in (train, joined))
     train_rules, holdout_rules = (frame["rules_score"].to_numpy(dtype=np.float64) for frame in (train, joined))
     rows = []
     for alpha in alphas:

@@ -12,7 +12,7 @@ from streamflow.modeling.training import feature_matrix
 
 def score_frame(features: pd.DataFrame, bundle: ModelBundle) -> pd.DataFrame:
     """``features`` plus ``ml_score`` and ``final_score`` from the bundle (the stream's scorer)."""
-    ml = bundle.ml_scores(feature_matrix(features))
+    ml = bundle.ml_scores(feature_matrix(features, bundle.manifest.feature_names))
     alpha = bundle.manifest.alpha
     final = alpha * ml + (1.0 - alpha) * features["rules_score"].to_numpy()
     return features.assign(ml_score=ml, final_score=final)

@@ -9,6 +9,7 @@ from sklearn.ensemble import IsolationForest
 from streamflow.core.forest import ModelBundle
 from streamflow.modeling import explain
 from streamflow.modeling.scoring import score_frame
+from streamflow.modeling.training import model_inputs
 
 
 def explain_model(
@@ -27,7 +28,7 @@ def explain_model(
     alerts = scored[scored["final_score"] >= model_bundle.manifest.alert_threshold]
     alert_values = explain.shap_values(isolation_forest, alerts)
     return (
-        explain.summary_figure(sample_values, sample),
-        explain.mean_abs_shap(sample_values),
+        explain.summary_figure(sample_values, model_inputs(isolation_forest, sample)),
+        explain.mean_abs_shap(sample_values, tuple(isolation_forest.feature_names_in_)),
         explain.alert_explanations(alerts, alert_values, model_bundle),
     )

@@ -6,14 +6,17 @@ from typing import Any
 
 import pandas as pd
 
-from streamflow.core import RulesConfig
+from streamflow.core import FeaturesConfig, RulesConfig
 from streamflow.modeling.features import replay_features
 from streamflow.modeling.protocol import DelayProtocol, in_window, protocol_windows
 
 
-def build_transaction_features(silver_transactions: pd.DataFrame, fraud_rules: dict[str, Any]) -> pd.DataFrame:
-    """Replay silver events per customer in event-time order through the core."""
-    return replay_features(silver_transactions, RulesConfig.from_dict(fraud_rules))
+def build_transaction_features(
+    silver_transactions: pd.DataFrame, fraud_rules: dict[str, Any], features: dict[str, Any]
+) -> pd.DataFrame:
+    """Replay silver events per customer in event-time order through the core: the configured features."""
+    chosen = FeaturesConfig.from_dict(features).feature_set
+    return replay_features(silver_transactions, RulesConfig.from_dict(fraud_rules), chosen)
 
 
 def split_features(

@@ -35,7 +35,7 @@ def package_model(
         alert_threshold=1.0,
         alpha=alpha,
     )
-    anomaly = -draft.score_samples(feature_matrix(train_features))
+    anomaly = -draft.score_samples(feature_matrix(train_features, draft.manifest.feature_names))
     normalisation = {"low": float(np.median(anomaly)), "high": float(anomaly.max())}
     calibrated = build_bundle(
         isolation_forest,

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 fit_isolation_forest,
-                ["train_features", "params:training.isolation_forest"],
+                ["train_features", "params:training.isolation_forest", "params:features"],
                 "isolation_forest",
                 name="fit_isolation_forest_node",
             ),
