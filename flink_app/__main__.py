@@ -86,6 +86,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     score.add_argument("--summary-file", type=Path, help="also write the summary to this file")
     score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
     score.add_argument("--keying", choices=KEYINGS, help="override stream.keying: key lines in the JVM or in Python")
+    score.add_argument(
+        "--parallelism", type=_positive, help="override stream.parallelism (a restore may use another than the run had)"
+    )
     compile_ = commands.add_parser("compile", help="compile the job's numba code into numba's cache (image builds)")
     compile_.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
     compile_.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
@@ -257,6 +260,14 @@ def compile_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def score_command(args: argparse.Namespace) -> int:
     """Check what can be checked, run the job, print the summary; 1 when an event was lost or doubled."""
     check_java()
@@ -264,6 +275,7 @@ def score_command(args: argparse.Namespace) -> int:
         checkpoint_interval_ms=args.checkpoint_interval_ms,
         model_required=True if args.require_model else None,
         keying=args.keying,
+        parallelism=args.parallelism,
     )
     files_mode = config.job.io == "files"
     output_dir = None

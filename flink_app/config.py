@@ -245,6 +245,7 @@ class StreamConfig:
         checkpoint_interval_ms: int | None = None,
         model_required: bool | None = None,
         keying: str | None = None,
+        parallelism: int | None = None,
     ) -> StreamConfig:
         """The same configuration with the given settings replaced (``None`` keeps one)."""
         checkpoint = self.job.checkpoint
@@ -255,7 +256,13 @@ class StreamConfig:
         )
         model = self.job.model
         model = replace(model, required=model_required if model_required is not None else model.required)
-        job = replace(self.job, checkpoint=checkpoint, model=model, keying=keying or self.job.keying)
+        job = replace(
+            self.job,
+            checkpoint=checkpoint,
+            model=model,
+            keying=keying or self.job.keying,
+            parallelism=parallelism or self.job.parallelism,
+        )
         return replace(self, job=job)
 
 

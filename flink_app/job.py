@@ -1,8 +1,9 @@
 """The PyFlink job: raw lines in mini-batches (or one by one), one function that scores, three sinks.
 
 The keyed function parses, drops repeats and scores; dead letters and alerts leave on side
-outputs. The functions here only move data between Flink and ``flink_app.records`` (plain
-Python, tested without Flink): they load state, call the records functions, store state, emit.
+outputs. The functions here only move data between Flink and plain Python tested without Flink
+(``flink_app.records``: the output records; ``task_state``: slots and clock; ``metric_counts``):
+they load state, call the records functions, store state, emit.
 One keyed Python function, not a chain of them: in PyFlink's thread mode every extra Python
 operator (a Python timestamp assigner, a separate parse step) costs more per event than the
 whole scoring (see the flink_app README, Speed).
@@ -54,19 +55,10 @@ from flink_app.keying import (
     mini_batches,
     routing_jar,
 )
-from flink_app.records import (
-    EMPTY_SLOT,
-    RULES_ONLY_VERSION,
-    CustomerSlot,
-    EventClock,
-    MetricCounts,
-    SlotCache,
-    dead_letter,
-    score_step,
-    to_json,
-    utc_now,
-)
+from flink_app.metric_counts import MetricCounts
+from flink_app.records import RULES_ONLY_VERSION, dead_letter, score_step, to_json, utc_now
 from flink_app.scoring_step import StreamStep
+from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, SlotCache
 from streamflow import __version__ as job_version
 from streamflow.core import (
     DuplicateEventError,

@@ -1,14 +1,13 @@
-"""Plain, Flink-free logic of the stream: scoring one event and building output records.
+"""The stream's output records: scored events, alerts and dead letters, as compact JSON lines.
 
-The Flink functions in ``flink_app.job`` only load state, call these, store state and
-emit what they return; tests drive these directly.
+Plain Python, no Flink: the job's functions (``flink_app.job``) call these and emit what they
+return; tests drive them directly. The contracts are in ``docs/output_contracts.md``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,38 +121,6 @@ def dead_letter(
     }
 
 
-class MetricCounts:
-    """Counts since the last drain, by name and by dead-letter error code (the totals too)."""
-
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self.values = dict.fromkeys(names, 0)
-        self.codes: dict[str, int] = {}
-        self._drained = dict.fromkeys(names, 0)
-        self._drained_codes: dict[str, int] = {}
-
-    def add(self, name: str) -> None:
-        """Count one ``name``."""
-        self.values[name] += 1
-
-    def add_code(self, code: str) -> None:
-        """Count one dead letter with ``code``."""
-        self.codes[code] = self.codes.get(code, 0) + 1
-
-    def drain(self) -> dict[str, int]:
-        """What each name gained since the last drain (names that gained nothing left out)."""
-        return _deltas(self.values, self._drained)
-
-    def drain_codes(self) -> dict[str, int]:
-        """What each error code gained since the last drain."""
-        return _deltas(self.codes, self._drained_codes)
-
-
-def _deltas(totals: dict[str, int], drained: dict[str, int]) -> dict[str, int]:
-    deltas = {name: total - drained.get(name, 0) for name, total in totals.items()}
-    drained.update(totals)
-    return {name: delta for name, delta in deltas.items() if delta}
-
-
 class _UtcClock:
     """The current UTC time, ISO 8601 to the millisecond (``2026-01-31T14:05:00.123+00:00``).
 
@@ -187,66 +154,3 @@ def to_json(record: dict[str, Any]) -> str:
         return orjson.dumps(record).decode()
     except (orjson.JSONEncodeError, UnicodeEncodeError):
         return json.dumps(record, separators=(",", ":"))
-
-
-# What the job keeps per customer in one Flink ``ValueState``: the core's serialized
-# ``CUSTOMER_STATE`` (``None`` before the first event) and its remembered transaction ids (``core.dedup``).
-# A plain tuple of bytes: it pickles fastest.
-CustomerSlot = tuple[bytes | None, bytes]
-EMPTY_SLOT: CustomerSlot = (None, b"")
-
-
-class EventClock:
-    """Event time of one task, as Flink's bounded out-of-orderness watermark generator keeps it.
-
-    The watermark is the newest event time seen minus the bound (minus 1 ms); an event at or
-    behind it is late.
-    """
-
-    def __init__(self, max_out_of_orderness_ms: int) -> None:
-        self._bound_ms = max_out_of_orderness_ms
-        self.newest_ms: int | None = None
-
-    @property
-    def watermark_ms(self) -> int | None:
-        """The current watermark (``None`` before the first event)."""
-        return None if self.newest_ms is None else self.newest_ms - self._bound_ms - 1
-
-    def observe(self, event_time_ms: int) -> bool:
-        """Note one event's time; whether it was late (at or behind the watermark before it)."""
-        watermark = self.watermark_ms
-        if self.newest_ms is None or event_time_ms > self.newest_ms:
-            self.newest_ms = event_time_ms
-        return watermark is not None and event_time_ms <= watermark
-
-
-class SlotCache:
-    """The slots the task last wrote to Flink state for recently scored customers, to spare reading them.
-
-    The scoring function is the only writer of its keyed state, so a slot it wrote is what the
-    state holds until Flink's TTL expires it: an entry older than the TTL (processing time, as
-    Flink counts it) reads as absent. A restored task starts with an empty cache. At most
-    ``capacity`` customers are kept; the least recently written go first.
-    """
-
-    def __init__(self, capacity: int, ttl_ms: int) -> None:
-        self._capacity = capacity
-        self._ttl_ms = ttl_ms
-        self._slots: dict[str, tuple[CustomerSlot, int]] = {}
-
-    def get(self, customer_id: str, now_ms: int, read: Callable[[str], CustomerSlot | None]) -> CustomerSlot | None:
-        """The customer's slot (``None`` once expired); ``read`` from the state when not cached."""
-        cached = self._slots.get(customer_id)
-        if cached is None:
-            return read(customer_id)
-        slot, written_ms = cached
-        return slot if now_ms - written_ms <= self._ttl_ms else None
-
-    def put_all(self, slots: dict[str, CustomerSlot], now_ms: int) -> None:
-        """Note the slots just written to the state."""
-        cached = self._slots
-        for customer_id, slot in slots.items():
-            cached.pop(customer_id, None)
-            cached[customer_id] = (slot, now_ms)
-        for _ in range(len(cached) - self._capacity):
-            del cached[next(iter(cached))]

@@ -24,11 +24,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled, compiled_closure
+from streamflow.core.compiled import compiled
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
 from streamflow.core.errors import StateInvalidError
-from streamflow.core.features import FeatureSet, feature_set
+from streamflow.core.features import FeatureSet, feature_set, step
 from streamflow.core.forest import ModelBundle, serial_depths
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, RULE_PARAMS, RulesConfig, rule_params
 from streamflow.core.signals import EVENT_INPUT, SIGNALS, event_input_of
@@ -88,10 +88,12 @@ _STREAM_OUTPUT = struct_of(STREAM_OUTPUT)
 _PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
     dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, SIGNALS, STREAM_OUTPUT, CUSTOMER_STATE)
 )
-_SIGNAL_INDEX = {name: index for index, name in enumerate(SIGNALS.names or ())}
-_FIRST_VERDICT = _SIGNAL_INDEX[RULE_NAMES[0]]
-_END_VERDICTS = _FIRST_VERDICT + len(RULE_NAMES)
-_RULES_SCORE = _SIGNAL_INDEX["rules_score"]
+_SIGNAL_NAMES = SIGNALS.names or ()
+# Every event needs the verdicts and the score (they end the SIGNALS record); the rest only an alert.
+_VERDICTS_AT = field_layout(SIGNALS, RULE_NAMES[0])[1]
+_VERDICTS_AND_SCORE = struct.Struct("=" + "?" * len(RULE_NAMES) + "d")
+if _SIGNAL_NAMES[-len(RULE_NAMES) - 1 :] != (*RULE_NAMES, "rules_score"):
+    raise TypeError("SIGNALS must end with the rules' verdicts and the rules score")
 _TRANSACTION_HASH = struct.Struct("=q")
 
 
@@ -109,14 +111,14 @@ class StepResult(NamedTuple):
     fired_rules: tuple[str, ...]
     rules_score: float
     depth: float | None
-    signals: tuple[Any, ...]  # the SIGNALS record's values, in field order (``signals_of``)
+    signals: bytes  # the SIGNALS record (``signals_of``)
     state: bytes
     ids: bytes
 
 
 def signals_of(step: StepResult) -> dict[str, Any]:
     """The step's ``SIGNALS`` record by field name: what the fired rules' reasons are written from."""
-    return dict(zip(_SIGNAL_INDEX, step.signals, strict=True))
+    return dict(zip(_SIGNAL_NAMES, _SIGNALS.unpack(step.signals), strict=True))
 
 
 class StreamStep:
@@ -195,14 +197,14 @@ class StreamStep:
             raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
         if status != STATUS_SCORED:
             raise state_error(status)
-        signals = _SIGNALS.unpack_from(self._signals_bytes)
+        *verdicts, rules_score = _VERDICTS_AND_SCORE.unpack_from(self._signals_bytes, _VERDICTS_AT)
         return StepResult(
             late != 0,
             self._features.vector._make(self._feature_values.unpack_from(self._features_bytes)),
-            _FIRED_RULES[signals[_FIRST_VERDICT:_END_VERDICTS]],
-            signals[_RULES_SCORE],
+            _FIRED_RULES[tuple(verdicts)],
+            rules_score,
             depth if self._has_model else None,
-            signals,
+            bytes(self._signals_bytes),
             bytes(self._state_out_bytes[:state_size]),
             bytes(self._ids_out_bytes[:ids_size]),
         )
@@ -254,61 +256,55 @@ def _section(work: Any, index: int, size: int) -> Any:
     return work[start : start + size]
 
 
-def _compiled_call(features: FeatureSet) -> Any:
-    """``call(work, state, ids)`` for one feature set: dedup, decode, the core's step, the walk, encode."""
-    step = features.step
-    n_features = len(features.names)
-
-    @compiled_closure
-    def call(work: Any, state: Any, ids: Any) -> None:
-        n_trees = work[:8].view(np.int64)[0]
-        n_nodes = work[8:16].view(np.int64)[0]
-        params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
-        event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
-        stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
-        signals = _section(work, 3, _SIGNALS_BYTES).view(SIGNALS)[0]
-        result = _section(work, 4, _STREAM_OUTPUT_BYTES).view(STREAM_OUTPUT)[0]
-        record_bytes = _section(work, 5, _STATE_RECORD_BYTES)
-        state_out = _section(work, 6, MAX_STATE_BYTES)
-        ids_out = _section(work, 7, MAX_IDS_BYTES)
-        feature_values = _section(work, 8, 8 * n_features).view(np.float64)
-        x32 = _section(work, 9, 4 * n_features).view(np.float32).reshape((1, n_features))
-        if ids.shape[0] % 16 != 0:
-            result["status"] = STATUS_BAD_IDS
-            return
-        hashes, times = unpacked_ids(ids)
-        transaction_hash = stream_input["transaction_hash"]
-        if is_remembered(hashes, transaction_hash):
-            result["status"] = STATUS_DUPLICATE
-            return
-        status = decode_state(state, record_bytes)
-        if status != STATE_READ:
-            result["status"] = status
-            return
-        customer = record_bytes.view(CUSTOMER_STATE)[0]
-        time_ms = event["event_time_ms"]
-        result["status"] = STATUS_SCORED
-        result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
-        step(customer, event, params, signals, feature_values)
-        x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
-        depth = np.zeros(1, dtype=np.float64)
-        serial_depths(
-            x32,
-            _section(work, 10, 8 * (n_trees + 1)).view(np.int64),
-            _section(work, 11, 4 * n_nodes).view(np.int32),
-            _section(work, 12, 4 * n_nodes).view(np.int32),
-            _section(work, 13, 4 * n_nodes).view(np.int32),
-            _section(work, 14, 8 * n_nodes).view(np.float64),
-            _section(work, 15, n_nodes),
-            _section(work, 16, 8 * n_nodes).view(np.float64),
-            depth,
-        )
-        result["depth"] = depth[0]
-        result["state_size"] = encode_state(record_bytes, state_out)
-        window_ms = stream_input["dedup_window_ms"]
-        result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
-
-    return call
+@compiled
+def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
+    """Dedup, decode, the core's step for the features named in ``key``, the walk, encode: on the workspace."""
+    n_trees = work[:8].view(np.int64)[0]
+    n_nodes = work[8:16].view(np.int64)[0]
+    params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
+    event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
+    stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
+    signals = _section(work, 3, _SIGNALS_BYTES).view(SIGNALS)[0]
+    result = _section(work, 4, _STREAM_OUTPUT_BYTES).view(STREAM_OUTPUT)[0]
+    record_bytes = _section(work, 5, _STATE_RECORD_BYTES)
+    state_out = _section(work, 6, MAX_STATE_BYTES)
+    ids_out = _section(work, 7, MAX_IDS_BYTES)
+    feature_values = _section(work, 8, 8 * n_features).view(np.float64)
+    x32 = _section(work, 9, 4 * n_features).view(np.float32).reshape((1, n_features))
+    if ids.shape[0] % 16 != 0:
+        result["status"] = STATUS_BAD_IDS
+        return
+    hashes, times = unpacked_ids(ids)
+    transaction_hash = stream_input["transaction_hash"]
+    if is_remembered(hashes, transaction_hash):
+        result["status"] = STATUS_DUPLICATE
+        return
+    status = decode_state(state, record_bytes)
+    if status != STATE_READ:
+        result["status"] = status
+        return
+    customer = record_bytes.view(CUSTOMER_STATE)[0]
+    time_ms = event["event_time_ms"]
+    result["status"] = STATUS_SCORED
+    result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
+    step(customer, event, params, signals, feature_values, key)
+    x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
+    depth = np.zeros(1, dtype=np.float64)
+    serial_depths(
+        x32,
+        _section(work, 10, 8 * (n_trees + 1)).view(np.int64),
+        _section(work, 11, 4 * n_nodes).view(np.int32),
+        _section(work, 12, 4 * n_nodes).view(np.int32),
+        _section(work, 13, 4 * n_nodes).view(np.int32),
+        _section(work, 14, 8 * n_nodes).view(np.float64),
+        _section(work, 15, n_nodes),
+        _section(work, 16, 8 * n_nodes).view(np.float64),
+        depth,
+    )
+    result["depth"] = depth[0]
+    result["state_size"] = encode_state(record_bytes, state_out)
+    window_ms = stream_input["dedup_window_ms"]
+    result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
 
 
 def _entry(work: NDArray[np.uint8], features: FeatureSet) -> Any:
@@ -316,10 +312,10 @@ def _entry(work: NDArray[np.uint8], features: FeatureSet) -> Any:
     compiled_call = _c_call(features)
     if compiled_call is not None:
         return functools.partial(compiled_call, int(work.ctypes.data), work.shape[0])
-    call = _compiled_call(features)  # pragma: no cover - no numba
+    n_features, key = len(features.names), features.key
 
     def run(state: bytes, n_state: int, ids: bytes, n_ids: int) -> None:  # pragma: no cover - no numba
-        call(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8))
+        _call(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8), n_features, key)
 
     return run
 
@@ -334,12 +330,12 @@ def _c_call(features: FeatureSet) -> Any:
     bytes_ = types.CPointer(types.uint8)
     signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
 
-    call = _compiled_call(features)
+    n_features, key = len(features.names), features.key  # constants of the compiled entry
 
     def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
-        call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)))
+        _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)), n_features, key)
 
-    compiled_entry = cfunc(signature, nopython=True)(entry)  # not cached: compiled for the feature set
+    compiled_entry = cfunc(signature, cache=True, nopython=True)(entry)  # one cache entry per feature set
     # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
     # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
     argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]

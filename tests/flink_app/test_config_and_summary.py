@@ -10,7 +10,8 @@ import pytest
 from flink_app.__main__ import checkpoint_location, choose_model, parse_arguments
 from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
 from flink_app.errors import ModelRequiredError
-from flink_app.records import MetricCounts, to_json
+from flink_app.metric_counts import MetricCounts
+from flink_app.records import to_json
 from flink_app.summary import (
     OutputProgress,
     RunSummary,

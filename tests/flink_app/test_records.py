@@ -5,8 +5,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from flink_app.records import PAYLOAD_LIMIT_BYTES, EventClock, SlotCache, dead_letter, score_step, to_json, utc_now
+from flink_app.records import PAYLOAD_LIMIT_BYTES, dead_letter, score_step, to_json, utc_now
 from flink_app.scoring_step import StreamStep
+from flink_app.task_state import EventClock, SlotCache
 
 from streamflow.core import CustomerState, Event, EventError, RulesConfig, parse_event, replay_events
 from streamflow.core.forest import ModelBundle

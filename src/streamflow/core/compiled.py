@@ -35,14 +35,33 @@ def compiled(function: Function) -> Function:
     return result
 
 
-def compiled_closure(function: Function) -> Function:
-    """``function`` compiled by numba, not cached: for closures over compiled functions (one per feature list)."""
+def compiled_inline(function: Function) -> Function:
+    """``function`` compiled by numba and not cached on its own: for closures compiled into a cached caller."""
     try:
         from numba import njit
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
         return function
     result: Function = njit(nogil=True)(function)
     return result
+
+
+def _literally_without_numba(value: Any) -> Any:  # pragma: no cover - numba ships with shap in this environment
+    return value
+
+
+try:  # inside compiled code: compile the function for this argument's value
+    from numba import literally as literally
+except ImportError:  # pragma: no cover - numba ships with shap in this environment
+    literally = _literally_without_numba
+
+
+def register_overload(function: Callable[..., Any], implementation: Callable[..., Any]) -> None:
+    """Give numba ``implementation(*argument_types)`` (which returns the compiled body) for ``function``."""
+    try:
+        from numba.extending import overload
+    except ImportError:  # pragma: no cover - numba ships with shap in this environment
+        return
+    overload(function)(implementation)
 
 
 def core_sources_stamp() -> tuple[tuple[str, float, int], ...]:

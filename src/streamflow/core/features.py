@@ -17,16 +17,20 @@ numbers because they run the same code.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
+import inspect
+import sys
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled, compiled_closure
+from streamflow.core.compiled import compiled, compiled_inline, literally, register_overload
 from streamflow.core.config import build_dataclass
 from streamflow.core.contract import Event
 from streamflow.core.errors import ConfigError
@@ -134,7 +138,7 @@ class FeaturesConfig:
 
 
 class FeatureSet:
-    """The model's features, in order, and the step and replay compiled for them.
+    """The model's features, in order, and the key the compiled step is specialised on.
 
     Args:
         names: Registered feature names, in the model's input order.
@@ -149,21 +153,11 @@ class FeatureSet:
                 f"(registered: {sorted(FEATURES)})"
             )
         self.names = tuple(names)
-        self.functions = tuple(FEATURES[name] for name in self.names)
         self.vector: Any = namedtuple("FeatureVector", self.names)  # type: ignore[misc]
+        self.key = feature_key(self.names)
 
     def __repr__(self) -> str:
         return f"FeatureSet({list(self.names)})"
-
-    @functools.cached_property
-    def step(self) -> Any:
-        """``step(state, event, params, signals, features)``: signals, verdicts, features, then the fold."""
-        return _compiled_step(self.functions)
-
-    @functools.cached_property
-    def replay(self) -> Any:
-        """``replay(events, customers, n_customers, params, n_features)``: every event's signals and features."""
-        return _compiled_replay(self.step)
 
 
 @functools.cache
@@ -174,25 +168,39 @@ def feature_set(names: Sequence[str] = DEFAULT_FEATURES, modules: Sequence[str] 
     return FeatureSet(tuple(names))
 
 
-def _compiled_step(functions: tuple[Any, ...]) -> Any:
-    """The step for one list of feature functions (compiled per list: each feature is a direct call)."""
-    features_of = _features_from(functions, 0)
+def feature_key(names: tuple[str, ...]) -> str:
+    """The names, then a digest of the sources of the modules that define them.
 
-    @compiled_closure
-    def step(state: Any, event: Any, params: Any, signals: Any, features: Any) -> None:
-        assess(state, event, params, signals)
-        features_of(state, event, signals, params, features)
-        fold_event(
-            state,
-            event["amount"],
-            event["latitude"],
-            event["longitude"],
-            event["event_time_ms"],
-            int(signals["local_hour"]),
-            params,
-        )
+    The compiled step is specialised (and cached by numba) on this string: another list, or an
+    edited feature module, compiles again.
+    """
+    modules = sorted({FEATURES[name].py_func.__module__ for name in names})
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(inspect.getfile(sys.modules[module])).read_bytes())
+    return ",".join(names) + "@" + digest.hexdigest()[:16]
 
-    return step
+
+def _names_of(key: str) -> list[str]:
+    return key.partition("@")[0].split(",")
+
+
+def compute_features(state: Any, event: Any, signals: Any, params: Any, features: Any, key: str) -> None:
+    """``features[i]`` = the ``i``-th feature named in ``key``, called on the event (plain Python without numba)."""
+    for index, name in enumerate(_names_of(key)):
+        features[index] = FEATURES[name](state, event, signals, params)
+
+
+def _compiled_features(key: Any) -> Any:
+    """Numba's implementation of :func:`compute_features` for one literal ``key``: one direct call per feature."""
+    if not isinstance(getattr(key, "literal_value", None), str):
+        return None
+    chain = _features_from(tuple(FEATURES[name] for name in _names_of(key.literal_value)), 0)
+
+    def implementation(state, event, signals, params, features, key):  # type: ignore[no-untyped-def]  # numba: as typed
+        chain(state, event, signals, params, features)
+
+    return implementation
 
 
 def _features_from(functions: tuple[Any, ...], index: int) -> Any:
@@ -201,7 +209,7 @@ def _features_from(functions: tuple[Any, ...], index: int) -> Any:
         return _no_features
     first, rest = functions[0], _features_from(functions[1:], index + 1)
 
-    @compiled_closure
+    @compiled_inline
     def features_of(state: Any, event: Any, signals: Any, params: Any, features: Any) -> None:
         features[index] = first(state, event, signals, params)
         rest(state, event, signals, params, features)
@@ -214,18 +222,36 @@ def _no_features(state: Any, event: Any, signals: Any, params: Any, features: An
     """The end of a chain of features."""
 
 
-def _compiled_replay(step: Any) -> Any:
-    @compiled_closure
-    def replay(events: Any, customers: Any, n_customers: int, params: Any, n_features: int) -> tuple[Any, Any]:
-        """Every event's signals and features, stepping one state per customer in the given order."""
-        states = np.zeros(n_customers, dtype=CUSTOMER_STATE)
-        signals = np.zeros(events.shape[0], dtype=SIGNALS)
-        features = np.zeros((events.shape[0], n_features), dtype=np.float64)
-        for index in range(events.shape[0]):
-            step(states[customers[index]], events[index], params[0], signals[index], features[index])
-        return signals, features
+register_overload(compute_features, lambda state, event, signals, params, features, key: _compiled_features(key))
 
-    return replay
+
+@compiled
+def step(state: Any, event: Any, params: Any, signals: Any, features: Any, key: str) -> None:
+    """One event: its signals and the rules' verdicts, the features named in ``key``, then its fold into ``state``.
+
+    The core's one definition of an event's step: the batch replay and the stream both call it.
+    """
+    assess(state, event, params, signals)
+    compute_features(state, event, signals, params, features, literally(key))
+    fold_event(
+        state,
+        event["amount"],
+        event["latitude"],
+        event["longitude"],
+        event["event_time_ms"],
+        int(signals["local_hour"]),
+        params,
+    )
+
+
+@compiled
+def _replay(events: Any, customers: Any, n_customers: int, params: Any, n_features: int, key: str) -> tuple[Any, Any]:
+    states = np.zeros(n_customers, dtype=CUSTOMER_STATE)
+    signals = np.zeros(events.shape[0], dtype=SIGNALS)
+    features = np.zeros((events.shape[0], n_features), dtype=np.float64)
+    for index in range(events.shape[0]):
+        step(states[customers[index]], events[index], params[0], signals[index], features[index], key)
+    return signals, features
 
 
 def replay(
@@ -241,7 +267,7 @@ def replay(
         features: The model's features.
 
     """
-    signals, vectors = features.replay(events, customers, n_customers, params, len(features.names))
+    signals, vectors = _replay(events, customers, n_customers, params, len(features.names), features.key)
     return signals, vectors
 
 
@@ -296,7 +322,7 @@ def process_event(
     events = np.array([event_input_of(event, config)], dtype=EVENT_INPUT)
     signals = np.zeros(1, dtype=SIGNALS)
     vector = np.zeros(len(chosen.names), dtype=np.float64)
-    chosen.step(after.record[0], events[0], rule_params(config)[0], signals[0], vector)
+    step(after.record[0], events[0], rule_params(config)[0], signals[0], vector, chosen.key)
     return assessment_of(signals[0], vector, event, config, chosen), after
 
 

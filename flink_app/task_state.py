@@ -1,0 +1,70 @@
+"""What a scoring task keeps besides the outputs: each customer's slot, a cache of slots, the event clock.
+
+Plain Python, no Flink: ``flink_app.job`` holds these in its keyed function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# What the job keeps per customer in one Flink ``ValueState``: the core's serialized
+# ``CUSTOMER_STATE`` (``None`` before the first event) and its remembered transaction ids (``core.dedup``).
+# A plain tuple of bytes: it pickles fastest.
+CustomerSlot = tuple[bytes | None, bytes]
+EMPTY_SLOT: CustomerSlot = (None, b"")
+
+
+class EventClock:
+    """Event time of one task, as Flink's bounded out-of-orderness watermark generator keeps it.
+
+    The watermark is the newest event time seen minus the bound (minus 1 ms); an event at or
+    behind it is late.
+    """
+
+    def __init__(self, max_out_of_orderness_ms: int) -> None:
+        self._bound_ms = max_out_of_orderness_ms
+        self.newest_ms: int | None = None
+
+    @property
+    def watermark_ms(self) -> int | None:
+        """The current watermark (``None`` before the first event)."""
+        return None if self.newest_ms is None else self.newest_ms - self._bound_ms - 1
+
+    def observe(self, event_time_ms: int) -> bool:
+        """Note one event's time; whether it was late (at or behind the watermark before it)."""
+        watermark = self.watermark_ms
+        if self.newest_ms is None or event_time_ms > self.newest_ms:
+            self.newest_ms = event_time_ms
+        return watermark is not None and event_time_ms <= watermark
+
+
+class SlotCache:
+    """The slots the task last wrote to Flink state for recently scored customers, to spare reading them.
+
+    The scoring function is the only writer of its keyed state, so a slot it wrote is what the
+    state holds until Flink's TTL expires it: an entry older than the TTL (processing time, as
+    Flink counts it) reads as absent. A restored task starts with an empty cache. At most
+    ``capacity`` customers are kept; the least recently written go first.
+    """
+
+    def __init__(self, capacity: int, ttl_ms: int) -> None:
+        self._capacity = capacity
+        self._ttl_ms = ttl_ms
+        self._slots: dict[str, tuple[CustomerSlot, int]] = {}
+
+    def get(self, customer_id: str, now_ms: int, read: Callable[[str], CustomerSlot | None]) -> CustomerSlot | None:
+        """The customer's slot (``None`` once expired); ``read`` from the state when not cached."""
+        cached = self._slots.get(customer_id)
+        if cached is None:
+            return read(customer_id)
+        slot, written_ms = cached
+        return slot if now_ms - written_ms <= self._ttl_ms else None
+
+    def put_all(self, slots: dict[str, CustomerSlot], now_ms: int) -> None:
+        """Note the slots just written to the state."""
+        cached = self._slots
+        for customer_id, slot in slots.items():
+            cached.pop(customer_id, None)
+            cached[customer_id] = (slot, now_ms)
+        for _ in range(len(cached) - self._capacity):
+            del cached[next(iter(cached))]
