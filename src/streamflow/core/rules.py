@@ -1,7 +1,7 @@
 """The five fraud rules (FR-001..FR-005): their configuration, their verdicts and the rules score.
 
 Each rule reads the signals the core computed for an event from the customer's state
-*before* it (``streamflow.core.features.ASSESSMENT``), in :func:`evaluate_rules`, compiled
+*before* it (``streamflow.core.signals.SIGNALS``), in :func:`evaluate_rules`, compiled
 for batch and stream alike. Its reason, for an alert, is written from the same signals.
 Thresholds come from the ``fraud_rules`` block of ``conf/base/parameters_fraud_rules.yml``.
 
@@ -260,7 +260,7 @@ def rule_results(
     """Every rule's result, in rule-id order, with the reasons of those that fired.
 
     Args:
-        signals: The event's ``ASSESSMENT`` record (or a mapping of its fields), verdicts included.
+        signals: The event's ``SIGNALS`` record (or a mapping of its fields), verdicts included.
         currency: The event's currency, for FR-001's reason.
         blacklisted_ids: Which of the event's ids are blacklisted (``blacklisted_ids``), for FR-005's.
         config: The rules' configuration (weights and thresholds for the reasons).
