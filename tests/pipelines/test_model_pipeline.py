@@ -69,8 +69,8 @@ def test_latest_bundle_scores_exactly_like_the_trained_forest(trained_project: P
     with forest_path.open("rb") as handle:
         forest = pickle.load(handle)
     holdout = pd.read_parquet(trained_project / "data/05_model_input/holdout_features.parquet")
-    rows = holdout[list(FEATURE_NAMES)].to_numpy()
-    assert np.max(np.abs(bundle.score_samples(rows) - forest.score_samples(rows))) <= 1e-12
+    columns = holdout[list(FEATURE_NAMES)]  # the forest was fitted on these named columns
+    assert np.max(np.abs(bundle.score_samples(columns.to_numpy()) - forest.score_samples(columns))) <= 1e-12
     assert bundle.manifest.feature_names == FEATURE_NAMES
     assert 0.0 < bundle.manifest.alert_threshold < 1.0
     newest_folder = _latest(trained_project / "data/06_models/model_bundle", "model_bundle")
