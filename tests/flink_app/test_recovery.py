@@ -64,21 +64,10 @@ def completed_checkpoints(checkpoints: Path) -> list[Path]:
     return sorted(found, key=lambda path: int(path.name.split("-")[1]))
 
 
-def run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
-
-
-@pytest.fixture(scope="module")
-def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    base = tmp_path_factory.mktemp("recovery")
-    lines = write_events(base / "in", 40_000)
-    bundle, _ = synthetic_bundle(
-        base / "bundle", model_version="recovery-model", n_trees=30, n_rows=800, alert_threshold=0.3
-    )
-    output, checkpoints = base / "out", base / "checkpoints"
-    command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
+def kill_after_a_checkpoint(command: list[str], output: Path, checkpoints: Path) -> None:
+    """Start the job, SIGKILL it (its whole process group) once a checkpoint completed and output was committed."""
     job = subprocess.Popen(  # its own process group: the client and the JVM it starts
-        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
         deadline = time.monotonic() + RUN_TIMEOUT_S
@@ -92,6 +81,22 @@ def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
         if job.poll() is None:
             os.killpg(job.pid, signal.SIGKILL)
         job.wait(timeout=60)
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+
+
+@pytest.fixture(scope="module")
+def recovered_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("recovery")
+    lines = write_events(base / "in", 40_000)
+    bundle, _ = synthetic_bundle(
+        base / "bundle", model_version="recovery-model", n_trees=30, n_rows=800, alert_threshold=0.3
+    )
+    output, checkpoints = base / "out", base / "checkpoints"
+    command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
+    kill_after_a_checkpoint(command, output, checkpoints)
     committed_before_kill = sink_records(output / "scored")
     last = completed_checkpoints(checkpoints)[-1]
     # The first line was read before any output was committed, so before the retained checkpoint.

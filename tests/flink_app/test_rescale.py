@@ -7,10 +7,6 @@ Both ways: 1 to 2 and 2 to 1, on a real MiniCluster, with the default keying (mi
 by shard) and a model bundle.
 """
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,10 +14,15 @@ import pytest
 
 from streamflow.core.forest import ModelBundle
 from streamflow.devtools.stream_benchmark import synthetic_bundle
-from tests.conftest import REPO_ROOT
 from tests.factories import sink_records
 from tests.flink_app.test_job_minicluster import expected_decisions
-from tests.flink_app.test_recovery import RUN_TIMEOUT_S, completed_checkpoints, run, score_command, write_events
+from tests.flink_app.test_recovery import (
+    completed_checkpoints,
+    kill_after_a_checkpoint,
+    run,
+    score_command,
+    write_events,
+)
 
 
 class Rescaled(NamedTuple):
@@ -38,25 +39,7 @@ def _rescaled_run(base: Path, before: int, after: int) -> Rescaled:
     bundle, _ = synthetic_bundle(base / "bundle", model_version="rescale-model", n_trees=30, n_rows=800)
     output, checkpoints = base / "out", base / "checkpoints"
     command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
-    job = subprocess.Popen(  # its own process group: the client and the JVM it starts
-        [*command, "--parallelism", str(before)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while time.monotonic() < deadline and job.poll() is None:
-            if completed_checkpoints(checkpoints) and sink_records(output / "scored"):
-                break
-            time.sleep(0.1)
-        assert job.poll() is None, "the job finished before it could be stopped mid-stream"
-        os.killpg(job.pid, signal.SIGKILL)
-    finally:
-        if job.poll() is None:
-            os.killpg(job.pid, signal.SIGKILL)
-        job.wait(timeout=60)
+    kill_after_a_checkpoint([*command, "--parallelism", str(before)], output, checkpoints)
     committed_before = len(sink_records(output / "scored"))
     restored = run(
         [*command, "--parallelism", str(after), "--recover-from", str(completed_checkpoints(checkpoints)[-1])]
