@@ -128,6 +128,8 @@ def test_the_feature_list_comes_from_config_and_unknown_names_are_refused_at_loa
         FeaturesConfig.from_dict({"model": ["amount_zcore"]})
     with pytest.raises(ConfigError):
         FeaturesConfig.from_dict({"model": ["amount_ratio", "amount_ratio"]})
+    with pytest.raises(ConfigError, match="cannot import 'no_such_team_module'"):
+        FeaturesConfig.from_dict({"modules": ["no_such_team_module"]})
 
 
 def test_a_second_function_under_a_registered_name_is_refused() -> None:

@@ -164,7 +164,12 @@ class FeatureSet:
 def feature_set(names: Sequence[str] = DEFAULT_FEATURES, modules: Sequence[str] = ()) -> FeatureSet:
     """The :class:`FeatureSet` of ``names`` (one per process), after importing ``modules``."""
     for module in modules:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(
+                f"features.modules: cannot import {module!r} ({error}); is it on the job's path?"
+            ) from error
     return FeatureSet(tuple(names))
 
 
