@@ -35,7 +35,7 @@ class Rescaled(NamedTuple):
 
 
 def _rescaled_run(base: Path, before: int, after: int) -> Rescaled:
-    lines = write_events(base / "in", 40_000)  # long enough to be stopped mid-stream
+    lines = write_events(base / "in", 100_000)  # long enough to be stopped mid-stream on a fast machine
     bundle, _ = synthetic_bundle(base / "bundle", model_version="rescale-model", n_trees=30, n_rows=800)
     output, checkpoints = base / "out", base / "checkpoints"
     command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
