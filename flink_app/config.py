@@ -136,7 +136,7 @@ class MiniBatchSettings:
 
     size: int = 64
     allow_latency_ms: int = 100
-    shards: int = 32
+    shards: int = 128
     cached_customers: int = 100_000
 
     def __post_init__(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from streamflow.core.errors import StateError
+
 EXIT_USAGE = 2  # refused before the job started: fix the command, the config or the bundle
 EXIT_JOB_FAILED = 3  # the job started and failed for good
 
@@ -32,3 +34,9 @@ class JobFailedError(StreamCliError):
 
     code = "stream_job_failed"
     exit_code = EXIT_JOB_FAILED
+
+
+class ShardCountChangedError(StateError):
+    """The restored customer state was spread over another ``stream.mini_batch.shards``: refused, not misread."""
+
+    code = "state_shard_count_changed"

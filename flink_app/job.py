@@ -44,7 +44,7 @@ from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueSt
 from pyflink.java_gateway import get_gateway
 
 from flink_app.config import JobSettings, StreamConfig, connector_path, flink_settings
-from flink_app.errors import ModelRequiredError
+from flink_app.errors import ModelRequiredError, ShardCountChangedError
 from flink_app.keying import (
     BATCH_TYPE,
     ORIGIN_SEPARATOR,
@@ -282,6 +282,12 @@ class ScoreMiniBatches(ScoringFunction):
     if there) and all are written back in one call. The scored
     records leave as one array (one record each again in the JVM); alerts and dead letters one
     by one. The latency histogram takes each batch's scoring time per event.
+
+    A shard is only a fixed bucket of customers (CRC-32 of the id modulo ``shards``), so that
+    one call serves many; each customer's slot is keyed by its id in the shard's map. Flink moves
+    whole shards between tasks when the parallelism changes, so rescaling keeps every customer.
+    The shard count is fixed for the state's life: each shard stores the count it was cut with,
+    and a shard restored under another count fails the job (``state_shard_count_changed``).
     """
 
     def __init__(
@@ -289,6 +295,7 @@ class ScoreMiniBatches(ScoringFunction):
     ) -> None:
         super().__init__(config, model, source=source, origin_first=origin_first)
         self._cached_customers = config.job.mini_batch.cached_customers
+        self._shards = config.job.mini_batch.shards
 
     def _open_state(self, runtime_context: RuntimeContext) -> None:
         customers = MapStateDescriptor("customers", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
@@ -296,6 +303,21 @@ class ScoreMiniBatches(ScoringFunction):
         self._customers = runtime_context.get_map_state(customers)
         self._cache = SlotCache(self._cached_customers, self._state_ttl_ms)
         self._flushed_at = 0
+        self._shard_count = runtime_context.get_state(ValueStateDescriptor("shard_count", Types.INT()))
+        self._checked_shards: set[Any] = set()
+
+    def _check_shard_count(self, shard: Any) -> None:
+        """Note the shard count in a new shard; refuse a shard cut with another count."""
+        stored = self._shard_count.value()
+        if stored is None:
+            self._shard_count.update(self._shards)
+        elif stored != self._shards:
+            raise ShardCountChangedError(
+                f"[{ShardCountChangedError.code}] shard {shard} of the restored state was cut with "
+                f"stream.mini_batch.shards {stored}, not {self._shards}: keep {stored}, or start from empty "
+                "customer state (docs/runbooks.md, Scaling)"
+            )
+        self._checked_shards.add(shard)
 
     def _map_state_ttl(self) -> StateTtlConfig:
         """Expired customers are dropped from snapshots and by RocksDB's compactions, not on access.
@@ -311,6 +333,9 @@ class ScoreMiniBatches(ScoringFunction):
     def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts and dead letters, then its scored records as one array."""
         started = time.perf_counter_ns()
+        shard = ctx.get_current_key()
+        if shard not in self._checked_shards:
+            self._check_shard_count(shard)
         now_ms = time.time_ns() // 1_000_000
         counts = self._counts
         slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
@@ -457,10 +482,9 @@ def build_job(
     if batches is not None:
         function = ScoreMiniBatches(config, model, source=source_name, origin_first=origin_first)
         scoring = batches.process(function, output_type=BATCH_TYPE)
-        # The uid names the state version and the shard count: state saved under others is not misread.
-        scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}-{batching.shards}-shards").name(
-            "score-mini-batches"
-        )
+        # The uid names the state version: state saved under another is refused, not misread. The
+        # shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
+        scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}").name("score-mini-batches")
         scored = explode_lines(scoring)
     else:  # one line at a time (mini-batches without a JDK: keyed in Python, said by routing_jar)
         keying = "python" if job.keying == "mini_batch" else job.keying

@@ -1,10 +1,13 @@
 """``ScoreMiniBatches`` without Flink: a batch at a time, the same records as ``ScoreEvents`` one line at a time."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from flink_app.config import load_config
+from flink_app.errors import ShardCountChangedError
 from flink_app.job import ALERTS, DEAD_LETTERS, ScoreEvents, ScoreMiniBatches
 from flink_app.keying import cut_batches
 
@@ -88,6 +91,21 @@ def test_a_line_batched_under_another_customer_id_is_dead_lettered() -> None:
     assert json.loads(record)["error_code"] == "unroutable_event"
     (scored,) = function.process_element(["Cé-1", line], context)
     assert [json.loads(line)["customer_id"] for line in scored] == ["Cé-1"]
+
+
+def test_a_shard_restored_under_another_shard_count_is_refused_not_misread() -> None:
+    batch = ["C-1", json.dumps(VALID)]
+    context = InMemoryContext()
+    first = ScoreMiniBatches(CONFIG, None, source="test")
+    first.open(context)
+    assert len(list(first.process_element(batch, context))) == 1
+    assert context.state.value() == CONFIG.job.mini_batch.shards  # the shard keeps its count
+    other_count = replace(CONFIG.job.mini_batch, shards=CONFIG.job.mini_batch.shards // 2)
+    restored = ScoreMiniBatches(replace(CONFIG, job=replace(CONFIG.job, mini_batch=other_count)), None, source="test")
+    restored.open(context)
+    with pytest.raises(ShardCountChangedError, match=r"was cut with stream\.mini_batch\.shards 128, not 64") as refused:
+        list(restored.process_element(batch, context))
+    assert refused.value.code == "state_shard_count_changed"
 
 
 def test_expired_customers_are_cleaned_by_snapshots_and_compactions_not_on_every_access() -> None:

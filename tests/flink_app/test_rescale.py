@@ -4,9 +4,10 @@ decisions of an uninterrupted run (the features come from the state, so equal fe
 event mean every customer's state arrived intact), with every record committed exactly once.
 
 Both ways: 1 to 2 and 2 to 1, on a real MiniCluster, with the default keying (mini-batches keyed
-by shard) and a model bundle.
+by shard) and a model bundle. A restore with another shard count is refused, within the bound.
 """
 
+import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ import pytest
 
 from streamflow.core.forest import ModelBundle
 from streamflow.devtools.stream_benchmark import synthetic_bundle
+from tests.conftest import REPO_ROOT
 from tests.factories import sink_records
 from tests.flink_app.test_job_minicluster import expected_decisions
 from tests.flink_app.test_recovery import (
@@ -34,16 +36,30 @@ class Rescaled(NamedTuple):
     dlq: list[dict[str, Any]]
 
 
-def _rescaled_run(base: Path, before: int, after: int) -> Rescaled:
+def _conf_with_shards(folder: Path, shards: int) -> Path:
+    """A copy of the project's configuration with another ``stream.mini_batch.shards``."""
+    shutil.copytree(REPO_ROOT / "conf", folder, ignore=shutil.ignore_patterns("local"))
+    stream = folder / "base/stream.yml"
+    stream.write_text(stream.read_text().replace("    shards: 128 ", f"    shards: {shards} "))
+    return folder
+
+
+def _rescaled_run(base: Path, before: int, after: int, *, try_other_shards: bool = False) -> Rescaled:
     lines = write_events(base / "in", 100_000)  # long enough to be stopped mid-stream on a fast machine
     bundle, _ = synthetic_bundle(base / "bundle", model_version="rescale-model", n_trees=30, n_rows=800)
     output, checkpoints = base / "out", base / "checkpoints"
     command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
     kill_after_a_checkpoint([*command, "--parallelism", str(before)], output, checkpoints)
     committed_before = len(sink_records(output / "scored"))
-    restored = run(
-        [*command, "--parallelism", str(after), "--recover-from", str(completed_checkpoints(checkpoints)[-1])]
-    )
+    recover = ["--recover-from", str(completed_checkpoints(checkpoints)[-1])]
+    if try_other_shards:  # refused: the shards' maps were cut with 128
+        refused = run(
+            [*command, "--parallelism", str(after), *recover, "--conf-dir", str(_conf_with_shards(base / "conf", 64))]
+        )
+        assert refused.returncode == 3, refused.stdout[-3000:] + refused.stderr[-3000:]
+        assert "[state_shard_count_changed]" in refused.stderr
+        assert len(sink_records(output / "scored")) == committed_before
+    restored = run([*command, "--parallelism", str(after), *recover])
     assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
     return Rescaled(
         lines, bundle, committed_before, restored.stdout, sink_records(output / "scored"), sink_records(output / "dlq")
@@ -52,7 +68,7 @@ def _rescaled_run(base: Path, before: int, after: int) -> Rescaled:
 
 @pytest.mark.parametrize(("before", "after"), [(1, 2), (2, 1)], ids=["1-to-2", "2-to-1"])
 def test_a_restore_at_another_parallelism_keeps_every_customers_state(tmp_path: Path, before: int, after: int) -> None:
-    result = _rescaled_run(tmp_path, before, after)
+    result = _rescaled_run(tmp_path, before, after, try_other_shards=before == 1)
     assert 0 < result.committed_before < len(result.lines)
     assert "every event scored or dead-lettered" in result.stdout
     scored_ids = [record["transaction_id"] for record in result.scored]
