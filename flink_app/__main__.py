@@ -8,6 +8,9 @@ Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of 
 ``--state-dir`` (by default ``<output>/state``). In Kafka mode (``stream.io: kafka``; ``--env
 prod``) topics and servers come from ``conf/<env>/stream.yml``; ``--until-end`` reads the
 input topic up to its end at the start, then finishes (``make kafka-demo``, tests, benchmark).
+With ``--savepoint-dir``, Ctrl-C or SIGTERM stops the job with a savepoint there (Flink's
+stop-with-savepoint: what was read before it is committed) and prints its path, to resume from
+with ``--recover-from`` (at another ``--parallelism`` if wanted).
 
 Whatever stops a run is one line, ``error [code]: message``, and a non-zero exit: 2 when the
 run was refused before the job started (config, bundle, input, output), 3 when the job started
@@ -19,10 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +56,7 @@ from flink_app.summary import OutputProgress, scan_input, summarize
 from streamflow.core import CoreError
 
 PROGRESS_SECONDS = 1.0
+STOP_POLL_SECONDS = 0.2  # how often a run with --savepoint-dir looks for a stop request
 DEFAULT_STATE_DIR = "data/09_stream_state"  # Kafka mode without --state-dir or stream.checkpoint.dir
 PYTHON_EXCEPTION_PREFIX = "pemja.core.PythonException: "  # how a Python error in a task reaches the client
 
@@ -82,6 +88,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="the run's state: checkpoints go to STATE_DIR/checkpoints (default: OUTPUT/state)",
     )
     score.add_argument("--checkpoint-dir", help="the checkpoint folder or URI itself (overrides --state-dir)")
+    score.add_argument(
+        "--savepoint-dir",
+        type=Path,
+        help="on Ctrl-C or SIGTERM, stop the job with a savepoint in this folder and print its path (default: cancel)",
+    )
     score.add_argument("--checkpoint-interval-ms", type=int, help="override stream.checkpoint.interval_ms")
     score.add_argument("--summary-file", type=Path, help="also write the summary to this file")
     score.add_argument("--require-model", action="store_true", help="fail at start without a usable model bundle")
@@ -213,14 +224,21 @@ def root_cause(error: BaseException) -> str:
     return cause
 
 
-def execute(env: Any, config: StreamConfig) -> None:
-    """Run the job to its end; a job that fails for good becomes a :class:`JobFailedError` with its root cause."""
-    from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
+def execute(env: Any, config: StreamConfig, savepoint_dir: Path | None = None) -> str | None:
+    """Run the job to its end; with ``savepoint_dir``, until a stop request, then stop it with a savepoint.
+
+    Returns the savepoint's path (``None``: the job ran to its end). A job that fails for good
+    becomes a :class:`JobFailedError` with its root cause.
+    """
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
     from pyflink.util.exceptions import JavaException
 
     try:
-        env.execute(config.job.job_name)
-    except (Py4JJavaError, JavaException) as error:
+        if savepoint_dir is None:
+            env.execute(config.job.job_name)
+            return None
+        return run_until_stopped(env, config.job.job_name, savepoint_dir)
+    except (Py4JError, JavaException) as error:  # Py4JJavaError too
         restart = config.job.restart
         raise JobFailedError(
             f"the job failed for good (restart strategy {restart.strategy}, {restart.attempts} attempts): "
@@ -228,8 +246,45 @@ def execute(env: Any, config: StreamConfig) -> None:
         ) from None
 
 
-def execute_with_progress(env: Any, config: StreamConfig, total: int | None, folders: list[Path]) -> None:
-    """Run the job with a progress bar of events scored or dead-lettered (read from the outputs)."""
+def run_until_stopped(env: Any, job_name: str, savepoint_dir: Path) -> str | None:
+    """Run the job until it ends, or until SIGINT or SIGTERM: then stop it with a savepoint; its path.
+
+    Flink's stop-with-savepoint: the sources stop, and the savepoint's checkpoint commits every
+    record read before it, so a run resumed from the savepoint neither loses nor repeats one.
+    """
+    stop = threading.Event()
+    handlers = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        client = env.execute_async(job_name)
+        result = client.get_job_execution_result()
+        while not result.done():
+            if stop.wait(STOP_POLL_SECONDS):
+                savepoint = stop_with_savepoint(client, savepoint_dir)
+                result.result()
+                return savepoint
+        result.result()  # raises when the job failed
+        return None
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
+def stop_with_savepoint(client: Any, savepoint_dir: Path) -> str:
+    """Stop the job with a savepoint in ``savepoint_dir`` (Flink's canonical format); the savepoint's path.
+
+    Called on the Java client: PyFlink's own ``JobClient.stop_with_savepoint`` still has Flink 1's
+    signature, which Flink 2 no longer has.
+    """
+    from pyflink.java_gateway import get_gateway
+
+    canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    return str(client._j_job_client.stopWithSavepoint(False, savepoint_dir.resolve().as_uri(), canonical).get())
+
+
+def execute_with_progress(
+    env: Any, config: StreamConfig, total: int | None, folders: list[Path], savepoint_dir: Path | None = None
+) -> str | None:
+    """Run the job with a progress bar of events scored or dead-lettered (from the outputs); ``execute``'s result."""
     written = OutputProgress(folders)
     finished = threading.Event()
     with tqdm(total=total, desc="stream", unit="event", unit_scale=True, file=sys.stderr) as progress:
@@ -241,9 +296,10 @@ def execute_with_progress(env: Any, config: StreamConfig, total: int | None, fol
         watcher = threading.Thread(target=follow_outputs, daemon=True)
         watcher.start()
         try:
-            execute(env, config)
+            return execute(env, config, savepoint_dir)
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
+            return None
         finally:
             finished.set()
             watcher.join()
@@ -330,10 +386,12 @@ def score_command(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     if output_dir is None:
-        execute(env, config)
+        print_savepoint(execute(env, config, args.savepoint_dir))
         return 0
     total = None if args.follow else stream_input.lines
-    execute_with_progress(env, config, total, [output_dir / "scored", output_dir / "dlq"])
+    savepoint = execute_with_progress(
+        env, config, total, [output_dir / "scored", output_dir / "dlq"], args.savepoint_dir
+    )
     if args.follow:  # files landed while it ran: list and count them at the end
         stream_input = scan_input(args.input.resolve())
     summary = summarize(
@@ -342,11 +400,20 @@ def score_command(args: argparse.Namespace) -> int:
         seconds=time.perf_counter() - started,
         model_version=model_version if model_problem is None else f"{model_version} ({model_problem.code})",
     )
+    if savepoint is not None:
+        summary = replace(summary, stopped_at=savepoint)
     print(summary.render())
+    print_savepoint(savepoint)
     if args.summary_file:
         args.summary_file.parent.mkdir(parents=True, exist_ok=True)
         args.summary_file.write_text(summary.render() + "\n", encoding="utf-8")
-    return 0 if summary.balanced else 1
+    return 0 if summary.balanced or savepoint is not None else 1
+
+
+def print_savepoint(savepoint: str | None) -> None:
+    """Say where a stopped run's savepoint is, and how to resume from it."""
+    if savepoint is not None:
+        print(f"Stopped with a savepoint: {savepoint}\nResume with: --recover-from {savepoint}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,6 +131,7 @@ class RunSummary:
     model_version: str
     late: int = 0
     not_read: dict[str, str] = field(default_factory=dict)  # input files the landing contract does not read: code
+    stopped_at: str | None = None  # the savepoint of a run stopped before its input's end
 
     @property
     def dead_lettered(self) -> int:
@@ -147,6 +148,8 @@ class RunSummary:
         rate = self.events_in / self.seconds if self.seconds > 0 else 0.0
         codes = ", ".join(f"{code} {count:,}" for code, count in self.dead_letters.most_common()) or "none"
         verdict = "every event scored or dead-lettered" if self.balanced else "MISMATCH: events lost or doubled"
+        if self.stopped_at is not None and not self.balanced:
+            verdict = f"stopped with a savepoint: {self.scored + self.dead_lettered:,} events committed so far"
         not_read = ", ".join(f"{name} ({code})" for name, code in sorted(self.not_read.items())) or "none"
         return "\n".join(
             [

@@ -1,13 +1,18 @@
-"""Rescaling keeps every customer's state: a run at one parallelism, killed after a checkpoint that
-covers committed output, restored from that retained checkpoint at another parallelism, makes the
-decisions of an uninterrupted run (the features come from the state, so equal features at every
-event mean every customer's state arrived intact), with every record committed exactly once.
+"""Rescaling keeps every customer's state: a run at one parallelism, stopped mid-stream with a
+savepoint (SIGTERM to ``python -m flink_app score --savepoint-dir``: Flink's stop-with-savepoint),
+restored from that savepoint at another parallelism, makes the decisions of an uninterrupted run
+(the features come from the state, so equal features at every event mean every customer's state
+arrived intact), with every record committed exactly once.
 
 Both ways: 1 to 2 and 2 to 1, on a real MiniCluster, with the default keying (mini-batches keyed
 by shard) and a model bundle. A restore with another shard count is refused, within the bound.
 """
 
+import os
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -18,19 +23,14 @@ from streamflow.devtools.stream_benchmark import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.factories import sink_records
 from tests.flink_app.test_job_minicluster import expected_decisions
-from tests.flink_app.test_recovery import (
-    completed_checkpoints,
-    kill_after_a_checkpoint,
-    run,
-    score_command,
-    write_events,
-)
+from tests.flink_app.test_recovery import RUN_TIMEOUT_S, run, score_command, write_events
 
 
 class Rescaled(NamedTuple):
     lines: list[str]
     bundle: ModelBundle
     committed_before: int
+    stopped: str  # what the stopped run printed
     stdout: str
     scored: list[dict[str, Any]]
     dlq: list[dict[str, Any]]
@@ -44,14 +44,37 @@ def _conf_with_shards(folder: Path, shards: int) -> Path:
     return folder
 
 
+def stop_with_savepoint(command: list[str], output: Path) -> tuple[str, str]:
+    """Start the job, SIGTERM its client once output was committed; the savepoint's path and what it printed."""
+    job = subprocess.Popen(  # its own process group: the client and the JVM it starts
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while time.monotonic() < deadline and job.poll() is None and not sink_records(output / "scored"):
+            time.sleep(0.1)
+        assert job.poll() is None, "the job finished before it could be stopped mid-stream"
+        job.send_signal(signal.SIGTERM)
+        printed, _ = job.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait(timeout=60)
+    assert job.returncode == 0, printed[-3000:]
+    savepoint = printed.rpartition("Resume with: --recover-from ")[2].strip()
+    assert "/savepoint-" in savepoint, printed[-3000:]
+    return savepoint, printed
+
+
 def _rescaled_run(base: Path, before: int, after: int, *, try_other_shards: bool = False) -> Rescaled:
     lines = write_events(base / "in", 100_000)  # long enough to be stopped mid-stream on a fast machine
     bundle, _ = synthetic_bundle(base / "bundle", model_version="rescale-model", n_trees=30, n_rows=800)
     output, checkpoints = base / "out", base / "checkpoints"
     command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
-    kill_after_a_checkpoint([*command, "--parallelism", str(before)], output, checkpoints)
+    stopping = [*command, "--parallelism", str(before), "--savepoint-dir", str(base / "savepoints")]
+    savepoint, stopped = stop_with_savepoint(stopping, output)
     committed_before = len(sink_records(output / "scored"))
-    recover = ["--recover-from", str(completed_checkpoints(checkpoints)[-1])]
+    recover = ["--recover-from", savepoint]
     if try_other_shards:  # refused: the shards' maps were cut with 128
         refused = run(
             [*command, "--parallelism", str(after), *recover, "--conf-dir", str(_conf_with_shards(base / "conf", 64))]
@@ -62,7 +85,13 @@ def _rescaled_run(base: Path, before: int, after: int, *, try_other_shards: bool
     restored = run([*command, "--parallelism", str(after), *recover])
     assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
     return Rescaled(
-        lines, bundle, committed_before, restored.stdout, sink_records(output / "scored"), sink_records(output / "dlq")
+        lines,
+        bundle,
+        committed_before,
+        stopped,
+        restored.stdout,
+        sink_records(output / "scored"),
+        sink_records(output / "dlq"),
     )
 
 
@@ -70,6 +99,7 @@ def _rescaled_run(base: Path, before: int, after: int, *, try_other_shards: bool
 def test_a_restore_at_another_parallelism_keeps_every_customers_state(tmp_path: Path, before: int, after: int) -> None:
     result = _rescaled_run(tmp_path, before, after, try_other_shards=before == 1)
     assert 0 < result.committed_before < len(result.lines)
+    assert "stopped with a savepoint" in result.stopped
     assert "every event scored or dead-lettered" in result.stdout
     scored_ids = [record["transaction_id"] for record in result.scored]
     assert len(scored_ids) == len(set(scored_ids))
