@@ -139,3 +139,35 @@ def test_a_second_function_under_a_registered_name_is_refused() -> None:
     amount_ratio.__module__ = "someone_else"
     with pytest.raises(ConfigError, match="registered twice"):
         feature(amount_ratio)
+
+
+WINDOWED = FeaturesConfig.from_dict(
+    {"model": ["customer_count_1h", "customer_amount_sum_1h", "customer_amount_mean_1d", "customer_count_30d"]}
+).feature_set
+
+
+def _windowed(times_and_amounts: list[tuple[float, float]]) -> list[tuple[float, ...]]:
+    state = None
+    out = []
+    for minutes, amount in times_and_amounts:
+        assessment, state = process_event(state, make_event(minutes=minutes, amount=amount), CONFIG, WINDOWED)
+        out.append(tuple(assessment.features))
+    return out
+
+
+def test_windowed_aggregates_count_and_sum_the_past_events_in_each_window() -> None:
+    # 1 h tiles are 5 min: at minute 50 the window holds minutes 0, 10 and 40; at minute 70, only 40
+    got = _windowed([(0, 10.0), (10, 20.0), (40, 30.0), (50, 40.0), (70, 50.0)])
+    assert got[0] == (0.0, 0.0, 0.0, 0.0)  # no past events
+    assert got[3] == (3.0, 60.0, 20.0, 3.0)
+    assert got[4] == (2.0, 70.0, 25.0, 4.0)  # minutes 40 and 50 (minute 10 has left the hour)
+
+
+def test_a_long_gap_clears_the_tiles_and_an_old_event_counts_only_where_its_tile_is_kept() -> None:
+    two_days = 2 * 24 * 60
+    got = _windowed([(0, 10.0), (5, 10.0), (two_days, 30.0), (two_days + 1, 5.0), (two_days - 30, 7.0)])
+    assert got[2] == (0.0, 0.0, 0.0, 2.0)  # two days later: nothing in the last hour or day, both in 30 days
+    assert got[3] == (1.0, 30.0, 30.0, 3.0)
+    # half an hour behind the newest: the tiles up to its own; its own 60-hour tile counts whole, with
+    # the two later events in it (exact to a tile)
+    assert got[4] == (0.0, 0.0, 0.0, 4.0)

@@ -18,10 +18,21 @@ from flink_app.scoring_step import StreamStep
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamflow.core import CustomerState, Event, EventError, RulesConfig, StateError, parse_event, replay_events
+from streamflow.core import (
+    CustomerState,
+    Event,
+    EventError,
+    FeatureSet,
+    RulesConfig,
+    StateError,
+    feature_set,
+    parse_event,
+    replay_events,
+)
 from streamflow.core.contract import ContractConfig
 from streamflow.core.dedup import MAX_REMEMBERED_IDS
 from streamflow.core.forest import ModelBundle
+from streamflow.core.state import WINDOW_LABELS
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.factories import BASE_TIME, make_bundle, make_event
 
@@ -35,9 +46,11 @@ def bundle() -> ModelBundle:
     return make_bundle(n_estimators=40, training_rows=2000, feature_scale=(2.0, 3.0, 4.0, 300.0, 0.3, 2.0))
 
 
-def _stream_against_batch(events: Iterable[Event], rules: RulesConfig, bundle: ModelBundle | None) -> int:
+def _stream_against_batch(
+    events: Iterable[Event], rules: RulesConfig, bundle: ModelBundle | None, features: FeatureSet | None = None
+) -> int:
     """Step every event as the job does and compare with the batch replay of the events it kept; the number kept."""
-    step = StreamStep(rules, bundle, max_out_of_orderness_ms=BOUND_MS, dedup_window_ms=WINDOW_MS)
+    step = StreamStep(rules, bundle, features, max_out_of_orderness_ms=BOUND_MS, dedup_window_ms=WINDOW_MS)
     slots: dict[str, tuple[bytes | None, bytes]] = {}
     seen: set[tuple[str, str]] = set()
     newest: dict[str, int] = {}
@@ -56,7 +69,7 @@ def _stream_against_batch(events: Iterable[Event], rules: RulesConfig, bundle: M
         slots[event.customer_id] = (result.state, result.ids)
         kept.append(event)
         results.append(result)
-    for result, (_, assessment) in zip(results, replay_events(kept, rules), strict=True):
+    for result, (_, assessment) in zip(results, replay_events(kept, rules, features), strict=True):
         assert result.features == assessment.features
         assert result.fired_rules == tuple(rule.rule_id for rule in assessment.fired_rules)
         assert result.rules_score == assessment.rules_score
@@ -65,7 +78,7 @@ def _stream_against_batch(events: Iterable[Event], rules: RulesConfig, bundle: M
     return len(kept)
 
 
-def test_a_generated_stream_steps_as_the_batch_replay_scores_it(bundle: ModelBundle) -> None:
+def _generated_events() -> list[Event]:
     config = GeneratorConfig.from_dict({"n_events": 6000, "n_customers": 150, "days": 5}, ["S00003"])
     stream = generate_stream(config, ContractConfig())
     events = []
@@ -75,8 +88,18 @@ def test_a_generated_stream_steps_as_the_batch_replay_scores_it(bundle: ModelBun
                 events.append(parse_event(line))
             except EventError:  # the generator's malformed lines
                 continue
+    return events
+
+
+def test_a_generated_stream_steps_as_the_batch_replay_scores_it(bundle: ModelBundle) -> None:
+    events = _generated_events()
     assert _stream_against_batch(events, RULES, bundle) > 5000
     assert _stream_against_batch(events, RULES, None) > 5000
+
+
+def test_windowed_features_step_as_the_batch_replay_computes_them() -> None:
+    windows = [f"customer_{what}_{label}" for label in WINDOW_LABELS for what in ("count", "amount_sum", "amount_mean")]
+    assert _stream_against_batch(_generated_events(), RULES, None, feature_set(tuple(windows))) > 5000
 
 
 @st.composite

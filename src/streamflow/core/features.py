@@ -36,7 +36,14 @@ from streamflow.core.contract import Event
 from streamflow.core.errors import ConfigError
 from streamflow.core.rules import RuleResult, RulesConfig, blacklisted_ids, rule_params, rule_results
 from streamflow.core.signals import EVENT_INPUT, SIGNALS, assess, event_input_of
-from streamflow.core.state import CUSTOMER_STATE, CustomerState, fold_event
+from streamflow.core.state import (
+    CUSTOMER_STATE,
+    TILES_PER_WINDOW,
+    WINDOW_LABELS,
+    CustomerState,
+    fold_event,
+    window_totals,
+)
 
 FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
 
@@ -98,6 +105,34 @@ def amount_ratio(state: Any, event: Any, signals: Any, params: Any) -> float:
     """The amount over the customer's mean amount; 1.0 for a customer's first event."""
     mean = state["amount_mean"]
     return float(event["amount"] / mean) if state["event_count"] >= 1 and mean > 0.0 else 1.0
+
+
+def _window_features(window: int, label: str) -> None:
+    """Register the customer's count, amount sum and mean amount over window ``label`` (``state.WINDOW_LABELS``)."""
+
+    def count(state: Any, event: Any, signals: Any, params: Any) -> float:
+        return float(window_totals(state, window, event["event_time_ms"])[0])
+
+    def amount_sum(state: Any, event: Any, signals: Any, params: Any) -> float:
+        return window_totals(state, window, event["event_time_ms"])[1]
+
+    def amount_mean(state: Any, event: Any, signals: Any, params: Any) -> float:
+        events, total = window_totals(state, window, event["event_time_ms"])
+        return total / events if events > 0 else 0.0
+
+    definitions = {
+        f"customer_count_{label}": (count, "Past events of the customer"),
+        f"customer_amount_sum_{label}": (amount_sum, "Sum of the customer's past amounts"),
+        f"customer_amount_mean_{label}": (amount_mean, "Mean of the customer's past amounts (0.0 with none)"),
+    }
+    for name, (function, what) in definitions.items():
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = f"{what} in the last {label} before this event (exact to 1/{TILES_PER_WINDOW} of it)."
+        feature(function)
+
+
+for _window, _label in enumerate(WINDOW_LABELS):
+    _window_features(_window, _label)
 
 
 DEFAULT_FEATURES: tuple[str, ...] = (

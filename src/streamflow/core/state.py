@@ -1,12 +1,13 @@
 """Per-customer state: one numpy record with named fields, declared once in ``CUSTOMER_STATE``.
 
-Running amount statistics (Welford), the 24-hour profile, the last location and time, and
-the recent event times of the velocity window. The record is fixed-size, so memory is
-bounded: ``CUSTOMER_STATE.itemsize`` bytes a customer (at most ``RECENT_CAPACITY`` recent
-times; ``fraud_rules.velocity.max_tracked_events`` may keep fewer).
+Running amount statistics (Welford), the 24-hour profile, the last location and time, the
+windowed aggregates (count and amount sum over 1 h, 1 d, 7 d and 30 d, in time tiles) and the
+recent event times of the velocity window. The record is fixed-size, so memory is bounded:
+``CUSTOMER_STATE.itemsize`` (1,272) bytes a customer (at most ``RECENT_CAPACITY`` recent times;
+``fraud_rules.velocity.max_tracked_events`` may keep fewer).
 
 Serialized (``encode_state``) it is a 4-byte header (``SF``, the version, 0), the record's
-bytes up to its last recent time, and a CRC32 of all that: ``160 + 8 * recent_count`` bytes
+bytes up to its last recent time, and a CRC32 of all that: ``768 + 8 * recent_count`` bytes
 for version 2. Both the batch replay and the stream fold events with :func:`fold_event`.
 """
 
@@ -31,6 +32,14 @@ from streamflow.core.errors import (
 
 HOURS_PER_DAY = 24
 RECENT_CAPACITY = 64  # recent event times a state can hold (velocity window)
+# Windowed aggregates: per window, a ring of TILES_PER_WINDOW time tiles of length / TILES_PER_WINDOW.
+# The windows are part of the state's layout: changing them changes what a state means (a new
+# STATE_VERSION), so they are constants, not config.
+WINDOW_LABELS = ("1h", "1d", "7d", "30d")
+WINDOW_LENGTHS_MS = (3_600_000, 86_400_000, 7 * 86_400_000, 30 * 86_400_000)
+TILES_PER_WINDOW = 12
+N_WINDOWS = len(WINDOW_LENGTHS_MS)
+_TILE_LENGTHS_MS = np.array([length // TILES_PER_WINDOW for length in WINDOW_LENGTHS_MS], dtype=np.int64)
 
 CUSTOMER_STATE = np.dtype(
     [
@@ -41,6 +50,9 @@ CUSTOMER_STATE = np.dtype(
         ("last_longitude", np.float64),
         ("last_event_time_ms", np.int64),
         ("hour_counts", np.uint32, (HOURS_PER_DAY,)),  # events per local hour of day
+        ("window_newest_tile", np.int64, (N_WINDOWS,)),  # per window: the newest tile seen (time // tile length)
+        ("window_counts", np.uint32, (N_WINDOWS, TILES_PER_WINDOW)),  # events per tile, ring by tile % TILES
+        ("window_amounts", np.float64, (N_WINDOWS, TILES_PER_WINDOW)),  # amount sums per tile
         ("recent_count", np.int64),
         ("recent_times_ms", np.int64, (RECENT_CAPACITY,)),  # sorted; the first recent_count are used
     ]
@@ -100,6 +112,7 @@ def fold_event(
     state["last_latitude"] = latitude
     state["last_longitude"] = longitude
     state["last_event_time_ms"] = event_time_ms
+    add_to_windows(state, event_time_ms, amount)
     state["recent_count"] = remember_time(
         state["recent_times_ms"],
         state["recent_count"],
@@ -125,6 +138,50 @@ def remember_time(times: Any, count: int, time_ms: int, window_ms: int, max_kept
 
 
 @compiled
+def add_to_windows(state: Any, time_ms: int, amount: float) -> None:
+    """Count the event and its amount in each window's tile for ``time_ms``.
+
+    A newer tile first clears the tiles it reuses (at most the whole ring). An event whose tile
+    has already left a window's ring (older than the customer's newest by more than the window)
+    is not counted in that window.
+    """
+    for window in range(N_WINDOWS):
+        tile = time_ms // _TILE_LENGTHS_MS[window]
+        newest = state["window_newest_tile"][window]
+        counts = state["window_counts"][window]
+        amounts = state["window_amounts"][window]
+        if tile > newest:  # time moved on: clear the tiles the ring reuses
+            for cleared in range(max(newest + 1, tile - TILES_PER_WINDOW + 1), tile + 1):
+                counts[cleared % TILES_PER_WINDOW] = 0
+                amounts[cleared % TILES_PER_WINDOW] = 0.0
+            state["window_newest_tile"][window] = tile
+            newest = tile
+        if tile > newest - TILES_PER_WINDOW:
+            counts[tile % TILES_PER_WINDOW] += 1
+            amounts[tile % TILES_PER_WINDOW] += amount
+
+
+@compiled
+def window_totals(state: Any, window: int, time_ms: int) -> tuple[int, float]:
+    """Past events and their amount sum in ``window`` before ``time_ms``: its tiles up to ``time_ms``'s.
+
+    Exact to a tile: the tiles cover the last ``length * 11/12`` to ``length`` (the current tile
+    is partly elapsed). Zero for a customer with no events.
+    """
+    if state["event_count"] == 0:
+        return 0, 0.0
+    tile = time_ms // _TILE_LENGTHS_MS[window]
+    newest = state["window_newest_tile"][window]
+    count = 0
+    total = 0.0
+    # the window's tiles (tile - 11 .. tile) that the ring (newest - 11 .. newest) holds
+    for covered in range(max(tile, newest) - TILES_PER_WINDOW + 1, min(tile, newest) + 1):
+        count += state["window_counts"][window][covered % TILES_PER_WINDOW]
+        total += state["window_amounts"][window][covered % TILES_PER_WINDOW]
+    return count, total
+
+
+@compiled
 def sample_std(count: int, m2: float) -> float:
     """Sample standard deviation (ddof=1) from Welford's sum of squares; 0.0 below two events."""
     return math.sqrt(m2 / (count - 1)) if count > 1 else 0.0
@@ -143,6 +200,7 @@ def is_possible(state: Any) -> bool:
         and -90.0 <= state["last_latitude"] <= 90.0
         and -180.0 <= state["last_longitude"] <= 180.0
         and (count > 0 or state["last_event_time_ms"] == 0)
+        and bool(np.all(np.isfinite(state["window_amounts"])))
         and (recent.shape[0] < 2 or bool(np.all(recent[:-1] <= recent[1:])))
     )
 
