@@ -175,9 +175,15 @@ def test_an_unreadable_state_raises_the_cores_error(mangle: object, code: str) -
     assert caught.value.code == code
 
 
-def test_state_written_by_the_previous_version_is_refused_with_its_code() -> None:
-    # version 1 (until December 2026): b"SF", 1, flags, then a hand-packed body; the job refuses it
-    previous = b"SF\x01\x01" + bytes(150) + struct.pack("<I", 0)
+@pytest.mark.parametrize(
+    "previous",
+    [
+        b"SF\x01\x01" + bytes(150) + struct.pack("<I", 0),  # version 1: flags, then a hand-packed body
+        b"SF\x02\x00" + bytes(160) + struct.pack("<I", 0),  # version 2: the record before the windows
+    ],
+    ids=["version-1", "version-2"],
+)
+def test_state_written_by_a_previous_version_is_refused_with_its_code(previous: bytes) -> None:
     step = StreamStep(RULES, None, max_out_of_orderness_ms=BOUND_MS, dedup_window_ms=WINDOW_MS)
     with pytest.raises(StateError) as caught:
         step(_recrc(previous), b"", make_event())

@@ -8,7 +8,7 @@ recent event times of the velocity window. The record is fixed-size, so memory i
 
 Serialized (``encode_state``) it is a 4-byte header (``SF``, the version, 0), the record's
 bytes up to its last recent time, and a CRC32 of all that: ``768 + 8 * recent_count`` bytes
-for version 2. Both the batch replay and the stream fold events with :func:`fold_event`.
+for version 3. Both the batch replay and the stream fold events with :func:`fold_event`.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ CUSTOMER_STATE = np.dtype(
         ("recent_times_ms", np.int64, (RECENT_CAPACITY,)),  # sorted; the first recent_count are used
     ]
 )
-STATE_VERSION = 2
+STATE_VERSION = 3  # 2: before the windowed aggregates; 1: before the one definition
 _MAGIC_S, _MAGIC_F = 83, 70  # b"SF"
 _HEADER_BYTES = 4
 _CRC_BYTES = 4
