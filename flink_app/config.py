@@ -271,11 +271,13 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
     folders = [conf_dir / name for name in dict.fromkeys(["base", env])]
     parameters = _merged(path for folder in folders for path in sorted(folder.glob("parameters*.yml")))
     stream = _merged(path for folder in folders for path in sorted(folder.glob("stream*.yml")))
+    features = FeaturesConfig.from_dict(parameters.get("features"))
+    features.feature_set.check_customer_only("the stream")  # refused at load, before a job starts
     return StreamConfig(
         rules=RulesConfig.from_dict(parameters.get("fraud_rules")),
         contract=ContractConfig.from_dict(parameters.get("event_contract")),
         job=job_settings(stream.get("stream") or {}),
-        features=FeaturesConfig.from_dict(parameters.get("features")),
+        features=features,
         project_root=conf_dir.resolve().parent,
     )
 

@@ -144,6 +144,7 @@ class StreamStep:
     ) -> None:
         self._rules = rules
         self._features = features if features is not None else feature_set()
+        self._features.check_customer_only("the stream")
         if bundle is not None:
             bundle.check_features(self._features.names)
         n_features = len(self._features.names)

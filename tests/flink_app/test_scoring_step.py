@@ -32,7 +32,7 @@ from streamflow.core import (
 from streamflow.core.contract import ContractConfig
 from streamflow.core.dedup import MAX_REMEMBERED_IDS
 from streamflow.core.forest import ModelBundle
-from streamflow.core.state import WINDOW_LABELS
+from streamflow.core.windows import WINDOW_LABELS
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.factories import BASE_TIME, make_bundle, make_event
 

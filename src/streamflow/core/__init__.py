@@ -36,6 +36,7 @@ from streamflow.core.features import (
     process_event,
     replay_events,
 )
+from streamflow.core.merchant import merchant_replay  # importing it registers the merchant features
 from streamflow.core.rules import RULE_IDS, RuleResult, RulesConfig
 from streamflow.core.state import CustomerState
 
@@ -64,6 +65,7 @@ __all__ = [
     "feature",
     "feature_set",
     "keyed_without_parser",
+    "merchant_replay",
     "parse_event",
     "process_event",
     "replay_events",

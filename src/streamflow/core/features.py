@@ -36,16 +36,12 @@ from streamflow.core.contract import Event
 from streamflow.core.errors import ConfigError
 from streamflow.core.rules import RuleResult, RulesConfig, blacklisted_ids, rule_params, rule_results
 from streamflow.core.signals import EVENT_INPUT, SIGNALS, assess, event_input_of
-from streamflow.core.state import (
-    CUSTOMER_STATE,
-    TILES_PER_WINDOW,
-    WINDOW_LABELS,
-    CustomerState,
-    fold_event,
-    window_totals,
-)
+from streamflow.core.state import CUSTOMER_STATE, CustomerState, fold_event, window_totals
+from streamflow.core.windows import MAX_MERCHANT_LAG_MS, TILES_PER_WINDOW, WINDOW_LABELS
 
 FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
+MERCHANT = "merchant"
+MERCHANT_FEATURES: set[str] = set()  # the registered features that read the merchant's state (core.merchant)
 
 
 def feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
@@ -65,6 +61,17 @@ def feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
         raise ConfigError(f"feature {name!r} is registered twice: by {first} and {function.__module__}")
     FEATURES[name] = compiled(function)
     return FEATURES[name]
+
+
+def merchant_feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
+    """Register ``function(state, event, signals, params) -> float`` as a feature of the merchant's state.
+
+    As :func:`feature`, but ``state`` is the merchant's ``MERCHANT_STATE`` record before the
+    event and ``params`` the ``MERCHANT_PARAMS`` record (``core.merchant``); ``signals`` is unused.
+    """
+    compiled_function = feature(function)
+    MERCHANT_FEATURES.add(function.__name__)
+    return compiled_function
 
 
 # --- the built-in features: the first five are signals the rules read too (signals.assess) ---
@@ -153,18 +160,31 @@ class FeaturesConfig:
     Attributes:
         model: Feature names, in the model's input order.
         modules: Modules imported first; their ``@feature`` functions join the registry.
+        merchant_lag_minutes: A merchant feature reads only time tiles that ended at least this
+            long before the event (``core.merchant``; at most 15).
 
     """
 
     model: tuple[str, ...] = DEFAULT_FEATURES
     modules: tuple[str, ...] = ()
+    merchant_lag_minutes: float = 5.0
 
     @classmethod
     def from_dict(cls, block: Mapping[str, Any] | None) -> FeaturesConfig:
-        """Build from the ``features`` block; unknown keys and wrong types are ``ConfigError``s."""
+        """Build from the ``features`` block; unknown keys, wrong types and bad values are ``ConfigError``s."""
         config = build_dataclass(cls, block, path="features")
         feature_set(config.model, config.modules)  # unknown names fail here, at load
+        if not 0 <= config.merchant_lag_ms <= MAX_MERCHANT_LAG_MS:
+            raise ConfigError(
+                f"features.merchant_lag_minutes must be within 0..{MAX_MERCHANT_LAG_MS // 60_000}, "
+                f"got {config.merchant_lag_minutes}"
+            )
         return config
+
+    @property
+    def merchant_lag_ms(self) -> int:
+        """``merchant_lag_minutes`` in milliseconds."""
+        return round(self.merchant_lag_minutes * 60_000)
 
     @property
     def feature_set(self) -> FeatureSet:
@@ -189,7 +209,24 @@ class FeatureSet:
             )
         self.names = tuple(names)
         self.vector: Any = namedtuple("FeatureVector", self.names)  # type: ignore[misc]
-        self.key = feature_key(self.names)
+        # the customer's features come from the customer step, the merchant's from the merchant replay
+        self.customer_names = tuple(name for name in self.names if name not in MERCHANT_FEATURES)
+        self.merchant_names = tuple(name for name in self.names if name in MERCHANT_FEATURES)
+        self.key = feature_key(self.customer_names)
+        self.merchant_key = feature_key(self.merchant_names)
+
+    def check_customer_only(self, who: str) -> None:
+        """Refuse merchant features where only the customer's state is kept.
+
+        Raises:
+            ConfigError: The list names merchant features.
+
+        """
+        if self.merchant_names:
+            raise ConfigError(
+                f"features.model lists merchant features {list(self.merchant_names)}: {who} keeps only the "
+                "customer's state (merchant state in the stream: docs/adr/0012-two-entities-in-the-stream.md)"
+            )
 
     def __repr__(self) -> str:
         return f"FeatureSet({list(self.names)})"
@@ -222,7 +259,8 @@ def feature_key(names: tuple[str, ...]) -> str:
 
 
 def _names_of(key: str) -> list[str]:
-    return key.partition("@")[0].split(",")
+    names = key.partition("@")[0]
+    return names.split(",") if names else []
 
 
 def compute_features(state: Any, event: Any, signals: Any, params: Any, features: Any, key: str) -> None:
@@ -297,7 +335,7 @@ def _replay(events: Any, customers: Any, n_customers: int, params: Any, n_featur
 def replay(
     events: NDArray[Any], customers: NDArray[np.int64], n_customers: int, params: NDArray[Any], features: FeatureSet
 ) -> tuple[NDArray[Any], NDArray[np.float64]]:
-    """Every event's ``SIGNALS`` record and feature vector, one state per customer, in the given order.
+    """Every event's ``SIGNALS`` record and customer features (``features.customer_names``), one state per customer.
 
     Args:
         events: ``EVENT_INPUT`` records in the order the stream would take them.
@@ -307,7 +345,7 @@ def replay(
         features: The model's features.
 
     """
-    signals, vectors = _replay(events, customers, n_customers, params, len(features.names), features.key)
+    signals, vectors = _replay(events, customers, n_customers, params, len(features.customer_names), features.key)
     return signals, vectors
 
 
@@ -358,6 +396,7 @@ def process_event(
 
     """
     chosen = features if features is not None else feature_set()
+    chosen.check_customer_only("process_event")
     after = CustomerState() if state is None else state.copy()
     events = np.array([event_input_of(event, config)], dtype=EVENT_INPUT)
     signals = np.zeros(1, dtype=SIGNALS)
@@ -382,6 +421,7 @@ def replay_events(
 
     """
     chosen = features if features is not None else feature_set()
+    chosen.check_customer_only("replay_events")
     ordered = list(events)
     customers: dict[str, int] = {}
     index = np.array([customers.setdefault(event.customer_id, len(customers)) for event in ordered], dtype=np.int64)

@@ -29,18 +29,10 @@ from streamflow.core.errors import (
     StateTruncatedError,
     StateVersionError,
 )
+from streamflow.core.windows import N_WINDOWS, TILES_PER_WINDOW, add_to_ring, ring_totals, tile_of
 
 HOURS_PER_DAY = 24
 RECENT_CAPACITY = 64  # recent event times a state can hold (velocity window)
-# Windowed aggregates: per window, a ring of TILES_PER_WINDOW time tiles of length / TILES_PER_WINDOW.
-# The windows are part of the state's layout: changing them changes what a state means (a new
-# STATE_VERSION), so they are constants, not config.
-WINDOW_LABELS = ("1h", "1d", "7d", "30d")
-WINDOW_LENGTHS_MS = (3_600_000, 86_400_000, 7 * 86_400_000, 30 * 86_400_000)
-TILES_PER_WINDOW = 12
-N_WINDOWS = len(WINDOW_LENGTHS_MS)
-_TILE_LENGTHS_MS = np.array([length // TILES_PER_WINDOW for length in WINDOW_LENGTHS_MS], dtype=np.int64)
-
 CUSTOMER_STATE = np.dtype(
     [
         ("event_count", np.int64),
@@ -139,26 +131,11 @@ def remember_time(times: Any, count: int, time_ms: int, window_ms: int, max_kept
 
 @compiled
 def add_to_windows(state: Any, time_ms: int, amount: float) -> None:
-    """Count the event and its amount in each window's tile for ``time_ms``.
-
-    A newer tile first clears the tiles it reuses (at most the whole ring). An event whose tile
-    has already left a window's ring (older than the customer's newest by more than the window)
-    is not counted in that window.
-    """
+    """Count the event and its amount in each window's tile for ``time_ms`` (``core.windows``)."""
     for window in range(N_WINDOWS):
-        tile = time_ms // _TILE_LENGTHS_MS[window]
-        newest = state["window_newest_tile"][window]
-        counts = state["window_counts"][window]
-        amounts = state["window_amounts"][window]
-        if tile > newest:  # time moved on: clear the tiles the ring reuses
-            for cleared in range(max(newest + 1, tile - TILES_PER_WINDOW + 1), tile + 1):
-                counts[cleared % TILES_PER_WINDOW] = 0
-                amounts[cleared % TILES_PER_WINDOW] = 0.0
-            state["window_newest_tile"][window] = tile
-            newest = tile
-        if tile > newest - TILES_PER_WINDOW:
-            counts[tile % TILES_PER_WINDOW] += 1
-            amounts[tile % TILES_PER_WINDOW] += amount
+        add_to_ring(
+            state["window_newest_tile"], state["window_counts"], state["window_amounts"], window, time_ms, amount
+        )
 
 
 @compiled
@@ -170,15 +147,11 @@ def window_totals(state: Any, window: int, time_ms: int) -> tuple[int, float]:
     """
     if state["event_count"] == 0:
         return 0, 0.0
-    tile = time_ms // _TILE_LENGTHS_MS[window]
-    newest = state["window_newest_tile"][window]
-    count = 0
-    total = 0.0
-    # the window's tiles (tile - 11 .. tile) that the ring (newest - 11 .. newest) holds
-    for covered in range(max(tile, newest) - TILES_PER_WINDOW + 1, min(tile, newest) + 1):
-        count += state["window_counts"][window][covered % TILES_PER_WINDOW]
-        total += state["window_amounts"][window][covered % TILES_PER_WINDOW]
-    return count, total
+    last_tile = tile_of(window, time_ms)
+    count, total = ring_totals(
+        state["window_newest_tile"], state["window_counts"], state["window_amounts"], window, last_tile
+    )
+    return count, float(total)
 
 
 @compiled

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from streamflow.core import Event, FeatureSet, RulesConfig, feature_set
+from streamflow.core import Event, FeaturesConfig, FeatureSet, RulesConfig, feature_set, merchant_replay
 from streamflow.core.features import replay
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, blacklisted_ids, rule_params, rule_results
 from streamflow.core.signals import EVENT_INPUT, event_input
@@ -27,13 +27,22 @@ def events_in_stream_order(silver: pd.DataFrame) -> list[Event]:
     return [Event(*values) for values in zip(*columns, strict=True)]
 
 
-def replay_features(silver: pd.DataFrame, rules: RulesConfig, features: FeatureSet | None = None) -> pd.DataFrame:
+def replay_features(
+    silver: pd.DataFrame,
+    rules: RulesConfig,
+    features: FeatureSet | None = None,
+    merchant_lag_ms: int = FeaturesConfig().merchant_lag_ms,
+) -> pd.DataFrame:
     """One row per event: ids, time, the model's features, each rule's verdict and the rules score.
+
+    Customer features come from the customer replay, merchant features (``core.merchant``) from
+    a replay per merchant of the same events.
 
     Args:
         silver: Silver transactions.
         rules: Rule thresholds.
         features: The model's features (default: ``DEFAULT_FEATURES``).
+        merchant_lag_ms: ``features.merchant_lag_minutes``, for merchant features.
 
     Returns:
         Columns ``transaction_id, customer_id, card_id, store_id, event_time_ms, amount`` + the
@@ -63,7 +72,13 @@ def replay_features(silver: pd.DataFrame, rules: RulesConfig, features: FeatureS
         dtype=EVENT_INPUT,
     ).reshape(-1)
     customers, uniques = pd.factorize(ordered["customer_id"])
-    out, vectors = replay(inputs, customers.astype(np.int64), len(uniques), rule_params(rules), chosen)
+    out, customer_vectors = replay(inputs, customers.astype(np.int64), len(uniques), rule_params(rules), chosen)
+    vectors = np.zeros((len(ordered), len(chosen.names)), dtype=np.float64)
+    vectors[:, [chosen.names.index(name) for name in chosen.customer_names]] = customer_vectors
+    if chosen.merchant_names:
+        merchants, stores = pd.factorize(ordered["store_id"])
+        merchant_vectors = merchant_replay(inputs, merchants.astype(np.int64), len(stores), merchant_lag_ms, chosen)
+        vectors[:, [chosen.names.index(name) for name in chosen.merchant_names]] = merchant_vectors
     frame = ordered[list(ID_COLUMNS)].astype({"event_time_ms": "int64", "amount": "float64"})
     any_fired = np.logical_or.reduce([out[name] for name in RULE_NAMES]) if len(out) else np.zeros(0, dtype=bool)
     reasons = np.full(len(out), "[]", dtype=object)

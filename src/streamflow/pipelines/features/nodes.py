@@ -15,8 +15,10 @@ def build_transaction_features(
     silver_transactions: pd.DataFrame, fraud_rules: dict[str, Any], features: dict[str, Any]
 ) -> pd.DataFrame:
     """Replay silver events per customer in event-time order through the core: the configured features."""
-    chosen = FeaturesConfig.from_dict(features).feature_set
-    return replay_features(silver_transactions, RulesConfig.from_dict(fraud_rules), chosen)
+    config = FeaturesConfig.from_dict(features)
+    return replay_features(
+        silver_transactions, RulesConfig.from_dict(fraud_rules), config.feature_set, config.merchant_lag_ms
+    )
 
 
 def split_features(

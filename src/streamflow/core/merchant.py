@@ -1,0 +1,153 @@
+"""Per-merchant state (``store_id``): windowed aggregates that the order of arrival cannot change.
+
+``MERCHANT_STATE`` keeps, per window of ``core.windows`` (1 h, 1 d, 7 d, 30 d), a ring of time
+tiles, each an event count and the amount sum in integer thousandths of the currency's unit: an
+integer sum is exact, so a tile's total does not depend on the order its events came in. A
+merchant feature for an event at ``t`` reads only whole tiles that ended at least
+``merchant_lag`` before ``t`` (``MERCHANT_PARAMS``): events that arrive within the lag, in any
+order and from any task, all count before any event reads their tile. That is what lets a
+second keyed stage of the stream compute them as batch does (docs/adr/0012-two-entities-in-the-stream.md).
+
+Memory is bounded: ``MERCHANT_STATE.itemsize`` bytes a merchant, whatever its volume. The ring
+holds ``MERCHANT_RING`` tiles: the window's ``TILES_PER_WINDOW`` behind the lag, and the tiles
+within the lag; so the lag is at most ``MAX_MERCHANT_LAG_MS``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from streamflow.core.compiled import compiled, literally
+from streamflow.core.features import FeatureSet, compute_features, merchant_feature
+from streamflow.core.signals import SIGNALS
+from streamflow.core.windows import (
+    MERCHANT_RING,
+    N_WINDOWS,
+    TILE_LENGTHS_MS,
+    TILES_PER_WINDOW,
+    WINDOW_LABELS,
+    add_to_ring,
+    ring_totals,
+)
+
+AMOUNT_UNITS = 1000  # amounts are summed as integer thousandths of the currency's unit
+
+MERCHANT_STATE = np.dtype(
+    [
+        ("event_count", np.int64),
+        ("window_newest_tile", np.int64, (N_WINDOWS,)),  # per window: the newest tile seen
+        ("window_counts", np.uint32, (N_WINDOWS, MERCHANT_RING)),  # events per tile, ring by tile % MERCHANT_RING
+        ("window_amount_units", np.int64, (N_WINDOWS, MERCHANT_RING)),  # amount sums per tile, in AMOUNT_UNITS
+    ]
+)
+MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)])
+
+
+def merchant_params(lag_ms: int) -> NDArray[Any]:
+    """The one-record ``MERCHANT_PARAMS`` array."""
+    params = np.zeros(1, dtype=MERCHANT_PARAMS)
+    params[0]["lag_ms"] = lag_ms
+    return params
+
+
+@compiled
+def amount_units(amount: float) -> int:
+    """``amount`` in integer thousandths of its currency's unit, rounded half to even."""
+    return int(np.round(amount * AMOUNT_UNITS))
+
+
+@compiled
+def fold_merchant(state: Any, time_ms: int, amount: float) -> None:
+    """Fold one event into the merchant's ``state`` (in place), after its features were read."""
+    state["event_count"] += 1
+    units = amount_units(amount)
+    for window in range(N_WINDOWS):
+        add_to_ring(
+            state["window_newest_tile"], state["window_counts"], state["window_amount_units"], window, time_ms, units
+        )
+
+
+@compiled
+def merchant_window_totals(state: Any, window: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
+    """Events and their amount units in the window's whole tiles that ended at least ``lag_ms`` before ``time_ms``.
+
+    The ``TILES_PER_WINDOW`` tiles ending with the last tile whose end is at or before
+    ``time_ms - lag_ms``: the window's length, exact to a tile, behind the lag.
+    """
+    last_tile = (time_ms - lag_ms) // TILE_LENGTHS_MS[window] - 1
+    count, units = ring_totals(
+        state["window_newest_tile"], state["window_counts"], state["window_amount_units"], window, last_tile
+    )
+    return count, int(units)
+
+
+def _merchant_window_features(window: int, label: str) -> None:
+    """Register the merchant's count, amount sum and mean amount over window ``label``, behind the lag."""
+
+    def count(state: Any, event: Any, signals: Any, params: Any) -> float:
+        return float(merchant_window_totals(state, window, event["event_time_ms"], params["lag_ms"])[0])
+
+    def amount_sum(state: Any, event: Any, signals: Any, params: Any) -> float:
+        units = merchant_window_totals(state, window, event["event_time_ms"], params["lag_ms"])[1]
+        return units / AMOUNT_UNITS
+
+    def amount_mean(state: Any, event: Any, signals: Any, params: Any) -> float:
+        events, units = merchant_window_totals(state, window, event["event_time_ms"], params["lag_ms"])
+        return units / AMOUNT_UNITS / events if events > 0 else 0.0
+
+    definitions = {
+        f"merchant_count_{label}": (count, "Events at the merchant"),
+        f"merchant_amount_sum_{label}": (amount_sum, "Sum of the amounts at the merchant"),
+        f"merchant_amount_mean_{label}": (amount_mean, "Mean amount at the merchant (0.0 with none)"),
+    }
+    for name, (function, what) in definitions.items():
+        function.__name__ = function.__qualname__ = name
+        function.__doc__ = (
+            f"{what} in the {label} of whole tiles (1/{TILES_PER_WINDOW} of it) that ended at least "
+            "features.merchant_lag_minutes before this event."
+        )
+        merchant_feature(function)
+
+
+for _window, _label in enumerate(WINDOW_LABELS):
+    _merchant_window_features(_window, _label)
+
+
+@compiled
+def merchant_step(state: Any, event: Any, params: Any, signals: Any, features: Any, key: str) -> None:
+    """One event at a merchant: the merchant features named in ``key``, then its fold into ``state``."""
+    compute_features(state, event, signals, params, features, literally(key))
+    fold_merchant(state, event["event_time_ms"], event["amount"])
+
+
+@compiled
+def _merchant_replay(events: Any, merchants: Any, n_merchants: int, params: Any, n_features: int, key: str) -> Any:
+    states = np.zeros(n_merchants, dtype=MERCHANT_STATE)
+    signals = np.zeros(1, dtype=SIGNALS)  # merchant features read no signals
+    features = np.zeros((events.shape[0], n_features), dtype=np.float64)
+    for index in range(events.shape[0]):
+        merchant_step(states[merchants[index]], events[index], params[0], signals[0], features[index], key)
+    return features
+
+
+def merchant_replay(
+    events: NDArray[Any], merchants: NDArray[np.int64], n_merchants: int, lag_ms: int, features: FeatureSet
+) -> NDArray[np.float64]:
+    """Every event's merchant features (``features.merchant_names``), one state per merchant.
+
+    Args:
+        events: ``EVENT_INPUT`` records of the accepted events (any order within the lag).
+        merchants: Each event's merchant as an index in ``range(n_merchants)``.
+        n_merchants: How many merchants.
+        lag_ms: How long before an event a tile must have ended to count (``MERCHANT_PARAMS``).
+        features: The model's features.
+
+    """
+    params = merchant_params(lag_ms)
+    vectors: NDArray[np.float64] = _merchant_replay(
+        events, merchants, n_merchants, params, len(features.merchant_names), features.merchant_key
+    )
+    return vectors

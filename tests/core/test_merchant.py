@@ -1,0 +1,120 @@
+"""Merchant state: windowed aggregates behind a lag, which the order of arrival cannot change."""
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from flink_app.config import load_config
+from flink_app.scoring_step import StreamStep
+
+from streamflow.core import (
+    FEATURE_NAMES,
+    ConfigError,
+    ContractConfig,
+    FeaturesConfig,
+    RulesConfig,
+    feature_set,
+    merchant_replay,
+)
+from streamflow.core.merchant import MERCHANT_STATE
+from streamflow.core.signals import EVENT_INPUT, event_input_of
+from streamflow.core.windows import WINDOW_LABELS
+from streamflow.medallion.bronze import ingest_files
+from streamflow.medallion.silver import run_silver
+from streamflow.modeling.features import replay_features
+from tests.conftest import REPO_ROOT
+from tests.factories import make_event, payload
+
+RULES = RulesConfig.from_dict({})
+LAG_MS = 5 * 60_000
+# one feature set throughout: each set compiles the merchant step again (seconds a feature)
+MERCHANT_NAMES = (
+    "merchant_count_1h",
+    "merchant_amount_sum_1h",
+    "merchant_amount_mean_1h",
+    *(f"merchant_count_{label}" for label in WINDOW_LABELS[1:]),
+)
+EVERY_WINDOW = feature_set(MERCHANT_NAMES)
+
+
+def _replayed(
+    minutes_amounts_stores: list[tuple[float, float, str]], hour_only: bool = True
+) -> list[tuple[float, ...]]:
+    """Each event's merchant features (the hour's three, or all six), the events taken in the given order."""
+    events = [
+        make_event(minutes=minutes, amount=amount, store_id=store) for minutes, amount, store in minutes_amounts_stores
+    ]
+    inputs = np.array([event_input_of(event, RULES) for event in events], dtype=EVENT_INPUT).reshape(-1)
+    codes, stores = pd.factorize(np.array([event.store_id for event in events]))
+    vectors = merchant_replay(inputs, codes.astype(np.int64), len(stores), LAG_MS, EVERY_WINDOW)
+    return [tuple(row[:3] if hour_only else row) for row in vectors.tolist()]
+
+
+def test_a_merchant_feature_reads_the_whole_tiles_that_ended_a_lag_before_the_event() -> None:
+    # BASE_TIME is on an hour: 1 h tiles are 5 minutes; at minute 20 the tiles ending by minute 15 count
+    got = _replayed([(0, 10.0, "S1"), (2, 20.0, "S1"), (7, 30.0, "S1"), (14, 40.0, "S1"), (20, 50.0, "S1")])
+    assert got[0] == (0.0, 0.0, 0.0)
+    assert got[2] == (0.0, 0.0, 0.0)  # minute 7: only tiles ending by minute 2, none whole yet
+    assert got[3] == (2.0, 30.0, 15.0)  # minute 14: the tile of minutes 0-5
+    assert got[4] == (4.0, 100.0, 25.0)  # minute 20: the tiles of minutes 0-15
+    later = _replayed([(0, 10.0, "S1"), (64, 1.0, "S1"), (80, 1.0, "S1")])
+    assert later[2] == (1.0, 1.0, 1.0)  # minute 80: the hour of tiles from minute 15 to 75 holds minute 64 only
+
+
+def test_merchants_are_kept_apart_and_sums_are_exact() -> None:
+    got = _replayed([(0, 0.1, "S1"), (1, 0.2, "S1"), (2, 99.0, "S2"), (30, 5.0, "S1"), (31, 5.0, "S2")])
+    assert got[3] == (2.0, 0.3, 0.15)  # 0.1 + 0.2 summed in thousandths: exactly 0.3
+    assert got[4] == (1.0, 99.0, 99.0)
+
+
+def test_arrival_order_within_the_lag_does_not_change_any_merchant_feature() -> None:
+    rng = random.Random(7)
+    events = sorted(
+        (rng.uniform(0, 3 * 24 * 60), round(rng.uniform(1, 500), 2), f"S{rng.randrange(4)}") for _ in range(3000)
+    )
+    arrival = sorted(range(len(events)), key=lambda i: events[i][0] + rng.uniform(0, 1.5))  # up to 90 s out of order
+    in_time_order = _replayed(events, hour_only=False)
+    in_arrival_order = _replayed([events[i] for i in arrival], hour_only=False)
+    assert [in_arrival_order[arrival.index(i)] for i in range(len(events))] == in_time_order
+    assert max(row[0] for row in in_time_order) > 10  # the hour's counts are not all empty
+
+
+def test_the_merchant_state_is_bounded() -> None:
+    assert MERCHANT_STATE.itemsize == 808  # whatever the merchant's volume
+
+
+def test_the_feature_table_holds_merchant_columns_beside_unchanged_customer_ones() -> None:
+    records = [
+        {"transaction_id": f"t{i}", "amount": 10.0 + i, "timestamp": f"2026-01-05T12:{2 * i:02d}:00Z", "store_id": "S1"}
+        for i in range(20)
+    ]
+    raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
+    bronze = ingest_files({"d.jsonl": raw}, pd.Timestamp("2026-02-01T00:00:00Z"))
+    silver = run_silver(bronze, ContractConfig(future_tolerance_minutes=0)).silver
+    frame = replay_features(silver, RULES, feature_set((*FEATURE_NAMES, *MERCHANT_NAMES)), LAG_MS)
+    customer_only = replay_features(silver, RULES)
+    pd.testing.assert_frame_equal(frame[list(FEATURE_NAMES)], customer_only[list(FEATURE_NAMES)])
+    # minute 38: whole 5-minute tiles ending by minute 33 hold the events of minutes 0..28 (15 of them)
+    assert frame["merchant_count_1h"].iloc[19] == 15.0
+
+
+def test_the_stream_refuses_merchant_features_until_it_keeps_merchant_state(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"merchant features \[.*'merchant_count_1h'.*the stream keeps only"):
+        StreamStep(RULES, None, EVERY_WINDOW, max_out_of_orderness_ms=60_000, dedup_window_ms=86_400_000)
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    features = (REPO_ROOT / "conf/base/parameters_features.yml").read_text()
+    (conf / "base/parameters_features.yml").write_text(
+        features.replace("    - amount_ratio\n", "    - amount_ratio\n    - merchant_count_1h\n")
+    )
+    with pytest.raises(ConfigError, match="the stream keeps only the customer's state"):
+        load_config(conf)
+
+
+def test_the_lag_is_bounded_by_the_ring() -> None:
+    assert FeaturesConfig.from_dict({"merchant_lag_minutes": 15}).merchant_lag_ms == 900_000
+    with pytest.raises(ConfigError, match=r"merchant_lag_minutes must be within 0\.\.15"):
+        FeaturesConfig.from_dict({"merchant_lag_minutes": 16})
