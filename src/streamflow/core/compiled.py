@@ -55,6 +55,26 @@ except ImportError:  # pragma: no cover - numba ships with shap in this environm
     literally = _literally_without_numba
 
 
+_LITERAL_ENTRIES: dict[tuple[Any, str], Callable[..., Any]] = {}
+
+
+def call_with_literal_key(function: Callable[..., Any], *args: Any, key: str) -> Any:
+    """``function(*args, key)`` for a compiled ``function`` specialised on the literal ``key`` (``literally``).
+
+    From Python, numba's dispatcher first types ``key`` as a plain string, fails, and only then
+    takes the overload for its value: about 5 ms a call. After the first call this calls that
+    overload's own entry point, which takes the arguments directly (microseconds).
+    """
+    entry = _LITERAL_ENTRIES.get((function, key))
+    if entry is not None:
+        return entry(*args, key)
+    result = function(*args, key)
+    for signature, compiled_result in getattr(function, "overloads", {}).items():
+        if getattr(signature[-1], "literal_value", None) == key:
+            _LITERAL_ENTRIES[(function, key)] = compiled_result.entry_point
+    return result
+
+
 def register_overload(function: Callable[..., Any], implementation: Callable[..., Any]) -> None:
     """Give numba ``implementation(*argument_types)`` (which returns the compiled body) for ``function``."""
     try:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled, compiled_inline, literally, register_overload
+from streamflow.core.compiled import call_with_literal_key, compiled, compiled_inline, literally, register_overload
 from streamflow.core.config import build_dataclass
 from streamflow.core.contract import Event
 from streamflow.core.errors import ConfigError
@@ -401,7 +401,7 @@ def process_event(
     events = np.array([event_input_of(event, config)], dtype=EVENT_INPUT)
     signals = np.zeros(1, dtype=SIGNALS)
     vector = np.zeros(len(chosen.names), dtype=np.float64)
-    step(after.record[0], events[0], rule_params(config)[0], signals[0], vector, chosen.key)
+    call_with_literal_key(step, after.record[0], events[0], rule_params(config)[0], signals[0], vector, key=chosen.key)
     return assessment_of(signals[0], vector, event, config, chosen), after
 
 
