@@ -33,6 +33,7 @@ from streamflow.core.features import (
     FeatureSet,
     feature,
     feature_set,
+    merchant_feature,
     process_event,
     replay_events,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "feature",
     "feature_set",
     "keyed_without_parser",
+    "merchant_feature",
     "merchant_replay",
     "parse_event",
     "process_event",

@@ -132,10 +132,17 @@ def _window_features(window: int, label: str) -> None:
         f"customer_amount_sum_{label}": (amount_sum, "Sum of the customer's past amounts"),
         f"customer_amount_mean_{label}": (amount_mean, "Mean of the customer's past amounts (0.0 with none)"),
     }
+    register_as(definitions, f"in the last {label} before this event (exact to 1/{TILES_PER_WINDOW} of it).", feature)
+
+
+def register_as(
+    definitions: Mapping[str, tuple[Callable[..., float], str]], scope: str, register: Callable[[Any], Any]
+) -> None:
+    """Register each function under its name with ``register``, its docstring what it is then ``scope``."""
     for name, (function, what) in definitions.items():
         function.__name__ = function.__qualname__ = name
-        function.__doc__ = f"{what} in the last {label} before this event (exact to 1/{TILES_PER_WINDOW} of it)."
-        feature(function)
+        function.__doc__ = f"{what} {scope}"
+        register(function)
 
 
 for _window, _label in enumerate(WINDOW_LABELS):

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled, literally
-from streamflow.core.features import FeatureSet, compute_features, merchant_feature
+from streamflow.core.features import FeatureSet, compute_features, merchant_feature, register_as
 from streamflow.core.signals import SIGNALS
 from streamflow.core.windows import (
     MERCHANT_RING,
@@ -103,13 +103,11 @@ def _merchant_window_features(window: int, label: str) -> None:
         f"merchant_amount_sum_{label}": (amount_sum, "Sum of the amounts at the merchant"),
         f"merchant_amount_mean_{label}": (amount_mean, "Mean amount at the merchant (0.0 with none)"),
     }
-    for name, (function, what) in definitions.items():
-        function.__name__ = function.__qualname__ = name
-        function.__doc__ = (
-            f"{what} in the {label} of whole tiles (1/{TILES_PER_WINDOW} of it) that ended at least "
-            "features.merchant_lag_minutes before this event."
-        )
-        merchant_feature(function)
+    scope = (
+        f"in the {label} of whole tiles (1/{TILES_PER_WINDOW} of it) that ended at least "
+        "features.merchant_lag_minutes before this event."
+    )
+    register_as(definitions, scope, merchant_feature)
 
 
 for _window, _label in enumerate(WINDOW_LABELS):
