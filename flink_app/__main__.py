@@ -252,6 +252,8 @@ def run_until_stopped(env: Any, job_name: str, savepoint_dir: Path) -> str | Non
     Flink's stop-with-savepoint: the sources stop, and the savepoint's checkpoint commits every
     record read before it, so a run resumed from the savepoint neither loses nor repeats one.
     """
+    from py4j.protocol import Py4JError
+
     stop = threading.Event()
     handlers = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -259,7 +261,12 @@ def run_until_stopped(env: Any, job_name: str, savepoint_dir: Path) -> str | Non
         result = client.get_job_execution_result()
         while not result.done():
             if stop.wait(STOP_POLL_SECONDS):
-                savepoint = stop_with_savepoint(client, savepoint_dir)
+                try:
+                    savepoint = stop_with_savepoint(client, savepoint_dir)
+                except Py4JError:
+                    if not result.done():
+                        raise
+                    break  # it had finished before the stop reached it: its own end, or its failure, below
                 result.result()
                 return savepoint
         result.result()  # raises when the job failed
