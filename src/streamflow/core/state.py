@@ -33,6 +33,7 @@ from streamflow.core.windows import N_WINDOWS, TILES_PER_WINDOW, add_to_ring, ri
 
 HOURS_PER_DAY = 24
 RECENT_CAPACITY = 64  # recent event times a state can hold (velocity window)
+
 CUSTOMER_STATE = np.dtype(
     [
         ("event_count", np.int64),
