@@ -272,11 +272,17 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
     parameters = _merged(path for folder in folders for path in sorted(folder.glob("parameters*.yml")))
     stream = _merged(path for folder in folders for path in sorted(folder.glob("stream*.yml")))
     features = FeaturesConfig.from_dict(parameters.get("features"))
-    features.feature_set.check_customer_only("the stream")  # refused at load, before a job starts
+    job = job_settings(stream.get("stream") or {})
+    merchant_names = features.feature_set.merchant_names
+    if merchant_names and job.keying != "mini_batch":  # refused at load, before a job starts
+        raise ConfigError(
+            f"features.model lists merchant features {list(merchant_names)}: the merchant stage needs "
+            f"stream.keying: mini_batch, not {job.keying!r} (docs/adr/0012-two-entities-in-the-stream.md)"
+        )
     return StreamConfig(
         rules=RulesConfig.from_dict(parameters.get("fraud_rules")),
         contract=ContractConfig.from_dict(parameters.get("event_contract")),
-        job=job_settings(stream.get("stream") or {}),
+        job=job,
         features=features,
         project_root=conf_dir.resolve().parent,
     )

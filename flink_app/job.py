@@ -12,6 +12,7 @@ whole scoring (see the flink_app README, Speed).
 from __future__ import annotations
 
 import logging
+import marshal
 import os
 import sys
 import time
@@ -19,7 +20,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder, SimpleStringSchema
@@ -52,13 +53,14 @@ from flink_app.keying import (
     kafka_jar,
     key_by_customer,
     landed_bytes,
+    merchant_batches,
     mini_batches,
     routing_jar,
 )
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import RULES_ONLY_VERSION, dead_letter, score_step, to_json, utc_now
-from flink_app.scoring_step import StreamStep
-from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, SlotCache
+from flink_app.scoring_step import MerchantStep, StepResult, StreamStep, verdicts_of
+from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache
 from streamflow import __version__ as job_version
 from streamflow.core import (
     DuplicateEventError,
@@ -68,7 +70,9 @@ from streamflow.core import (
     keyed_without_parser,
     parse_event,
 )
+from streamflow.core.errors import ConfigError
 from streamflow.core.forest import ModelBundle, ModelError
+from streamflow.core.merchant import MERCHANT_STATE_VERSION
 from streamflow.core.state import STATE_VERSION
 
 logger = logging.getLogger(__name__)
@@ -133,6 +137,8 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         self._bound_ms = job.event_time.max_out_of_orderness_ms
         self._dedup_window_ms = job.event_time.dedup_window_ms
         self._bundle: ModelBundle | None = None
+        # merchant features: hand each accepted event on to the merchant stage (ADR 0012)
+        self._hands_on = bool(config.features.feature_set.merchant_names)
 
     def open(self, runtime_context: RuntimeContext) -> None:
         """Create the state handle, load and warm up the bundle, register the metrics."""
@@ -146,7 +152,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
             warm_up(self._bundle)
         self._step = StreamStep(
             self._rules,
-            self._bundle,
+            None if self._hands_on else self._bundle,  # with merchant features, the merchant stage walks the trees
             self._features,
             max_out_of_orderness_ms=self._bound_ms,
             dedup_window_ms=self._dedup_window_ms,
@@ -201,7 +207,10 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         return event
 
     def _score(self, value: str, event: Event, stored: CustomerSlot | None, source: str) -> Scored | str:
-        """The customer's new slot, the scored record and the alert (or ``None``); a repeat's dead-letter record."""
+        """The customer's new slot, the scored record and the alert (or ``None``); a repeat's dead-letter record.
+
+        Handing on to the merchant stage, the merchant stage's payload stands for the scored record.
+        """
         state_bytes, packed_ids = stored if stored is not None else EMPTY_SLOT
         step = self._step(state_bytes, packed_ids, event)
         if step is None:
@@ -210,10 +219,12 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
             )
             return self._dead_letter(landed_bytes(value), duplicate, source)
         self._clock.observe(event.event_time_ms)
-        scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now())
         counts = self._counts
-        counts["events_scored"] += 1
         counts["late_events"] += step.late
+        if self._hands_on:
+            return (step.state, step.ids), handoff_payload(event, step, self._step), None
+        scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now())
+        counts["events_scored"] += 1
         if alert is None:
             return (step.state, step.ids), to_json(scored), None
         counts["alerts"] += 1
@@ -296,18 +307,166 @@ class ScoreMiniBatches(ScoringFunction):
         super().__init__(config, model, source=source, origin_first=origin_first)
         self._cached_customers = config.job.mini_batch.cached_customers
         self._shards = config.job.mini_batch.shards
+        self._width = 3 if self._hands_on else 2  # [key, stamp, line] when stamped for the merchant stage
 
     def _open_state(self, runtime_context: RuntimeContext) -> None:
-        customers = MapStateDescriptor("customers", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
-        customers.enable_time_to_live(self._map_state_ttl())
-        self._customers = runtime_context.get_map_state(customers)
-        self._cache = SlotCache(self._cached_customers, self._state_ttl_ms)
+        self._customers: ShardedSlots[CustomerSlot] = ShardedSlots(
+            runtime_context, "customers", self._state_ttl_ms, self._shards, self._cached_customers
+        )
         self._flushed_at = 0
+
+    def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        """Yield the batch's alerts and dead letters, then its scored records as one array.
+
+        Handing on to the merchant stage, the array is ``[store_id, stamp, payload, ...]`` instead.
+        """
+        started = time.perf_counter_ns()
+        self._customers.check_shard(ctx.get_current_key())
+        now_ms = time.time_ns() // 1_000_000
+        counts = self._counts
+        width, hands_on = self._width, self._hands_on
+        slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
+        outputs: list[str] = []
+        for index in range(0, len(value), width):
+            key = value[index]
+            source, line = self._origin(value[index + width - 1])
+            counts["events_in"] += 1
+            event = self._admit(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
+            if isinstance(event, str):
+                yield DEAD_LETTERS, event
+                continue
+            customer = event.customer_id
+            stored = slots[customer] if customer in slots else self._customers.get(customer, now_ms)
+            outcome = self._score(line, event, stored, source)
+            if isinstance(outcome, str):
+                yield DEAD_LETTERS, outcome
+                continue
+            slots[customer], scored, alert = outcome
+            if hands_on:
+                outputs += (event.store_id, value[index + 1], scored)
+            else:
+                outputs.append(scored)
+            if alert is not None:
+                yield ALERTS, alert
+        self._customers.put_all(slots, now_ms)
+        self._latency.update((time.perf_counter_ns() - started) // 1_000 // max(1, len(value) // width))
+        if counts["events_in"] - self._flushed_at >= FlinkCounters.FLUSH_EVERY:
+            self._metrics.flush()
+            self._flushed_at = counts["events_in"]
+        if outputs:
+            yield outputs
+
+
+def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> str:
+    """What the merchant stage needs of an accepted event, as one string (``marshal``, one byte a character).
+
+    The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.handoff``), its
+    ``SIGNALS`` record and whether it was late. ``marshal`` is the fastest encoding of these
+    plain values; both stages run the same interpreter, and in-flight records are never stored
+    (aligned checkpoints; events waiting in ``MerchantBatches`` are kept as these strings).
+    """
+    event_input, customer_features = stream_step.handoff()
+    return marshal.dumps((tuple(event), event_input, customer_features, step.signals, step.late)).decode("latin-1")
+
+
+class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
+    """The merchant stage (ADR 0012): per merchant, in ingestion order, the merchant features, the model, the records.
+
+    Batches come from ``MerchantBatches.java``, keyed by shard of ``store_id`` (the same fixed
+    buckets as the customer stage's, of ``stream.mini_batch.shards``): ``[store_id, payload, ...]``,
+    each payload what :func:`handoff_payload` packed in the customer stage. The shard's
+    ``MapState`` holds each merchant's serialized ``MERCHANT_STATE``; :class:`MerchantStep` runs
+    the core's merchant step on it, puts the customer's and the merchant's features in the
+    model's order and walks the trees; the scored record and the alert are written as the
+    customer-only job writes them. An event whose tile a scored event had already read
+    (``core.merchant.read_too_late``) is scored and counted, ``merchant_read_too_late``: its merchant
+    features may differ from batch's.
+    """
+
+    def __init__(self, config: StreamConfig, model: str | ModelBundle | None) -> None:
+        job = config.job
+        self._rules = config.rules
+        self._features_config = config.features
+        self._model = model
+        self._model_required = job.model.required
+        self._rules_only_threshold = job.rules_only_threshold
+        self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
+        self._shards = job.mini_batch.shards
+        self._cached_merchants = job.mini_batch.cached_customers
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        """Create the state handles, load and warm up the bundle, register the metrics."""
+        features = self._features_config.feature_set
+        self._bundle, _ = load_bundle(self._model, features.names, required=self._model_required)
+        if self._bundle is not None:
+            warm_up(self._bundle)
+        self._step = MerchantStep(self._bundle, features, merchant_lag_ms=self._features_config.merchant_lag_ms)
+        self._merchants: ShardedSlots[bytes] = ShardedSlots(
+            runtime_context, "merchants", self._state_ttl_ms, self._shards, self._cached_merchants
+        )
+        self._metrics = FlinkCounters(runtime_context, ("events_scored", "alerts", "merchant_read_too_late"))
+        self._latency = self._metrics.group.distribution("merchant_scoring_latency_us")
+        self._counts = self._metrics.counts.values
+        self._flushed_at = 0
+
+    def close(self) -> None:
+        """Flush the metrics."""
+        self._metrics.flush()
+
+    def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+        """Yield the batch's alerts, then its scored records as one array."""
+        started = time.perf_counter_ns()
+        self._merchants.check_shard(ctx.get_current_key())
+        now_ms = time.time_ns() // 1_000_000
+        counts = self._counts
+        states: dict[str, bytes] = {}  # the merchants this batch touched, their newest state
+        scored_lines: list[str] = []
+        for index in range(0, len(value), 2):
+            store = value[index]
+            fields, event_input, customer_features, signals, late = marshal.loads(value[index + 1].encode("latin-1"))
+            stored = states[store] if store in states else self._merchants.get(store, now_ms)
+            merchant = self._step(stored, event_input, customer_features)
+            states[store] = merchant.state
+            fired_rules, rules_score = verdicts_of(signals)
+            step = StepResult(late, merchant.features, fired_rules, rules_score, merchant.depth, signals, b"", b"")
+            event = Event._make(fields)
+            scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now())
+            counts["events_scored"] += 1
+            counts["merchant_read_too_late"] += merchant.read_too_late
+            scored_lines.append(to_json(scored))
+            if alert is not None:
+                counts["alerts"] += 1
+                yield ALERTS, to_json(alert)
+        self._merchants.put_all(states, now_ms)
+        self._latency.update((time.perf_counter_ns() - started) // 1_000 // max(1, len(value) // 2))
+        if counts["events_scored"] - self._flushed_at >= FlinkCounters.FLUSH_EVERY:
+            self._metrics.flush()
+            self._flushed_at = counts["events_scored"]
+        if scored_lines:
+            yield scored_lines
+
+
+class ShardedSlots(Generic[Slot]):
+    """A shard's entity slots: a ``MapState`` keyed by the entity's id, a cache of it, the shard count it was cut with.
+
+    Each shard stores the ``stream.mini_batch.shards`` it was cut with; a shard restored under
+    another count fails the job (``state_shard_count_changed``), since its entities would belong
+    to other shards.
+    """
+
+    def __init__(self, runtime_context: RuntimeContext, name: str, ttl_ms: int, shards: int, cached: int) -> None:
+        slots = MapStateDescriptor(name, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+        slots.enable_time_to_live(map_state_ttl(ttl_ms))
+        self._slots = runtime_context.get_map_state(slots)
+        self._cache: SlotCache[Slot] = SlotCache(cached, ttl_ms)
+        self._shards = shards
         self._shard_count = runtime_context.get_state(ValueStateDescriptor("shard_count", Types.INT()))
         self._checked_shards: set[Any] = set()
 
-    def _check_shard_count(self, shard: Any) -> None:
+    def check_shard(self, shard: Any) -> None:
         """Note the shard count in a new shard; refuse a shard cut with another count."""
+        if shard in self._checked_shards:
+            return
         stored = self._shard_count.value()
         if stored is None:
             self._shard_count.update(self._shards)
@@ -315,58 +474,31 @@ class ScoreMiniBatches(ScoringFunction):
             raise ShardCountChangedError(
                 f"[{ShardCountChangedError.code}] shard {shard} of the restored state was cut with "
                 f"stream.mini_batch.shards {stored}, not {self._shards}: keep {stored}, or start from empty "
-                "customer state (docs/runbooks.md, Scaling)"
+                "state (docs/runbooks.md, Scaling)"
             )
         self._checked_shards.add(shard)
 
-    def _map_state_ttl(self) -> StateTtlConfig:
-        """Expired customers are dropped from snapshots and by RocksDB's compactions, not on access.
+    def get(self, entity_id: str, now_ms: int) -> Slot | None:
+        """The entity's slot (``None`` for a new one), from the cache or the state."""
+        return self._cache.get(entity_id, now_ms, self._slots.get)
 
-        Flink's default background cleanup for heap state scans a few keys' whole values on
-        every state access: here a key's value is a shard's whole map, so each access would scan
-        hundreds of customers (a fifth of the job's time here). Expired entries are never read (Flink
-        checks each on access); on heap they leave memory at the next restore.
-        """
-        builder = StateTtlConfig.new_builder(Time.milliseconds(self._state_ttl_ms)).disable_cleanup_in_background()
-        return builder.cleanup_full_snapshot().cleanup_in_rocksdb_compact_filter(1000).build()
-
-    def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        """Yield the batch's alerts and dead letters, then its scored records as one array."""
-        started = time.perf_counter_ns()
-        shard = ctx.get_current_key()
-        if shard not in self._checked_shards:
-            self._check_shard_count(shard)
-        now_ms = time.time_ns() // 1_000_000
-        counts = self._counts
-        slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
-        scored_lines: list[str] = []
-        for index in range(0, len(value), 2):
-            key = value[index]
-            source, line = self._origin(value[index + 1])
-            counts["events_in"] += 1
-            event = self._admit(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
-            if isinstance(event, str):
-                yield DEAD_LETTERS, event
-                continue
-            customer = event.customer_id
-            stored = slots[customer] if customer in slots else self._cache.get(customer, now_ms, self._customers.get)
-            outcome = self._score(line, event, stored, source)
-            if isinstance(outcome, str):
-                yield DEAD_LETTERS, outcome
-                continue
-            slots[customer], scored, alert = outcome
-            scored_lines.append(scored)
-            if alert is not None:
-                yield ALERTS, alert
+    def put_all(self, slots: dict[str, Slot], now_ms: int) -> None:
+        """Write the slots a batch changed, in one call."""
         if slots:
-            self._customers.put_all(slots)
+            self._slots.put_all(slots)
             self._cache.put_all(slots, now_ms)
-        self._latency.update((time.perf_counter_ns() - started) // 1_000 // max(1, len(value) // 2))
-        if counts["events_in"] - self._flushed_at >= FlinkCounters.FLUSH_EVERY:
-            self._metrics.flush()
-            self._flushed_at = counts["events_in"]
-        if scored_lines:
-            yield scored_lines
+
+
+def map_state_ttl(ttl_ms: int) -> StateTtlConfig:
+    """Expired entries are dropped from snapshots and by RocksDB's compactions, not on access.
+
+    Flink's default background cleanup for heap state scans a few keys' whole values on
+    every state access: here a key's value is a shard's whole map, so each access would scan
+    hundreds of entities (a fifth of the job's time here). Expired entries are never read (Flink
+    checks each on access); on heap they leave memory at the next restore.
+    """
+    builder = StateTtlConfig.new_builder(Time.milliseconds(ttl_ms)).disable_cleanup_in_background()
+    return builder.cleanup_full_snapshot().cleanup_in_rocksdb_compact_filter(1000).build()
 
 
 class FlinkCounters:
@@ -423,11 +555,12 @@ def load_bundle(
 
 
 def compile_scoring(config: StreamConfig, model: str | None) -> str:
-    """Compile the numba code ``ScoreEvents.open`` needs into numba's cache; the model version.
+    """Compile the numba code the scoring functions' ``open`` needs into numba's cache; the model version.
 
-    The bundle's walks and the step. The image build calls it (``python -m flink_app compile``)
-    with the ``NUMBA_CACHE_DIR`` and ``NUMBA_CPU_NAME=generic`` its TaskManagers run with, so
-    that they load the code instead of compiling it (about 20 s) at every start.
+    The bundle's walks and the steps (the merchant stage's too, with merchant features). The image
+    build calls it (``python -m flink_app compile``) with the ``NUMBA_CACHE_DIR`` and
+    ``NUMBA_CPU_NAME=generic`` its TaskManagers run with, so that they load the code instead of
+    compiling it (about 20 s) at every start.
     """
     features = config.features.feature_set
     bundle, _ = load_bundle(model, features.names, required=model is not None)
@@ -436,11 +569,13 @@ def compile_scoring(config: StreamConfig, model: str | None) -> str:
     event_time = config.job.event_time
     StreamStep(
         config.rules,
-        bundle,
+        None if features.merchant_names else bundle,
         features,
         max_out_of_orderness_ms=event_time.max_out_of_orderness_ms,
         dedup_window_ms=event_time.dedup_window_ms,
     )
+    if features.merchant_names:
+        MerchantStep(bundle, features, merchant_lag_ms=config.features.merchant_lag_ms)
     return bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
 
 
@@ -474,10 +609,17 @@ def build_job(
     model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     batching = job.mini_batch
+    two_entities = bool(config.features.feature_set.merchant_names)
     batches = None
     if job.keying == "mini_batch":
         batches = mini_batches(
-            env, lines, batching.shards, batching.size, batching.allow_latency_ms, origin_first=origin_first
+            env,
+            lines,
+            batching.shards,
+            batching.size,
+            batching.allow_latency_ms,
+            origin_first=origin_first,
+            stamped=two_entities,
         )
     if batches is not None:
         function = ScoreMiniBatches(config, model, source=source_name, origin_first=origin_first)
@@ -485,16 +627,24 @@ def build_job(
         # The uid names the state version: state saved under another is refused, not misread. The
         # shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
         scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}").name("score-mini-batches")
-        scored = explode_lines(scoring)
+        scorer = scoring
+        if two_entities:  # the merchant stage scores (ADR 0012)
+            merchants = merchant_batches(env, scoring, batching.shards, batching.size)
+            scorer = merchants.process(ScoreMerchants(config, model), output_type=BATCH_TYPE)
+            scorer = scorer.uid(f"score-merchants-v{MERCHANT_STATE_VERSION}").name("score-merchants")
+        scored, alerts = explode_lines(scorer), scorer.get_side_output(ALERTS)
+    elif two_entities:
+        raise ConfigError("merchant features need the mini-batch topology, and it needs a JDK (javac) here")
     else:  # one line at a time (mini-batches without a JDK: keyed in Python, said by routing_jar)
         keying = "python" if job.keying == "mini_batch" else job.keying
         scoring = key_by_customer(env, lines, keying, origin_first=origin_first).process(
             ScoreEvents(config, model, source=source_name, origin_first=origin_first), output_type=Types.STRING()
         )
         scored = scoring = scoring.uid(f"score-events-v{STATE_VERSION}").name("score-events")
+        alerts = scoring.get_side_output(ALERTS)
     sink = _kafka_sink if job.io == "kafka" else _file_sink
     sink(scored, outputs.scored, "scored", job)
-    sink(scoring.get_side_output(ALERTS), outputs.alerts, "alerts", job)
+    sink(alerts, outputs.alerts, "alerts", job)
     sink(scoring.get_side_output(DEAD_LETTERS), outputs.dead_letters, "dlq", job)
     return model_version, problem
 

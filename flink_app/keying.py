@@ -198,22 +198,47 @@ def mini_batches(
     allow_latency_ms: int,
     *,
     origin_first: bool = False,
+    stamped: bool = False,
 ) -> KeyedStream | None:
     """``lines`` in mini-batches keyed by shard of ``customer_id`` (``MiniBatchLines.java``); ``None`` without a JDK.
 
     With ``origin_first``, each line begins with its origin (the Kafka source): the key is read after it.
+    With ``stamped`` (the two-entity job), a batch is ``[key, stamp, line, ...]``: each line's
+    ingestion stamp, which the watermarks that follow the batches pass (ADR 0012).
     """
     jar = routing_jar()
     if jar is None:
         return None
     env.add_jars(jar.as_uri())
     gateway: Any = get_gateway()
-    with_shard = Types.ROW([Types.STRING(), BATCH_TYPE]).get_java_type_info()
-    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms, origin_first)
-    batches = lines._j_data_stream.transform("mini-batches", with_shard, operator)
-    batches.uid("mini-batches").name("mini-batches")
+    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms, origin_first, stamped)
+    batches = lines._j_data_stream.transform("mini-batches", _with_shard(), operator)
+    return _keyed_by_shard(batches, "mini-batches", lines)
+
+
+def merchant_batches(env: StreamExecutionEnvironment, accepted: DataStream, shards: int, size: int) -> KeyedStream:
+    """The customer stage's ``[store_id, stamp, payload, ...]`` arrays in batches keyed by shard of ``store_id``.
+
+    ``MerchantBatches.java``: each batch is ``[store_id, payload, ...]``, every merchant's events
+    in ingestion order (the stamps), released as the watermarks pass them.
+    """
+    gateway: Any = get_gateway()
+    operator = gateway.jvm.io.streamflow.flink.MerchantBatches(shards, size)
+    batches = accepted._j_data_stream.transform("merchant-batches", _with_shard(), operator)
+    return _keyed_by_shard(batches, "merchant-batches", accepted)
+
+
+def _with_shard() -> Any:
+    """The Java type of ``Row(shard, batch)``."""
+    return Types.ROW([Types.STRING(), BATCH_TYPE]).get_java_type_info()
+
+
+def _keyed_by_shard(batches: Any, uid: str, upstream: DataStream) -> KeyedStream:
+    """Java ``Row(shard, batch)`` records keyed by their shard, as a PyFlink keyed stream of batches."""
+    batches.uid(uid).name(uid)
+    gateway: Any = get_gateway()
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
-    return KeyedStream(batches.keyBy(gateway.jvm.KeyByKeySelector(), key_type), BATCH_TYPE, lines)
+    return KeyedStream(batches.keyBy(gateway.jvm.KeyByKeySelector(), key_type), BATCH_TYPE, upstream)
 
 
 def explode_lines(batches: DataStream) -> DataStream:

@@ -1,4 +1,4 @@
-"""The stream's per-event call: dedup, lateness, the core's step on the packed state, the model's walk.
+"""The stream's per-event calls: the customer's (dedup, lateness, the core's step, the walk) and the merchant's.
 
 The stream keeps each customer as two byte strings: the core's serialized ``CUSTOMER_STATE``
 (``streamflow.core.state.encode_state``) and the remembered transaction ids
@@ -11,6 +11,11 @@ The call goes through a C entry point with one workspace buffer holding every ar
 or writes: numba's boxing layer would hand its runtime objects that later take the GIL with
 ``PyGILState_Ensure``, which deadlocks in PyFlink's embedded interpreter, and each argument
 ctypes converts costs about 0.2 us.
+
+With merchant features (ADR 0012), the customer stage's :class:`StreamStep` computes the customer
+features and no walk; :class:`MerchantStep`, in the merchant stage, runs the core's
+``merchant_step`` on the packed merchant state, puts the customer's and the merchant's features
+in the model's order and walks the trees.
 """
 
 from __future__ import annotations
@@ -27,9 +32,20 @@ from numpy.typing import NDArray
 from streamflow.core.compiled import compiled
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
-from streamflow.core.errors import StateInvalidError
+from streamflow.core.errors import ConfigError, StateInvalidError
 from streamflow.core.features import FeatureSet, feature_set, step
 from streamflow.core.forest import ModelBundle, serial_depths
+from streamflow.core.merchant import (
+    MAX_MERCHANT_STATE_BYTES,
+    MERCHANT_PARAMS,
+    MERCHANT_STATE,
+    decode_merchant_state,
+    encode_merchant_state,
+    merchant_params,
+    merchant_state_error,
+    merchant_step,
+    read_too_late,
+)
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, RULE_PARAMS, RulesConfig, rule_params
 from streamflow.core.signals import EVENT_INPUT, SIGNALS, event_input_of
 from streamflow.core.state import (
@@ -60,6 +76,15 @@ STREAM_OUTPUT = np.dtype(
         ("depth", np.float64),
     ]
 )
+# What the merchant call says besides the features.
+MERCHANT_OUTPUT = np.dtype(
+    [
+        ("status", np.int64),
+        ("read_too_late", np.int64),
+        ("state_size", np.int64),
+        ("depth", np.float64),
+    ]
+)
 STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # else the state's decode status
 _NO_TREES: tuple[NDArray[Any], ...] = (
     np.zeros(1, dtype=np.int64),
@@ -84,10 +109,13 @@ _EVENT = struct_of(EVENT_INPUT)
 _SIGNALS = struct_of(SIGNALS)
 _STREAM_INPUT = struct_of(STREAM_INPUT)
 _STREAM_OUTPUT = struct_of(STREAM_OUTPUT)
+_MERCHANT_OUTPUT = struct_of(MERCHANT_OUTPUT)
 # record sizes, as compiled code reads them
 _PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
     dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, SIGNALS, STREAM_OUTPUT, CUSTOMER_STATE)
 )
+_MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
+_MERCHANT_OUTPUT_BYTES, _MERCHANT_RECORD_BYTES = MERCHANT_OUTPUT.itemsize, MERCHANT_STATE.itemsize
 _SIGNAL_NAMES = SIGNALS.names or ()
 # Every event needs the verdicts and the score (they end the SIGNALS record); the rest only an alert.
 _VERDICTS_AT = field_layout(SIGNALS, RULE_NAMES[0])[1]
@@ -103,11 +131,18 @@ _FIRED_RULES = {
 }
 
 
+def verdicts_of(signals: bytes | memoryview) -> tuple[tuple[str, ...], float]:
+    """The fired rules' ids and the rules score of a ``SIGNALS`` record."""
+    *verdicts, rules_score = _VERDICTS_AND_SCORE.unpack_from(signals, _VERDICTS_AT)
+    return _FIRED_RULES[tuple(verdicts)], rules_score
+
+
 class StepResult(NamedTuple):
     """One event's step: what the stream records and the customer's new packed state."""
 
     late: bool
-    features: tuple[float, ...]  # the FeatureSet's vector: by position or by feature name
+    # the FeatureSet's vector (by position or name); before a merchant stage, the customer's features only
+    features: tuple[float, ...]
     fired_rules: tuple[str, ...]
     rules_score: float
     depth: float | None
@@ -126,10 +161,14 @@ class StreamStep:
 
     Args:
         rules: Rule thresholds.
-        bundle: The model whose trees give the depth (``None``: rules only).
+        bundle: The model whose trees give the depth (``None``: rules only, or a merchant stage walks them).
         features: The model's features (default: ``DEFAULT_FEATURES``); a bundle must read these.
         max_out_of_orderness_ms: An event older than the customer's newest by more is late.
         dedup_window_ms: How long a customer's transaction ids are remembered.
+
+    With merchant features in ``features``, the step computes the customer's features only (a
+    plain tuple in ``features.customer_names`` order) and walks no trees: :meth:`handoff` packs
+    what the merchant stage's :class:`MerchantStep` needs.
 
     """
 
@@ -144,16 +183,19 @@ class StreamStep:
     ) -> None:
         self._rules = rules
         self._features = features if features is not None else feature_set()
-        self._features.check_customer_only("the stream")
         if bundle is not None:
+            if self._features.merchant_names:
+                raise ConfigError("the model reads merchant features: the merchant stage walks it (MerchantStep)")
             bundle.check_features(self._features.names)
-        n_features = len(self._features.names)
+        n_features = len(self._features.customer_names)
+        self._vector = tuple if self._features.merchant_names else self._features.vector._make
         self._has_model = bundle is not None
         trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
         stream_input = np.zeros(1, dtype=STREAM_INPUT)
         stream_input[0]["max_out_of_orderness_ms"] = max_out_of_orderness_ms
         stream_input[0]["dedup_window_ms"] = dedup_window_ms
         self._work, views = _workspace(
+            _SECTIONS,
             params=rule_params(rules),
             event=np.zeros(1, dtype=EVENT_INPUT),
             stream_input=stream_input,
@@ -164,13 +206,7 @@ class StreamStep:
             ids_out=np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
             features=np.zeros(n_features, dtype=np.float64),
             x32=np.zeros((1, n_features), dtype=np.float32),
-            offsets=trees[0],
-            left=trees[1],
-            right=trees[2],
-            feature=trees[3],
-            threshold=trees[4],
-            missing_left=trees[5],
-            leaf_value=trees[6],
+            **_tree_sections(trees),
         )
         self._event_bytes, self._stream_input_bytes, self._signals_bytes, self._output_bytes = (
             views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
@@ -178,7 +214,7 @@ class StreamStep:
         self._state_out_bytes, self._ids_out_bytes = (views[name].data.cast("B") for name in ("state_out", "ids_out"))
         self._features_bytes = views["features"].data.cast("B")
         self._feature_values = struct.Struct(f"={n_features}d")
-        self._run = _entry(self._work, self._features)
+        self._run = _entry(self._work, self._features, "customer")
 
     def __call__(self, state: bytes | None, ids: bytes, event: Event) -> StepResult | None:
         """The event's step; ``None`` when the customer's ids already hold its transaction id.
@@ -198,11 +234,11 @@ class StreamStep:
             raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
         if status != STATUS_SCORED:
             raise state_error(status)
-        *verdicts, rules_score = _VERDICTS_AND_SCORE.unpack_from(self._signals_bytes, _VERDICTS_AT)
+        fired_rules, rules_score = verdicts_of(self._signals_bytes)
         return StepResult(
             late != 0,
-            self._features.vector._make(self._feature_values.unpack_from(self._features_bytes)),
-            _FIRED_RULES[tuple(verdicts)],
+            self._vector(self._feature_values.unpack_from(self._features_bytes)),
+            fired_rules,
             rules_score,
             depth if self._has_model else None,
             bytes(self._signals_bytes),
@@ -210,7 +246,83 @@ class StreamStep:
             bytes(self._ids_out_bytes[:ids_size]),
         )
 
+    def handoff(self) -> tuple[bytes, bytes]:
+        """The last call's ``EVENT_INPUT`` record and customer features, packed: what :class:`MerchantStep` reads."""
+        return bytes(self._event_bytes), bytes(self._features_bytes)
 
+
+class MerchantResult(NamedTuple):
+    """One event's merchant step: the model's whole feature vector, the walk, and the merchant's new packed state."""
+
+    features: tuple[float, ...]  # the FeatureSet's vector
+    depth: float | None
+    read_too_late: bool  # a scored event had already read this event's tile (core.merchant.read_too_late)
+    state: bytes
+
+
+class MerchantStep:
+    """The merchant stage's call: the core's ``merchant_step`` on a packed merchant state, the vector, the walk.
+
+    Args:
+        bundle: The model whose trees give the depth (``None``: rules only).
+        features: The model's features, some of them the merchant's.
+        merchant_lag_ms: ``features.merchant_lag_minutes`` in milliseconds.
+
+    """
+
+    def __init__(self, bundle: ModelBundle | None, features: FeatureSet, *, merchant_lag_ms: int) -> None:
+        if bundle is not None:
+            bundle.check_features(features.names)
+        self._features = features
+        self._has_model = bundle is not None
+        trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
+        n_features = len(features.names)
+        by_source = (*features.customer_names, *features.merchant_names)  # where each input sits in the vector
+        self._work, views = _workspace(
+            _MERCHANT_SECTIONS,
+            params=merchant_params(merchant_lag_ms),
+            event=np.zeros(1, dtype=EVENT_INPUT),
+            signals=np.zeros(1, dtype=SIGNALS),  # merchant features read no signals, as in the batch replay
+            merchant_output=np.zeros(1, dtype=MERCHANT_OUTPUT),
+            state=np.zeros(1, dtype=MERCHANT_STATE),
+            state_out=np.zeros(MAX_MERCHANT_STATE_BYTES, dtype=np.uint8),
+            customer_features=np.zeros(len(features.customer_names), dtype=np.float64),
+            merchant_features=np.zeros(len(features.merchant_names), dtype=np.float64),
+            positions=np.array([features.names.index(name) for name in by_source], dtype=np.int64),
+            features=np.zeros(n_features, dtype=np.float64),
+            x32=np.zeros((1, n_features), dtype=np.float32),
+            **_tree_sections(trees),
+        )
+        self._event_bytes, self._customer_bytes, self._output_bytes, self._state_out_bytes, self._features_bytes = (
+            views[name].data.cast("B")
+            for name in ("event", "customer_features", "merchant_output", "state_out", "features")
+        )
+        self._feature_values = struct.Struct(f"={n_features}d")
+        self._run = _entry(self._work, features, "merchant")
+
+    def __call__(self, state: bytes | None, event_input: bytes, customer_features: bytes) -> MerchantResult:
+        """The event's merchant step, from what :meth:`StreamStep.handoff` packed.
+
+        Raises:
+            StateError: ``state`` is not a readable merchant state.
+
+        """
+        self._event_bytes[:] = event_input
+        self._customer_bytes[:] = customer_features
+        packed_state = b"" if state is None else state
+        self._run(packed_state, len(packed_state), packed_state, 0)
+        status, too_late, state_size, depth = _MERCHANT_OUTPUT.unpack_from(self._output_bytes)
+        if status != STATUS_SCORED:
+            raise merchant_state_error(status)
+        return MerchantResult(
+            self._features.vector._make(self._feature_values.unpack_from(self._features_bytes)),
+            depth if self._has_model else None,
+            too_late != 0,
+            bytes(self._state_out_bytes[:state_size]),
+        )
+
+
+_TREE_SECTIONS = ("offsets", "left", "right", "feature", "threshold", "missing_left", "leaf_value")
 _SECTIONS = (
     "params",
     "event",
@@ -222,28 +334,44 @@ _SECTIONS = (
     "ids_out",
     "features",
     "x32",
-    "offsets",
-    "left",
-    "right",
-    "feature",
-    "threshold",
-    "missing_left",
-    "leaf_value",
+    *_TREE_SECTIONS,
 )
-_HEADER_SLOTS = 2 + len(_SECTIONS) + 1  # number of trees, number of nodes, where each section starts, the end
+_MERCHANT_SECTIONS = (
+    "params",
+    "event",
+    "signals",
+    "merchant_output",
+    "state",
+    "state_out",
+    "customer_features",
+    "merchant_features",
+    "positions",
+    "features",
+    "x32",
+    *_TREE_SECTIONS,
+)
 
 
-def _workspace(**arrays: NDArray[Any]) -> tuple[NDArray[np.uint8], dict[str, NDArray[Any]]]:
-    """One buffer holding every array the call reads or writes, 8-byte aligned, after a header of offsets."""
-    sizes = [-(-arrays[name].nbytes // 8) * 8 for name in _SECTIONS]
-    starts = np.cumsum([8 * _HEADER_SLOTS, *sizes])
+def _tree_sections(trees: tuple[NDArray[Any], ...]) -> dict[str, NDArray[Any]]:
+    """The bundle's walk arrays by section name."""
+    return dict(zip(_TREE_SECTIONS, trees, strict=True))
+
+
+def _workspace(sections: tuple[str, ...], **arrays: NDArray[Any]) -> tuple[NDArray[np.uint8], dict[str, NDArray[Any]]]:
+    """One buffer holding every array the call reads or writes, 8-byte aligned, after a header.
+
+    The header: the number of trees, the number of nodes, where each section starts, the end.
+    """
+    header_slots = 2 + len(sections) + 1
+    sizes = [-(-arrays[name].nbytes // 8) * 8 for name in sections]
+    starts = np.cumsum([8 * header_slots, *sizes])
     work = np.zeros(int(starts[-1]), dtype=np.uint8)
-    header = work[: 8 * _HEADER_SLOTS].view(np.int64)
+    header = work[: 8 * header_slots].view(np.int64)
     header[0] = arrays["offsets"].shape[0] - 1
     header[1] = arrays["left"].shape[0]
     header[2:] = starts
     views = {}
-    for name, start in zip(_SECTIONS, starts[:-1], strict=True):
+    for name, start in zip(sections, starts[:-1], strict=True):
         array = arrays[name]
         view = work[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
         view[...] = array
@@ -253,15 +381,33 @@ def _workspace(**arrays: NDArray[Any]) -> tuple[NDArray[np.uint8], dict[str, NDA
 
 @compiled
 def _section(work: Any, index: int, size: int) -> Any:
-    start = work[: 8 * _HEADER_SLOTS].view(np.int64)[2 + index]
+    start = work[8 * (2 + index) : 8 * (3 + index)].view(np.int64)[0]
     return work[start : start + size]
+
+
+@compiled
+def _walk(work: Any, first: int, x32: Any) -> float:
+    """The bundle's summed path length for ``x32``, its trees in the seven sections from ``first``."""
+    n_trees = work[:8].view(np.int64)[0]
+    n_nodes = work[8:16].view(np.int64)[0]
+    depth = np.zeros(1, dtype=np.float64)
+    serial_depths(
+        x32,
+        _section(work, first, 8 * (n_trees + 1)).view(np.int64),
+        _section(work, first + 1, 4 * n_nodes).view(np.int32),
+        _section(work, first + 2, 4 * n_nodes).view(np.int32),
+        _section(work, first + 3, 4 * n_nodes).view(np.int32),
+        _section(work, first + 4, 8 * n_nodes).view(np.float64),
+        _section(work, first + 5, n_nodes),
+        _section(work, first + 6, 8 * n_nodes).view(np.float64),
+        depth,
+    )
+    return float(depth[0])
 
 
 @compiled
 def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     """Dedup, decode, the core's step for the features named in ``key``, the walk, encode: on the workspace."""
-    n_trees = work[:8].view(np.int64)[0]
-    n_nodes = work[8:16].view(np.int64)[0]
     params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
     event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
     stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
@@ -290,40 +436,63 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
     step(customer, event, params, signals, feature_values, key)
     x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
-    depth = np.zeros(1, dtype=np.float64)
-    serial_depths(
-        x32,
-        _section(work, 10, 8 * (n_trees + 1)).view(np.int64),
-        _section(work, 11, 4 * n_nodes).view(np.int32),
-        _section(work, 12, 4 * n_nodes).view(np.int32),
-        _section(work, 13, 4 * n_nodes).view(np.int32),
-        _section(work, 14, 8 * n_nodes).view(np.float64),
-        _section(work, 15, n_nodes),
-        _section(work, 16, 8 * n_nodes).view(np.float64),
-        depth,
-    )
-    result["depth"] = depth[0]
+    result["depth"] = _walk(work, 10, x32)
     result["state_size"] = encode_state(record_bytes, state_out)
     window_ms = stream_input["dedup_window_ms"]
     result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
 
 
-def _entry(work: NDArray[np.uint8], features: FeatureSet) -> Any:
-    """The compiled call with the workspace bound: it takes the state and the ids (bytes and sizes)."""
-    compiled_call = _c_call(features)
+@compiled
+def _merchant_call(work: Any, state: Any, n_customer: int, n_merchant: int, key: str) -> None:
+    """Decode, the core's merchant step for the features named in ``key``, the vector, the walk, encode."""
+    params = _section(work, 0, _MERCHANT_PARAMS_BYTES).view(MERCHANT_PARAMS)[0]
+    event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
+    signals = _section(work, 2, _SIGNALS_BYTES).view(SIGNALS)[0]
+    result = _section(work, 3, _MERCHANT_OUTPUT_BYTES).view(MERCHANT_OUTPUT)[0]
+    record_bytes = _section(work, 4, _MERCHANT_RECORD_BYTES)
+    state_out = _section(work, 5, MAX_MERCHANT_STATE_BYTES)
+    customer_values = _section(work, 6, 8 * n_customer).view(np.float64)
+    merchant_values = _section(work, 7, 8 * n_merchant).view(np.float64)
+    positions = _section(work, 8, 8 * (n_customer + n_merchant)).view(np.int64)
+    feature_values = _section(work, 9, 8 * (n_customer + n_merchant)).view(np.float64)
+    x32 = _section(work, 10, 4 * (n_customer + n_merchant)).view(np.float32).reshape((1, n_customer + n_merchant))
+    status = decode_merchant_state(state, record_bytes)
+    if status != STATE_READ:
+        result["status"] = status
+        return
+    merchant = record_bytes.view(MERCHANT_STATE)[0]
+    result["status"] = STATUS_SCORED
+    result["read_too_late"] = read_too_late(merchant, event["event_time_ms"], params["lag_ms"])
+    merchant_step(merchant, event, params, signals, merchant_values, key)
+    for index in range(n_customer):
+        feature_values[positions[index]] = customer_values[index]
+    for index in range(n_merchant):
+        feature_values[positions[n_customer + index]] = merchant_values[index]
+    x32[0, :] = feature_values
+    result["depth"] = _walk(work, 11, x32)
+    result["state_size"] = encode_merchant_state(record_bytes, state_out)
+
+
+def _entry(work: NDArray[np.uint8], features: FeatureSet, stage: str) -> Any:
+    """The ``stage``'s compiled call with the workspace bound: it takes the state and the ids (bytes and sizes)."""
+    compiled_call = _c_call(features, stage)
     if compiled_call is not None:
         return functools.partial(compiled_call, int(work.ctypes.data), work.shape[0])
-    n_features, key = len(features.names), features.key
 
     def run(state: bytes, n_state: int, ids: bytes, n_ids: int) -> None:  # pragma: no cover - no numba
-        _call(work, np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8), n_features, key)
+        packed_state, packed_ids = np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8)
+        if stage == "customer":
+            _call(work, packed_state, packed_ids, len(features.customer_names), features.key)
+        else:
+            n_customer, n_merchant = len(features.customer_names), len(features.merchant_names)
+            _merchant_call(work, packed_state, n_customer, n_merchant, features.merchant_key)
 
     return run
 
 
 @functools.cache
-def _c_call(features: FeatureSet) -> Any:
-    """A ctypes callable of the call for ``features``, compiled as a C function; ``None`` without numba."""
+def _c_call(features: FeatureSet, stage: str) -> Any:
+    """A ctypes callable of the ``stage``'s call for ``features``, compiled as a C function; ``None`` without numba."""
     try:
         from numba import carray, cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
@@ -331,12 +500,19 @@ def _c_call(features: FeatureSet) -> Any:
     bytes_ = types.CPointer(types.uint8)
     signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
 
-    n_features, key = len(features.names), features.key  # constants of the compiled entry
+    # constants of the compiled entry
+    n_customer, n_merchant = len(features.customer_names), len(features.merchant_names)
+    key, merchant_key = features.key, features.merchant_key
 
     def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
-        _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)), n_features, key)
+        _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)), n_customer, key)
 
-    compiled_entry = cfunc(signature, cache=True, nopython=True)(entry)  # one cache entry per feature set
+    def merchant_entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
+        work, state = carray(work_p, (n_work,)), carray(state_p, (n_state,))
+        _merchant_call(work, state, n_customer, n_merchant, merchant_key)
+
+    chosen = entry if stage == "customer" else merchant_entry
+    compiled_entry = cfunc(signature, cache=True, nopython=True)(chosen)  # one cache entry per feature set
     # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
     # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
     argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]

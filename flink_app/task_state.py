@@ -6,12 +6,14 @@ Plain Python, no Flink: ``flink_app.job`` holds these in its keyed function.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 # What the job keeps per customer in one Flink ``ValueState``: the core's serialized
 # ``CUSTOMER_STATE`` (``None`` before the first event) and its remembered transaction ids (``core.dedup``).
 # A plain tuple of bytes: it pickles fastest.
 CustomerSlot = tuple[bytes | None, bytes]
 EMPTY_SLOT: CustomerSlot = (None, b"")
+Slot = TypeVar("Slot")  # what a cache holds per entity: a CustomerSlot, or a merchant's serialized state
 
 
 class EventClock:
@@ -38,33 +40,33 @@ class EventClock:
         return watermark is not None and event_time_ms <= watermark
 
 
-class SlotCache:
-    """The slots the task last wrote to Flink state for recently scored customers, to spare reading them.
+class SlotCache(Generic[Slot]):
+    """The slots the task last wrote to Flink state for recently scored entities, to spare reading them.
 
     The scoring function is the only writer of its keyed state, so a slot it wrote is what the
     state holds until Flink's TTL expires it: an entry older than the TTL (processing time, as
     Flink counts it) reads as absent. A restored task starts with an empty cache. At most
-    ``capacity`` customers are kept; the least recently written go first.
+    ``capacity`` entities are kept; the least recently written go first.
     """
 
     def __init__(self, capacity: int, ttl_ms: int) -> None:
         self._capacity = capacity
         self._ttl_ms = ttl_ms
-        self._slots: dict[str, tuple[CustomerSlot, int]] = {}
+        self._slots: dict[str, tuple[Slot, int]] = {}
 
-    def get(self, customer_id: str, now_ms: int, read: Callable[[str], CustomerSlot | None]) -> CustomerSlot | None:
-        """The customer's slot (``None`` once expired); ``read`` from the state when not cached."""
-        cached = self._slots.get(customer_id)
+    def get(self, entity_id: str, now_ms: int, read: Callable[[str], Slot | None]) -> Slot | None:
+        """The entity's slot (``None`` once expired); ``read`` from the state when not cached."""
+        cached = self._slots.get(entity_id)
         if cached is None:
-            return read(customer_id)
+            return read(entity_id)
         slot, written_ms = cached
         return slot if now_ms - written_ms <= self._ttl_ms else None
 
-    def put_all(self, slots: dict[str, CustomerSlot], now_ms: int) -> None:
+    def put_all(self, slots: dict[str, Slot], now_ms: int) -> None:
         """Note the slots just written to the state."""
         cached = self._slots
-        for customer_id, slot in slots.items():
-            cached.pop(customer_id, None)
-            cached[customer_id] = (slot, now_ms)
+        for entity_id, slot in slots.items():
+            cached.pop(entity_id, None)
+            cached[entity_id] = (slot, now_ms)
         for _ in range(len(cached) - self._capacity):
             del cached[next(iter(cached))]

@@ -8,20 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 from flink_app.config import load_config
-from flink_app.scoring_step import StreamStep
+from flink_app.scoring_step import MerchantStep, StreamStep
 
 from streamflow.core import (
     FEATURE_NAMES,
     ConfigError,
     ContractConfig,
     FeaturesConfig,
+    Event,
     RulesConfig,
+    StateError,
     feature_set,
     merchant_replay,
 )
-from streamflow.core.merchant import MERCHANT_STATE
+from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION
 from streamflow.core.signals import EVENT_INPUT, event_input_of
 from streamflow.core.windows import WINDOW_LABELS
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.medallion.bronze import ingest_files
 from streamflow.medallion.silver import run_silver
 from streamflow.modeling.features import replay_features
@@ -83,7 +86,7 @@ def test_arrival_order_within_the_lag_does_not_change_any_merchant_feature() -> 
 
 
 def test_the_merchant_state_is_bounded() -> None:
-    assert MERCHANT_STATE.itemsize == 808  # whatever the merchant's volume
+    assert MERCHANT_STATE.itemsize == 816  # whatever the merchant's volume
 
 
 def test_the_feature_table_holds_merchant_columns_beside_unchanged_customer_ones() -> None:
@@ -101,16 +104,81 @@ def test_the_feature_table_holds_merchant_columns_beside_unchanged_customer_ones
     assert frame["merchant_count_1h"].iloc[19] == 15.0
 
 
-def test_the_stream_refuses_merchant_features_until_it_keeps_merchant_state(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"merchant features \[.*'merchant_count_1h'.*the stream keeps only"):
-        StreamStep(RULES, None, EVERY_WINDOW, max_out_of_orderness_ms=60_000, dedup_window_ms=86_400_000)
+def _stream_merchant_features(events: list[Event]) -> list[tuple[float, ...]]:
+    """Each event's features from the stream's two calls: the customer stage's, then the merchant stage's."""
+    customer_stage = StreamStep(RULES, None, EVERY_WINDOW, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
+    merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
+    customers: dict[str, tuple[bytes | None, bytes]] = {}
+    merchants: dict[str, bytes] = {}
+    vectors = []
+    for event in events:
+        step = customer_stage(*customers.get(event.customer_id, (None, b"")), event)
+        assert step is not None
+        customers[event.customer_id] = (step.state, step.ids)
+        merchant = merchant_stage(merchants.get(event.store_id), *customer_stage.handoff())
+        merchants[event.store_id] = merchant.state
+        vectors.append(tuple(merchant.features))
+    return vectors
+
+
+def test_the_stream_merchant_step_computes_what_the_batch_replay_does() -> None:
+    rng = random.Random(11)
+    events = [
+        make_event(minutes=minute, amount=round(rng.uniform(1, 300), 2), store_id=f"S{rng.randrange(3)}")
+        for minute in sorted(rng.uniform(0, 2 * 24 * 60) for _ in range(400))
+    ]
+    inputs = np.array([event_input_of(event, RULES) for event in events], dtype=EVENT_INPUT).reshape(-1)
+    codes, stores = pd.factorize(np.array([event.store_id for event in events]))
+    batch = merchant_replay(inputs, codes.astype(np.int64), len(stores), LAG_MS, EVERY_WINDOW).tolist()
+    assert [list(vector) for vector in _stream_merchant_features(events)] == batch
+
+
+def test_merchant_state_round_trips_and_damaged_state_is_refused_with_a_code() -> None:
+    merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
+    event = make_event(minutes=30, amount=12.5, store_id="S1")
+    handoff = np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes(), b""
+    state = merchant_stage(None, *handoff).state
+    assert state[:3] == b"SM" + bytes([MERCHANT_STATE_VERSION]) and len(state) == MAX_MERCHANT_STATE_BYTES
+    assert merchant_stage(state, *handoff).features[0] == 0.0  # read back: one event, still within the lag
+    for damaged, code in (
+        (state[:-1], "state_truncated"),
+        (b"SF" + state[2:], "state_bad_magic"),
+        (state[:2] + bytes([MERCHANT_STATE_VERSION + 1]) + state[3:], "state_unsupported_version"),
+        (state[:10] + bytes([state[10] ^ 1]) + state[11:], "state_checksum_mismatch"),
+    ):
+        with pytest.raises(StateError) as raised:
+            merchant_stage(damaged, *handoff)
+        assert raised.value.code == code
+        assert "merchant state" in str(raised.value)
+
+
+def test_an_event_whose_tile_was_already_read_is_flagged() -> None:
+    merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
+
+    def handoff(minutes: float) -> tuple[bytes, bytes]:
+        event = make_event(minutes=minutes, store_id="S1")
+        return np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes(), b""
+
+    state = merchant_stage(None, *handoff(30)).state
+    assert not merchant_stage(state, *handoff(26)).read_too_late  # its tile (25-30) ends after minute 25
+    assert merchant_stage(state, *handoff(19)).read_too_late  # its tile (15-20) ended by minute 25: already read
+
+
+def test_the_customer_stage_walks_no_model_and_other_keyings_refuse_merchant_features(tmp_path: Path) -> None:
+    bundle, _ = synthetic_bundle(
+        tmp_path / "bundle", model_version="m", n_trees=2, n_rows=50, feature_names=EVERY_WINDOW.names
+    )
+    with pytest.raises(ConfigError, match="the merchant stage walks it"):
+        StreamStep(RULES, bundle, EVERY_WINDOW, max_out_of_orderness_ms=60_000, dedup_window_ms=86_400_000)
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
     features = (REPO_ROOT / "conf/base/parameters_features.yml").read_text()
     (conf / "base/parameters_features.yml").write_text(
         features.replace("    - amount_ratio\n", "    - amount_ratio\n    - merchant_count_1h\n")
     )
-    with pytest.raises(ConfigError, match="the stream keeps only the customer's state"):
+    assert load_config(conf).features.feature_set.merchant_names == ("merchant_count_1h",)
+    (conf / "base/stream.yml").write_text("stream:\n  keying: jvm\n")
+    with pytest.raises(ConfigError, match="the merchant stage needs stream.keying: mini_batch, not 'jvm'"):
         load_config(conf)
 
 

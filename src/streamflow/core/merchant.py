@@ -11,6 +11,9 @@ second keyed stage of the stream compute them as batch does (docs/adr/0012-two-e
 Memory is bounded: ``MERCHANT_STATE.itemsize`` bytes a merchant, whatever its volume. The ring
 holds ``MERCHANT_RING`` tiles: the window's ``TILES_PER_WINDOW`` behind the lag, and the tiles
 within the lag; so the lag is at most ``MAX_MERCHANT_LAG_MS``.
+
+Serialized (``encode_merchant_state``, the stream's merchant stage) it is the customer state's
+4-byte header with ``SM`` and ``MERCHANT_STATE_VERSION``, the record and a CRC32.
 """
 
 from __future__ import annotations
@@ -21,8 +24,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled, literally
+from streamflow.core.errors import StateError, StateVersionError
 from streamflow.core.features import FeatureSet, compute_features, merchant_feature, register_as
 from streamflow.core.signals import SIGNALS
+from streamflow.core.state import (
+    CRC_BYTES,
+    HEADER_BYTES,
+    STATE_BAD_CHECKSUM,
+    STATE_IMPOSSIBLE,
+    STATE_OTHER_VERSION,
+    STATE_READ,
+    STATE_TRUNCATED,
+    checksum_matches,
+    header_status,
+    seal,
+    state_error,
+    write_header,
+)
 from streamflow.core.windows import (
     MERCHANT_RING,
     N_WINDOWS,
@@ -31,6 +49,7 @@ from streamflow.core.windows import (
     WINDOW_LABELS,
     add_to_ring,
     ring_totals,
+    tile_of,
 )
 
 AMOUNT_UNITS = 1000  # amounts are summed as integer thousandths of the currency's unit
@@ -38,12 +57,17 @@ AMOUNT_UNITS = 1000  # amounts are summed as integer thousandths of the currency
 MERCHANT_STATE = np.dtype(
     [
         ("event_count", np.int64),
+        ("newest_event_ms", np.int64),  # the newest event time folded
         ("window_newest_tile", np.int64, (N_WINDOWS,)),  # per window: the newest tile seen
         ("window_counts", np.uint32, (N_WINDOWS, MERCHANT_RING)),  # events per tile, ring by tile % MERCHANT_RING
         ("window_amount_units", np.int64, (N_WINDOWS, MERCHANT_RING)),  # amount sums per tile, in AMOUNT_UNITS
     ]
 )
 MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)])
+MERCHANT_STATE_VERSION = 1
+_MAGIC_M = 77  # b"SM"
+_RECORD_BYTES = MERCHANT_STATE.itemsize
+MAX_MERCHANT_STATE_BYTES = HEADER_BYTES + _RECORD_BYTES + CRC_BYTES
 
 
 def merchant_params(lag_ms: int) -> NDArray[Any]:
@@ -63,6 +87,7 @@ def amount_units(amount: float) -> int:
 def fold_merchant(state: Any, time_ms: int, amount: float) -> None:
     """Fold one event into the merchant's ``state`` (in place), after its features were read."""
     state["event_count"] += 1
+    state["newest_event_ms"] = max(state["newest_event_ms"], time_ms)
     units = amount_units(amount)
     for window in range(N_WINDOWS):
         add_to_ring(
@@ -82,6 +107,54 @@ def merchant_window_totals(state: Any, window: int, time_ms: int, lag_ms: int) -
         state["window_newest_tile"], state["window_counts"], state["window_amount_units"], window, last_tile
     )
     return count, int(units)
+
+
+@compiled
+def read_too_late(state: Any, time_ms: int, lag_ms: int) -> bool:
+    """Whether an event at ``time_ms`` comes after a scored event read its tile: its features then differ from batch.
+
+    The newest folded event read the whole tiles that ended ``lag_ms`` before it; the shortest
+    window's tiles end first, so checking them suffices.
+    """
+    tile_end = (tile_of(0, time_ms) + 1) * TILE_LENGTHS_MS[0]
+    return bool(state["event_count"] > 0 and tile_end <= state["newest_event_ms"] - lag_ms)
+
+
+@compiled
+def encode_merchant_state(record_bytes: Any, out: Any) -> int:
+    """The serialized merchant state of the record held in ``record_bytes`` into ``out``; its size in bytes."""
+    write_header(out, _MAGIC_M, MERCHANT_STATE_VERSION)
+    out[HEADER_BYTES : HEADER_BYTES + _RECORD_BYTES] = record_bytes
+    return seal(out, HEADER_BYTES + _RECORD_BYTES)
+
+
+@compiled
+def decode_merchant_state(data: Any, record_bytes: Any) -> int:
+    """Read serialized ``data`` into ``record_bytes`` (empty ``data``: a new merchant); ``STATE_READ`` or why not."""
+    record_bytes[:] = 0
+    if data.shape[0] == 0:
+        return STATE_READ
+    status = header_status(data, _MAGIC_M, MERCHANT_STATE_VERSION)
+    if status != STATE_READ:
+        return status
+    end = HEADER_BYTES + _RECORD_BYTES
+    if data.shape[0] != end + CRC_BYTES:
+        return STATE_TRUNCATED
+    if not checksum_matches(data, end):
+        return STATE_BAD_CHECKSUM
+    record_bytes[:] = data[HEADER_BYTES:end]
+    state = record_bytes.view(MERCHANT_STATE)[0]
+    return STATE_READ if state["event_count"] >= 0 else STATE_IMPOSSIBLE
+
+
+def merchant_state_error(status: int) -> StateError:
+    """The coded error for a ``decode_merchant_state`` status other than ``STATE_READ``."""
+    if status == STATE_OTHER_VERSION:
+        return StateVersionError(
+            f"merchant state serialization version is not {MERCHANT_STATE_VERSION}: written by another "
+            "version of the job (docs/runbooks.md, 'Customer state from another version')"
+        )
+    return state_error(status, "merchant")
 
 
 def _merchant_window_features(window: int, label: str) -> None:

@@ -52,8 +52,8 @@ CUSTOMER_STATE = np.dtype(
 )
 STATE_VERSION = 3  # 2: before the windowed aggregates; 1: before the one definition
 _MAGIC_S, _MAGIC_F = 83, 70  # b"SF"
-_HEADER_BYTES = 4
-_CRC_BYTES = 4
+HEADER_BYTES = 4
+CRC_BYTES = 4
 
 
 def field_layout(record: np.dtype[Any], name: str) -> tuple[np.dtype[Any], int]:
@@ -65,7 +65,7 @@ def field_layout(record: np.dtype[Any], name: str) -> tuple[np.dtype[Any], int]:
 
 _RECENT_OFFSET = field_layout(CUSTOMER_STATE, "recent_times_ms")[1]
 _RECORD_BYTES = CUSTOMER_STATE.itemsize
-MAX_STATE_BYTES = _HEADER_BYTES + _RECORD_BYTES + _CRC_BYTES
+MAX_STATE_BYTES = HEADER_BYTES + _RECORD_BYTES + CRC_BYTES
 
 # what decode_state says of the bytes it reads
 STATE_READ, STATE_TRUNCATED, STATE_BAD_MAGIC, STATE_OTHER_VERSION, STATE_BAD_CHECKSUM, STATE_IMPOSSIBLE = range(6)
@@ -180,18 +180,47 @@ def is_possible(state: Any) -> bool:
 
 
 @compiled
+def write_header(out: Any, magic: int, version: int) -> None:
+    """A serialized state's 4-byte header: ``S``, the entity's ``magic`` letter, the version, 0."""
+    out[0] = _MAGIC_S
+    out[1] = magic
+    out[2] = version
+    out[3] = 0
+
+
+@compiled
+def seal(out: Any, end: int) -> int:
+    """Append the CRC32 of ``out[:end]``; the serialized size."""
+    out[end : end + CRC_BYTES].view(np.uint32)[0] = crc32(out[:end])
+    return int(end + CRC_BYTES)
+
+
+@compiled
+def header_status(data: Any, magic: int, version: int) -> int:
+    """``STATE_READ`` if ``data`` starts with the header of ``magic`` and ``version``, or why not."""
+    if data.shape[0] < HEADER_BYTES:
+        return STATE_TRUNCATED
+    if data[0] != _MAGIC_S or data[1] != magic:
+        return STATE_BAD_MAGIC
+    if data[2] != version or data[3] != 0:
+        return STATE_OTHER_VERSION
+    return STATE_READ
+
+
+@compiled
+def checksum_matches(data: Any, end: int) -> bool:
+    """Whether ``data`` is ``end`` bytes and their CRC32."""
+    return bool(data.shape[0] == end + CRC_BYTES and crc32(data[:end]) == data[end:].view(np.uint32)[0])
+
+
+@compiled
 def encode_state(record_bytes: Any, out: Any) -> int:
     """The serialized state of the record held in ``record_bytes`` into ``out``; its size in bytes."""
     state = record_bytes.view(CUSTOMER_STATE)[0]
     size = _RECENT_OFFSET + 8 * state["recent_count"]
-    out[0] = _MAGIC_S
-    out[1] = _MAGIC_F
-    out[2] = STATE_VERSION
-    out[3] = 0
-    out[_HEADER_BYTES : _HEADER_BYTES + size] = record_bytes[:size]
-    end = _HEADER_BYTES + size
-    out[end : end + _CRC_BYTES].view(np.uint32)[0] = crc32(out[:end])
-    return int(end + _CRC_BYTES)
+    write_header(out, _MAGIC_F, STATE_VERSION)
+    out[HEADER_BYTES : HEADER_BYTES + size] = record_bytes[:size]
+    return seal(out, HEADER_BYTES + size)
 
 
 @compiled
@@ -201,32 +230,29 @@ def decode_state(data: Any, record_bytes: Any) -> int:
     size = data.shape[0]
     if size == 0:
         return STATE_READ
-    if size < _HEADER_BYTES:
+    status = header_status(data, _MAGIC_F, STATE_VERSION)
+    if status != STATE_READ:
+        return status
+    if size < HEADER_BYTES + _RECENT_OFFSET + CRC_BYTES:
         return STATE_TRUNCATED
-    if data[0] != _MAGIC_S or data[1] != _MAGIC_F:
-        return STATE_BAD_MAGIC
-    if data[2] != STATE_VERSION or data[3] != 0:
-        return STATE_OTHER_VERSION
-    if size < _HEADER_BYTES + _RECENT_OFFSET + _CRC_BYTES:
-        return STATE_TRUNCATED
-    record_bytes[:_RECENT_OFFSET] = data[_HEADER_BYTES : _HEADER_BYTES + _RECENT_OFFSET]
+    record_bytes[:_RECENT_OFFSET] = data[HEADER_BYTES : HEADER_BYTES + _RECENT_OFFSET]
     state = record_bytes.view(CUSTOMER_STATE)[0]
     recent_count = state["recent_count"]
     if recent_count < 0 or recent_count > RECENT_CAPACITY:
         return STATE_IMPOSSIBLE
-    end = _HEADER_BYTES + _RECENT_OFFSET + 8 * recent_count
-    if size != end + _CRC_BYTES:
+    end = HEADER_BYTES + _RECENT_OFFSET + 8 * recent_count
+    if size != end + CRC_BYTES:
         return STATE_TRUNCATED
-    if crc32(data[:end]) != data[end:size].view(np.uint32)[0]:
+    if not checksum_matches(data, end):
         return STATE_BAD_CHECKSUM
-    record_bytes[_RECENT_OFFSET : _RECENT_OFFSET + 8 * recent_count] = data[_HEADER_BYTES + _RECENT_OFFSET : end]
+    record_bytes[_RECENT_OFFSET : _RECENT_OFFSET + 8 * recent_count] = data[HEADER_BYTES + _RECENT_OFFSET : end]
     return STATE_READ if is_possible(state) else STATE_IMPOSSIBLE
 
 
-def state_error(status: int) -> StateError:
-    """The coded error for a ``decode_state`` status other than ``STATE_READ``."""
+def state_error(status: int, entity: str = "customer") -> StateError:
+    """The coded error for a ``decode_state`` status other than ``STATE_READ`` (of ``entity``'s state)."""
     error_type, message = _STATE_ERRORS[status]
-    return error_type(message)
+    return error_type(message if entity == "customer" else f"{entity} state: {message}")
 
 
 def _crc_tables() -> NDArray[np.uint32]:

@@ -52,7 +52,7 @@ from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from streamflow.core import ContractConfig
+from streamflow.core import FEATURE_NAMES, ContractConfig
 from streamflow.core.forest import ModelBundle
 from streamflow.core.landing import split_lines
 from streamflow.devtools.kafka_benchmark import committed_alerts, measure_latency, prepare_topics, run_kafka
@@ -271,6 +271,7 @@ def synthetic_bundle(
     n_rows: int,
     alert_threshold: float = 0.5,
     random_state: int = 0,
+    feature_names: tuple[str, ...] = FEATURE_NAMES,
 ) -> tuple[ModelBundle, Any]:
     """A bundle of a forest fitted on standard normal rows, saved to ``folder``; the bundle and the forest.
 
@@ -281,7 +282,7 @@ def synthetic_bundle(
     from streamflow.datasets import ModelBundleDataset
     from streamflow.modeling.packaging import build_bundle
 
-    rows = np.random.default_rng(0).normal(size=(n_rows, 6))
+    rows = np.random.default_rng(0).normal(size=(n_rows, len(feature_names)))
     forest = IsolationForest(n_estimators=n_trees, random_state=random_state).fit(rows)
     bundle = build_bundle(
         forest,
@@ -291,6 +292,7 @@ def synthetic_bundle(
         score_normalisation={"low": 0.35, "high": 0.75},
         alert_threshold=alert_threshold,
         alpha=0.3,
+        feature_names=feature_names,
     )
     ModelBundleDataset(filepath=str(folder)).save(bundle)
     return bundle, forest

@@ -72,14 +72,15 @@ def build_bundle(
     score_normalisation: dict[str, float],
     alert_threshold: float,
     alpha: float,
+    feature_names: tuple[str, ...] | None = None,
 ) -> ModelBundle:
     """A verified ``ModelBundle`` for a fitted forest.
 
-    Its features are the ones the forest was fitted on (``feature_names_in_``); a forest fitted
-    on a plain array reads ``DEFAULT_FEATURES``.
+    Its features are ``feature_names``, else the ones the forest was fitted on
+    (``feature_names_in_``); a forest fitted on a plain array reads ``DEFAULT_FEATURES``.
     """
     arrays, denominator = forest_arrays(forest)
-    names = tuple(getattr(forest, "feature_names_in_", DEFAULT_FEATURES))
+    names = feature_names or tuple(getattr(forest, "feature_names_in_", DEFAULT_FEATURES))
     if len(names) != forest.n_features_in_:
         raise ValueError(f"the forest reads {forest.n_features_in_} features, not the {len(names)} of {names}")
     manifest = ModelManifest(

@@ -8,6 +8,7 @@ import org.apache.flink.api.common.operators.ProcessingTimeService.ProcessingTim
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 
@@ -20,6 +21,13 @@ import org.apache.flink.types.Row;
  * it holds {@code size} lines, every {@code allowLatencyMs} (all batches), before each checkpoint
  * barrier and at the end of the input. Since every batch leaves before the barrier, a checkpoint
  * never holds buffered lines: the operator keeps no state and exactly-once needs nothing more.
+ *
+ * <p>{@code stamped} (the two-entity job, ADR 0012): each line also gets its ingestion stamp, a
+ * number that grows with every line (the processing time in microseconds, or one more than the
+ * last stamp), and a batch is {@code [key, stamp, line, ...]}. After all batches have left, the
+ * operator emits a watermark equal to the last stamp: every line stamped at or below it has
+ * left. The merchant stage ({@link MerchantBatches}) orders by these stamps, so that each
+ * merchant sees its events in ingestion order, however the customer stage's batches interleave.
  */
 public final class MiniBatchLines extends AbstractStreamOperator<Row>
         implements OneInputStreamOperator<String, Row>, BoundedOneInput, ProcessingTimeCallback {
@@ -30,7 +38,10 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     private final int size;
     private final long allowLatencyMs;
     private final boolean originFirst;
+    private final boolean stamped;
     private transient List<List<String>> batches;
+    private transient long lastStamp;
+    private transient long lastWatermark;
 
     public MiniBatchLines(int shards, int size, long allowLatencyMs) {
         this(shards, size, allowLatencyMs, false);
@@ -41,6 +52,11 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
      * {@code KafkaLines}): the key is read after it, and the line travels whole.
      */
     public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean originFirst) {
+        this(shards, size, allowLatencyMs, originFirst, false);
+    }
+
+    /** With {@code stamped}, each line travels with its ingestion stamp, and watermarks follow the batches. */
+    public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean originFirst, boolean stamped) {
         if (shards < 1 || size < 1 || allowLatencyMs < 1) {
             throw new IllegalArgumentException("shards, size and allowLatencyMs must be positive");
         }
@@ -48,6 +64,7 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
         this.size = size;
         this.allowLatencyMs = allowLatencyMs;
         this.originFirst = originFirst;
+        this.stamped = stamped;
     }
 
     /** The shard of a customer id: CRC-32 of its UTF-8 bytes modulo {@code shards}. */
@@ -73,8 +90,10 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
         super.open();
         batches = new ArrayList<>(shards);
         for (int shard = 0; shard < shards; shard++) {
-            batches.add(new ArrayList<>(2 * size));
+            batches.add(new ArrayList<>(width() * size));
         }
+        lastStamp = Long.MIN_VALUE;
+        lastWatermark = Long.MIN_VALUE;
         getProcessingTimeService().scheduleWithFixedDelay(this, allowLatencyMs, allowLatencyMs);
     }
 
@@ -85,10 +104,22 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
         int shard = shardOf(key, shards);
         List<String> batch = batches.get(shard);
         batch.add(key);
+        if (stamped) {
+            lastStamp = Math.max(lastStamp + 1, getProcessingTimeService().getCurrentProcessingTime() * 1000);
+            batch.add(Long.toString(lastStamp));
+        }
         batch.add(line);
-        if (batch.size() >= 2 * size) {
+        if (batch.size() >= width() * size) {
             emit(shard);
         }
+    }
+
+    /** Buffered lines leave before a watermark passes them (the source's last, at the end of a bounded input). */
+    @Override
+    public void processWatermark(Watermark mark) throws Exception {
+        emitAll();
+        lastWatermark = Math.max(lastWatermark, mark.getTimestamp());
+        super.processWatermark(mark);
     }
 
     @Override
@@ -113,11 +144,19 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
         super.finish();
     }
 
+    private int width() {
+        return stamped ? 3 : 2;
+    }
+
     private void emitAll() {
         for (int shard = 0; shard < shards; shard++) {
             if (!batches.get(shard).isEmpty()) {
                 emit(shard);
             }
+        }
+        if (stamped && lastStamp > lastWatermark) {
+            lastWatermark = lastStamp;
+            output.emitWatermark(new Watermark(lastStamp));
         }
     }
 
