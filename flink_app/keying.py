@@ -216,16 +216,27 @@ def mini_batches(
     return _keyed_by_shard(batches, "mini-batches", lines)
 
 
-def merchant_batches(env: StreamExecutionEnvironment, accepted: DataStream, shards: int, size: int) -> KeyedStream:
-    """The customer stage's ``[store_id, stamp, payload, ...]`` arrays in batches keyed by shard of ``store_id``.
+def merchant_batches(accepted: DataStream, shards: int, size: int) -> KeyedStream:
+    """The customer stage's ``[store_id, stamp, payload, ...]`` arrays as batches keyed by shard of ``store_id``.
 
-    ``MerchantBatches.java``: each batch is ``[store_id, payload, ...]``, every merchant's events
-    in ingestion order (the stamps), released as the watermarks pass them.
+    ``MerchantShards.java`` splits each array by shard, ``keyBy`` sends each shard to its task,
+    and ``MerchantBatches.java`` (a keyed operator) holds a shard's events until the watermark
+    passes their stamps, then releases them in stamp order: ``[store_id, payload, ...]``. Its output
+    is already partitioned by shard, so the merchant stage reads it as a keyed stream without a
+    second shuffle (``reinterpretAsKeyedStream``).
     """
     gateway: Any = get_gateway()
-    operator = gateway.jvm.io.streamflow.flink.MerchantBatches(shards, size)
-    batches = accepted._j_data_stream.transform("merchant-batches", _with_shard(), operator)
-    return _keyed_by_shard(batches, "merchant-batches", accepted)
+    flink = gateway.jvm.io.streamflow.flink
+    split = accepted._j_data_stream.flatMap(flink.MerchantShards(shards)).returns(_with_shard())
+    split.uid("merchant-shards").name("merchant-shards")
+    key_type = Types.ROW([Types.STRING()]).get_java_type_info()
+    keyed = split.keyBy(gateway.jvm.KeyByKeySelector(), key_type)
+    released = keyed.transform("merchant-batches", _with_shard(), flink.MerchantBatches(size))
+    released.uid("merchant-batches").name("merchant-batches")
+    utils = gateway.jvm.org.apache.flink.streaming.api.datastream.DataStreamUtils
+    return KeyedStream(
+        utils.reinterpretAsKeyedStream(released, gateway.jvm.KeyByKeySelector(), key_type), BATCH_TYPE, accepted
+    )
 
 
 def _with_shard() -> Any:

@@ -14,8 +14,8 @@ from streamflow.core import (
     FEATURE_NAMES,
     ConfigError,
     ContractConfig,
-    FeaturesConfig,
     Event,
+    FeaturesConfig,
     RulesConfig,
     StateError,
     feature_set,
@@ -138,7 +138,8 @@ def test_merchant_state_round_trips_and_damaged_state_is_refused_with_a_code() -
     event = make_event(minutes=30, amount=12.5, store_id="S1")
     handoff = np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes(), b""
     state = merchant_stage(None, *handoff).state
-    assert state[:3] == b"SM" + bytes([MERCHANT_STATE_VERSION]) and len(state) == MAX_MERCHANT_STATE_BYTES
+    assert state[:3] == b"SM" + bytes([MERCHANT_STATE_VERSION])
+    assert len(state) == MAX_MERCHANT_STATE_BYTES
     assert merchant_stage(state, *handoff).features[0] == 0.0  # read back: one event, still within the lag
     for damaged, code in (
         (state[:-1], "state_truncated"),
@@ -178,7 +179,7 @@ def test_the_customer_stage_walks_no_model_and_other_keyings_refuse_merchant_fea
     )
     assert load_config(conf).features.feature_set.merchant_names == ("merchant_count_1h",)
     (conf / "base/stream.yml").write_text("stream:\n  keying: jvm\n")
-    with pytest.raises(ConfigError, match="the merchant stage needs stream.keying: mini_batch, not 'jvm'"):
+    with pytest.raises(ConfigError, match=r"the merchant stage needs stream\.keying: mini_batch, not 'jvm'"):
         load_config(conf)
 
 

@@ -18,15 +18,23 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from streamflow.core import FEATURE_NAMES
 from streamflow.core.forest import ModelBundle
 from streamflow.devtools.stream_benchmark import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.factories import sink_records
 from tests.flink_app.test_job_minicluster import expected_decisions
 from tests.flink_app.test_recovery import RUN_TIMEOUT_S, run, score_command, write_events
+from tests.flink_app.test_two_entities import (
+    TWO_ENTITY_FEATURES,
+    assert_stream_equals_batch,
+    batch_expectation,
+    conf_with_features,
+)
 
 
 class Rescaled(NamedTuple):
+    conf: Path
     lines: list[str]
     bundle: ModelBundle
     committed_before: int
@@ -66,11 +74,17 @@ def stop_with_savepoint(command: list[str], output: Path) -> tuple[str, str]:
     return savepoint, printed
 
 
-def _rescaled_run(base: Path, before: int, after: int, *, try_other_shards: bool = False) -> Rescaled:
+def _rescaled_run(
+    base: Path, before: int, after: int, *, try_other_shards: bool = False, names: tuple[str, ...] = FEATURE_NAMES
+) -> Rescaled:
     lines = write_events(base / "in", 100_000)  # long enough to be stopped mid-stream on a fast machine
-    bundle, _ = synthetic_bundle(base / "bundle", model_version="rescale-model", n_trees=30, n_rows=800)
+    bundle, _ = synthetic_bundle(
+        base / "bundle", model_version="rescale-model", n_trees=30, n_rows=800, feature_names=names
+    )
     output, checkpoints = base / "out", base / "checkpoints"
+    conf = conf_with_features(base / "conf-features", names)
     command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
+    command += ["--conf-dir", str(conf)]
     stopping = [*command, "--parallelism", str(before), "--savepoint-dir", str(base / "savepoints")]
     savepoint, stopped = stop_with_savepoint(stopping, output)
     committed_before = len(sink_records(output / "scored"))
@@ -85,6 +99,7 @@ def _rescaled_run(base: Path, before: int, after: int, *, try_other_shards: bool
     restored = run([*command, "--parallelism", str(after), *recover])
     assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-3000:]
     return Rescaled(
+        conf,
         lines,
         bundle,
         committed_before,
@@ -110,3 +125,16 @@ def test_a_restore_at_another_parallelism_keeps_every_customers_state(tmp_path: 
         record = got[expected["transaction_id"]]
         assert record["features"] == expected["features"]
         assert record["final_score"] == expected["final_score"]
+
+
+def test_a_restore_at_another_parallelism_keeps_every_merchants_state(tmp_path: Path) -> None:
+    """The two-entity job (ADR 0012): customer and merchant state, and events waiting for the merchant stage."""
+    result = _rescaled_run(tmp_path, 1, 2, names=TWO_ENTITY_FEATURES)
+    assert 0 < result.committed_before < len(result.lines)
+    assert "stopped with a savepoint" in result.stopped
+    scored_ids = [record["transaction_id"] for record in result.scored]
+    assert len(scored_ids) == len(set(scored_ids))
+    assert len(result.scored) + len(result.dlq) == len(result.lines)
+    batch = batch_expectation(result.lines, TWO_ENTITY_FEATURES, result.conf)
+    assert len(batch) == len(result.scored)
+    assert_stream_equals_batch(result.scored, batch, TWO_ENTITY_FEATURES, result.bundle)

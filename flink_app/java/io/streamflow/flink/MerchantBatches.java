@@ -6,138 +6,110 @@ import java.util.List;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.typeinfo.BasicArrayTypeInfo;
-import org.apache.flink.runtime.state.StateInitializationContext;
-import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
-import org.apache.flink.streaming.api.operators.BoundedOneInput;
+import org.apache.flink.streaming.api.operators.InternalTimer;
+import org.apache.flink.streaming.api.operators.InternalTimerService;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
-import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.api.operators.Triggerable;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.types.Row;
 
 /**
- * The customer stage's accepted events, gathered into mini-batches per shard of merchant ids in
- * ingestion order, for the merchant stage (ADR 0012).
+ * The customer stage's accepted events, per shard of merchant ids, released to the merchant stage
+ * in ingestion order (ADR 0012). A keyed operator: its key is the merchant shard.
  *
- * <p>Input: arrays {@code [merchant, stamp, payload, ...]}, the stamp being the line's ingestion
- * stamp from {@link MiniBatchLines} ({@code stamped}). Events wait here until a watermark passes
- * their stamp: by then every line ingested before them has left the customer stage, wherever its
- * batch was. They then leave sorted by stamp, as {@code Row(shard, [merchant, payload, ...])},
- * at most {@code size} a batch: each merchant's events in the order they were ingested. Events
- * still waiting at a checkpoint are kept in operator state.
+ * <p>Input: {@code Row(shard, [merchant, stamp, payload, ...])} from {@link MerchantShards}, the
+ * stamp being the line's ingestion stamp ({@link MiniBatchLines}, {@code stamped}). The events
+ * wait in the shard's keyed state until the watermark passes them: by then every line ingested
+ * before them has left the customer stage, whichever batch, task or channel it went through. An
+ * event-time timer at the newest stamp of each input record fires the release: the shard's
+ * waiting events up to the watermark leave sorted by stamp, as {@code Row(shard, [merchant,
+ * payload, ...])}, at most {@code size} a batch. So each merchant sees its events in the order they
+ * were ingested. Waiting events and timers are Flink state: checkpointed, and moved with their
+ * shard when the parallelism changes.
  */
 public final class MerchantBatches extends AbstractStreamOperator<Row>
-        implements OneInputStreamOperator<String[], Row>, BoundedOneInput {
+        implements OneInputStreamOperator<Row, Row>, Triggerable<Row, VoidNamespace> {
 
     private static final long serialVersionUID = 1L;
 
-    private final int shards;
     private final int size;
-    private transient List<Waiting> waiting;
-    private transient ListState<String[]> waitingState;
+    private transient ListState<String[]> waiting;
+    private transient InternalTimerService<VoidNamespace> timers;
 
-    public MerchantBatches(int shards, int size) {
-        if (shards < 1 || size < 1) {
-            throw new IllegalArgumentException("shards and size must be positive");
+    public MerchantBatches(int size) {
+        if (size < 1) {
+            throw new IllegalArgumentException("size must be positive");
         }
-        this.shards = shards;
         this.size = size;
     }
 
-    /** One event waiting for the watermark. */
-    private static final class Waiting {
-        final long stamp;
-        final String merchant;
-        final String payload;
-
-        Waiting(long stamp, String merchant, String payload) {
-            this.stamp = stamp;
-            this.merchant = merchant;
-            this.payload = payload;
-        }
-    }
-
     @Override
-    public void initializeState(StateInitializationContext context) throws Exception {
-        super.initializeState(context);
+    public void open() throws Exception {
+        super.open();
         ListStateDescriptor<String[]> descriptor =
                 new ListStateDescriptor<>("waiting-events", BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO);
-        waitingState = context.getOperatorStateStore().getListState(descriptor);
-        waiting = new ArrayList<>();
-        for (String[] entry : waitingState.get()) {
-            waiting.add(new Waiting(Long.parseLong(entry[1]), entry[0], entry[2]));
-        }
+        waiting = getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, descriptor);
+        timers = getInternalTimerService("merchant-release", VoidNamespaceSerializer.INSTANCE, this);
     }
 
     @Override
-    public void snapshotState(StateSnapshotContext context) throws Exception {
-        super.snapshotState(context);
-        List<String[]> entries = new ArrayList<>(waiting.size());
-        for (Waiting event : waiting) {
-            entries.add(new String[] {event.merchant, Long.toString(event.stamp), event.payload});
-        }
-        waitingState.update(entries);
-    }
-
-    @Override
-    public void processElement(StreamRecord<String[]> record) {
-        String[] triples = record.getValue();
+    public void processElement(StreamRecord<Row> record) throws Exception {
+        String[] triples = (String[]) record.getValue().getField(1);
+        long newest = Long.MIN_VALUE;
         for (int index = 0; index + 2 < triples.length; index += 3) {
-            waiting.add(new Waiting(Long.parseLong(triples[index + 1]), triples[index], triples[index + 2]));
+            long stamp = Long.parseLong(triples[index + 1]);
+            waiting.add(new String[] {triples[index], triples[index + 1], triples[index + 2]});
+            newest = Math.max(newest, stamp);
+        }
+        if (newest != Long.MIN_VALUE) {
+            timers.registerEventTimeTimer(VoidNamespace.INSTANCE, newest);
         }
     }
 
     @Override
-    public void processWatermark(Watermark mark) throws Exception {
-        release(mark.getTimestamp());
-        super.processWatermark(mark);
-    }
-
-    @Override
-    public void endInput() {
-        release(Long.MAX_VALUE);
-    }
-
-    @Override
-    public void finish() throws Exception {
-        release(Long.MAX_VALUE);
-        super.finish();
-    }
-
-    /** Emit, in stamp order, every waiting event stamped at or below {@code watermark}. */
-    private void release(long watermark) {
-        if (waiting.isEmpty()) {
+    public void onEventTime(InternalTimer<Row, VoidNamespace> timer) throws Exception {
+        long watermark = timers.currentWatermark();
+        Iterable<String[]> stored = waiting.get();
+        if (stored == null) { // released by an earlier timer of the shard
             return;
         }
-        waiting.sort(Comparator.comparingLong(event -> event.stamp)); // stable: equal stamps keep arrival order
-        int released = 0;
-        List<List<String>> batches = new ArrayList<>(shards);
-        for (int shard = 0; shard < shards; shard++) {
-            batches.add(new ArrayList<>());
+        List<String[]> events = new ArrayList<>();
+        for (String[] event : stored) {
+            events.add(event);
         }
-        for (Waiting event : waiting) {
-            if (event.stamp > watermark) {
+        events.sort(Comparator.comparingLong(event -> Long.parseLong(event[1]))); // stable: ties keep arrival order
+        String shard = (String) timer.getKey().getField(0);
+        List<String> batch = new ArrayList<>(2 * size);
+        int released = 0;
+        for (String[] event : events) {
+            if (Long.parseLong(event[1]) > watermark) {
                 break;
             }
-            int shard = MiniBatchLines.shardOf(event.merchant, shards);
-            List<String> batch = batches.get(shard);
-            batch.add(event.merchant);
-            batch.add(event.payload);
+            batch.add(event[0]);
+            batch.add(event[2]);
+            released++;
             if (batch.size() >= 2 * size) {
                 emit(shard, batch);
             }
-            released++;
         }
-        for (int shard = 0; shard < shards; shard++) {
-            if (!batches.get(shard).isEmpty()) {
-                emit(shard, batches.get(shard));
-            }
+        if (!batch.isEmpty()) {
+            emit(shard, batch);
         }
-        waiting.subList(0, released).clear();
+        if (released == events.size()) {
+            waiting.clear();
+        } else {
+            waiting.update(new ArrayList<>(events.subList(released, events.size())));
+        }
     }
 
-    private void emit(int shard, List<String> batch) {
-        output.collect(new StreamRecord<>(Row.of(Integer.toString(shard), batch.toArray(new String[0]))));
+    @Override
+    public void onProcessingTime(InternalTimer<Row, VoidNamespace> timer) {}
+
+    private void emit(String shard, List<String> batch) {
+        output.collect(new StreamRecord<>(Row.of(shard, batch.toArray(new String[0]))));
         batch.clear();
     }
 }

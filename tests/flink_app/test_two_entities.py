@@ -1,0 +1,127 @@
+"""The two-entity job on a real MiniCluster: merchant features in the model, batch and stream equal bit for bit.
+
+With a merchant feature in ``features.model`` the job runs two keyed stages (ADR 0012): the
+customer stage (parse, dedup, customer state, rules) and the merchant stage (merchant state,
+the model, the records), the second fed in ingestion order by ``MerchantBatches``. The stream is
+a generated one with malformed lines, read from three files, under the default mini-batching.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flink_app.config import load_config
+
+from streamflow.core import FEATURE_NAMES, ContractConfig, feature_set
+from streamflow.core.forest import ModelBundle
+from streamflow.devtools.stream_benchmark import synthetic_bundle
+from streamflow.generator import GeneratorConfig, generate_stream
+from streamflow.medallion.silver import deduplicate, parse_payloads
+from streamflow.modeling.features import replay_features
+from tests.conftest import REPO_ROOT
+from tests.factories import sink_records
+from tests.flink_app.test_job_minicluster import LATE_CUSTOMER, expected_decisions, out_of_order_lines
+
+MERCHANT_FEATURES = ("merchant_count_1h", "merchant_amount_mean_1d", "merchant_count_7d")
+TWO_ENTITY_FEATURES = (*FEATURE_NAMES, *MERCHANT_FEATURES)
+
+
+def conf_with_features(folder: Path, names: tuple[str, ...]) -> Path:
+    """A copy of the project's configuration whose model reads ``names``."""
+    shutil.copytree(REPO_ROOT / "conf", folder, ignore=shutil.ignore_patterns("local"))
+    features = folder / "base/parameters_features.yml"
+    listed = "".join(f"    - {name}\n" for name in names[len(FEATURE_NAMES) :])
+    features.write_text(features.read_text().replace("    - amount_ratio\n", f"    - amount_ratio\n{listed}"))
+    return folder
+
+
+def batch_expectation(lines: list[str], names: tuple[str, ...], conf: Path) -> Any:
+    """The feature table the Kedro features pipeline computes from the lines' silver (merchant features included)."""
+    payloads = [line.encode() for line in lines]
+    parsed, positions, _, _ = parse_payloads(payloads, ContractConfig())
+    silver, _ = deduplicate(parsed.assign(source_file="events.jsonl", line_number=[p + 1 for p in positions]))
+    config = load_config(conf)
+    return replay_features(silver, config.rules, feature_set(names), config.features.merchant_lag_ms).set_index(
+        "transaction_id"
+    )
+
+
+def assert_stream_equals_batch(
+    scored: list[dict[str, Any]], batch: Any, names: tuple[str, ...], bundle: ModelBundle
+) -> None:
+    """Every scored record's features, rules score and final score are the batch table's, bit for bit."""
+    assert scored
+    for record in scored:
+        row = batch.loc[record["transaction_id"]]
+        vector = [record["features"][name] for name in names]
+        assert vector == row[list(names)].tolist(), record["transaction_id"]
+        assert record["rules_score"] == row["rules_score"]
+        assert record["final_score"] == bundle.blend(bundle.ml_score(vector), row["rules_score"])
+
+
+@pytest.fixture(scope="module")
+def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("two-entities")
+    stream = generate_stream(
+        GeneratorConfig.from_dict({"n_events": 3_000, "days": 2, "n_stores": 60, "malformed_rate": 0.02}, ["S00007"]),
+        ContractConfig(),
+    )
+    lines = [line for text in stream.partitions.values() for line in text.splitlines()]
+    lines += out_of_order_lines(lines)
+    (base / "in").mkdir()
+    thirds = [lines[: len(lines) // 3], lines[len(lines) // 3 : 2 * len(lines) // 3], lines[2 * len(lines) // 3 :]]
+    for index, part in enumerate(thirds):
+        (base / "in" / f"events-{index}.jsonl").write_text("\n".join(part) + "\n", encoding="utf-8")
+    bundle, _ = synthetic_bundle(
+        base / "bundle",
+        model_version="two-entity-model",
+        n_trees=30,
+        n_rows=800,
+        alert_threshold=0.3,
+        feature_names=TWO_ENTITY_FEATURES,
+    )
+    conf = conf_with_features(base / "conf", TWO_ENTITY_FEATURES)
+    command = [sys.executable, "-m", "flink_app", "score", "--input", str(base / "in"), "--output", str(base / "out")]
+    command += ["--model", str(base / "bundle"), "--checkpoint-dir", str(base / "checkpoints"), "--conf-dir", str(conf)]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return {
+        "lines": lines,
+        "bundle": bundle,
+        "conf": conf,
+        "stdout": result.stdout,
+        "scored": sink_records(base / "out" / "scored"),
+        "alerts": sink_records(base / "out" / "alerts"),
+        "dlq": sink_records(base / "out" / "dlq"),
+    }
+
+
+def test_every_line_is_scored_once_or_dead_lettered_with_its_code(two_entity_run: dict[str, Any]) -> None:
+    scored, lines = two_entity_run["scored"], two_entity_run["lines"]
+    assert len({record["transaction_id"] for record in scored}) == len(scored)
+    assert len(scored) + len(two_entity_run["dlq"]) == len(lines)
+    assert "every event scored or dead-lettered" in two_entity_run["stdout"]
+    _, _, expected_codes = expected_decisions(lines, None)
+    assert sorted(record["error_code"] for record in two_entity_run["dlq"]) == sorted(expected_codes)
+    assert [record["late"] for record in scored].count(True) == 1  # T-OOO-3, as in the customer-only job
+
+
+def test_merchant_and_customer_features_and_scores_equal_the_batch_table(two_entity_run: dict[str, Any]) -> None:
+    batch = batch_expectation(two_entity_run["lines"], TWO_ENTITY_FEATURES, two_entity_run["conf"])
+    batch = batch[batch["customer_id"] != LATE_CUSTOMER]
+    scored = [record for record in two_entity_run["scored"] if record["customer_id"] != LATE_CUSTOMER]
+    assert {record["transaction_id"] for record in scored} == set(batch.index)
+    assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, two_entity_run["bundle"])
+    assert batch["merchant_count_1h"].gt(0).mean() > 0.5  # the merchant features are not all empty
+
+
+def test_alerts_come_from_the_merchant_stage_with_reasons_and_top_features(two_entity_run: dict[str, Any]) -> None:
+    alerting = {record["transaction_id"] for record in two_entity_run["scored"] if record["alert"]}
+    alerts = two_entity_run["alerts"]
+    assert alerts
+    assert {alert["transaction_id"] for alert in alerts} == alerting
+    assert all(alert["model_version"] == "two-entity-model" and len(alert["top_features"]) == 3 for alert in alerts)
+    assert all(len(alert["reasons"]) == len(alert["fired_rules"]) for alert in alerts)
