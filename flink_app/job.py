@@ -71,6 +71,7 @@ from streamflow.core import (
     parse_event,
 )
 from streamflow.core.errors import ConfigError
+from streamflow.core.features import FeaturesConfig
 from streamflow.core.forest import ModelBundle, ModelError
 from streamflow.core.merchant import MERCHANT_STATE_VERSION
 from streamflow.core.state import STATE_VERSION
@@ -147,7 +148,7 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         # restart it starts again from the first event.
         self._clock = EventClock(self._bound_ms)
         self._features = self._features_config.feature_set  # compiled here, in the task's interpreter
-        self._bundle, problem = load_bundle(self._model, self._features.names, required=self._model_required)
+        self._bundle, problem = load_bundle(self._model, self._features_config, required=self._model_required)
         if self._bundle is not None:
             warm_up(self._bundle)
         self._step = StreamStep(
@@ -397,7 +398,7 @@ class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
     def open(self, runtime_context: RuntimeContext) -> None:
         """Create the state handles, load and warm up the bundle, register the metrics."""
         features = self._features_config.feature_set
-        self._bundle, _ = load_bundle(self._model, features.names, required=self._model_required)
+        self._bundle, _ = load_bundle(self._model, self._features_config, required=self._model_required)
         if self._bundle is not None:
             warm_up(self._bundle)
         self._step = MerchantStep(self._bundle, features, merchant_lag_ms=self._features_config.merchant_lag_ms)
@@ -527,12 +528,12 @@ class FlinkCounters:
 
 
 def load_bundle(
-    model: str | ModelBundle | None, features: tuple[str, ...], *, required: bool
+    model: str | ModelBundle | None, features: FeaturesConfig, *, required: bool
 ) -> tuple[ModelBundle | None, ModelError | None]:
     """The model bundle and ``None``; or, for rules only, ``None`` and why a configured bundle is unusable.
 
-    A bundle trained on other ``features`` than the configured ones is unusable
-    (``model_feature_mismatch``).
+    A bundle trained on other ``features`` than the configured ones, or on merchant features
+    behind another lag, is unusable (``model_feature_mismatch``).
 
     Rules only is said loudly (an error in the log; the job's ``model_load_failed`` gauge), and
     refused with :class:`ModelRequiredError` when ``required``: a missing, corrupt or tampered
@@ -545,7 +546,7 @@ def load_bundle(
         return None, None
     try:
         bundle = model if isinstance(model, ModelBundle) else ModelBundle.load(model)
-        bundle.check_features(features)
+        bundle.check_features(features.model, features.merchant_lag_ms)
     except ModelError as error:
         if required:
             raise ModelRequiredError(f"model bundle {model} is unusable ({error.code}): {error}") from error
@@ -563,7 +564,7 @@ def compile_scoring(config: StreamConfig, model: str | None) -> str:
     compiling it (about 20 s) at every start.
     """
     features = config.features.feature_set
-    bundle, _ = load_bundle(model, features.names, required=model is not None)
+    bundle, _ = load_bundle(model, config.features, required=model is not None)
     if bundle is not None:
         warm_up(bundle)
     event_time = config.job.event_time
@@ -604,8 +605,7 @@ def build_job(
     configured bundle could not be used (the job then scores with rules only).
     """
     job = config.job
-    names = config.features.model
-    bundle, problem = load_bundle(model, names, required=job.model.required)  # fail at start, not in a task
+    bundle, problem = load_bundle(model, config.features, required=job.model.required)  # fail at start, not in a task
     model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     batching = job.mini_batch

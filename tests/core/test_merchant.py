@@ -21,6 +21,7 @@ from streamflow.core import (
     feature_set,
     merchant_replay,
 )
+from streamflow.core.forest import ModelBundle, ModelFeatureError
 from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION
 from streamflow.core.signals import EVENT_INPUT, event_input_of
 from streamflow.core.windows import WINDOW_LABELS
@@ -187,3 +188,16 @@ def test_the_lag_is_bounded_by_the_ring() -> None:
     assert FeaturesConfig.from_dict({"merchant_lag_minutes": 15}).merchant_lag_ms == 900_000
     with pytest.raises(ConfigError, match=r"merchant_lag_minutes must be within 0\.\.15"):
         FeaturesConfig.from_dict({"merchant_lag_minutes": 16})
+
+
+def test_a_bundle_records_its_merchant_lag_and_refuses_another(tmp_path: Path) -> None:
+    names = (*FEATURE_NAMES, "merchant_count_1h")
+    bundle, _ = synthetic_bundle(tmp_path / "b", model_version="m", n_trees=2, n_rows=50, feature_names=names)
+    assert bundle.manifest.merchant_lag_ms == FeaturesConfig().merchant_lag_ms
+    assert ModelBundle.load(tmp_path / "b").manifest.merchant_lag_ms == FeaturesConfig().merchant_lag_ms
+    bundle.check_features(names, FeaturesConfig().merchant_lag_ms)
+    with pytest.raises(ModelFeatureError, match=r"5 minutes behind the event.*merchant_lag_minutes is 10"):
+        bundle.check_features(names, 600_000)
+    customer_only, _ = synthetic_bundle(tmp_path / "c", model_version="c", n_trees=2, n_rows=50)
+    assert customer_only.manifest.merchant_lag_ms is None
+    customer_only.check_features(FEATURE_NAMES, 600_000)  # it reads no merchant feature

@@ -113,6 +113,8 @@ class ModelManifest:
     denominator: float
     n_trees: int
     format_version: int = BUNDLE_FORMAT_VERSION
+    # features.merchant_lag_minutes (in ms) the merchant features were computed with; None: the model reads none
+    merchant_lag_ms: int | None = None
 
     def __post_init__(self) -> None:
         for key, value in (("alpha", self.alpha), ("alert_threshold", self.alert_threshold)):
@@ -218,17 +220,30 @@ class ModelBundle:
         self._norm_span = high - low if high > low else 1.0
         self._one_row_walker: _OneRow | None = None
 
-    def check_features(self, names: tuple[str, ...]) -> None:
-        """Refuse to score features other than the ones the model was trained on, in its order.
+    def check_features(self, names: tuple[str, ...], merchant_lag_ms: int | None = None) -> None:
+        """Refuse to score features other than the ones the model was trained on, in its order, the same way.
+
+        Args:
+            names: The configured features (``features.model``).
+            merchant_lag_ms: The configured ``features.merchant_lag_minutes`` in ms (``None``: not checked).
 
         Raises:
-            ModelFeatureError: The bundle's ``feature_names`` are not ``names``.
+            ModelFeatureError: The bundle's ``feature_names`` are not ``names``, or its merchant
+                features were computed behind another lag.
 
         """
-        if tuple(self.manifest.feature_names) != tuple(names):
+        manifest = self.manifest
+        if tuple(manifest.feature_names) != tuple(names):
             raise ModelFeatureError(
-                f"model {self.manifest.model_version} expects features {list(self.manifest.feature_names)}, "
+                f"model {manifest.model_version} expects features {list(manifest.feature_names)}, "
                 f"the configured features are {list(names)} (features.model); retrain the model"
+            )
+        trained_lag = manifest.merchant_lag_ms
+        if trained_lag is not None and merchant_lag_ms is not None and trained_lag != merchant_lag_ms:
+            raise ModelFeatureError(
+                f"model {manifest.model_version} read merchant features {trained_lag / 60_000:g} minutes behind "
+                f"the event, the configured features.merchant_lag_minutes is {merchant_lag_ms / 60_000:g}; "
+                "set it back or retrain the model"
             )
 
     def __getstate__(self) -> dict[str, Any]:

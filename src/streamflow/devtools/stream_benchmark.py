@@ -1,7 +1,8 @@
 """Stream throughput on one input, three ways, each on its own local MiniCluster.
 
 (a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python function here),
-(b) the scoring job with rules and the model bundle, (d) the same job from Kafka to Kafka, exactly-once,
+(b) the scoring job with rules and the model bundle, (e) the two-entity job (``TWO_ENTITY_FEATURES``: merchant
+features too, so a customer stage and a merchant stage, ADR 0012), (d) the same job from Kafka to Kafka, exactly-once,
 on a local broker, with the end-to-end latency of its alerts (``kafka_benchmark``), (c) the same job
 scoring each event with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
 scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
@@ -28,13 +29,14 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
-from flink_app.config import DEFAULT_CONF_DIR, load_config
+from flink_app.config import DEFAULT_CONF_DIR, StreamConfig, load_config
 from flink_app.job import (
     Outputs,
     ScoreEvents,
@@ -42,6 +44,7 @@ from flink_app.job import (
     ScoringFunction,
     _file_sink,
     build_job,
+    compile_scoring,
     file_source,
     stream_environment,
 )
@@ -52,23 +55,34 @@ from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from streamflow.core import FEATURE_NAMES, ContractConfig
+from streamflow.core import FEATURE_NAMES, ContractConfig, FeaturesConfig
 from streamflow.core.forest import ModelBundle
 from streamflow.core.landing import split_lines
 from streamflow.devtools.kafka_benchmark import committed_alerts, measure_latency, prepare_topics, run_kafka
 from streamflow.generator import GeneratorConfig, generate_stream
 
 MODULE = "streamflow.devtools.stream_benchmark"  # each variant runs in a fresh process: python -m MODULE
-VARIANTS = ("counter", "job", "kafka", "sklearn")
+VARIANTS = ("counter", "job", "merchants", "kafka", "sklearn")
 # scikit-learn takes milliseconds per single-row call: (c) reads the first lines of the same input
 INPUT_FILES = {
     "counter": "events.jsonl",
     "job": "events.jsonl",
+    "merchants": "events.jsonl",
     "kafka": "events.jsonl",
     "sklearn": "events_head.jsonl",
 }
-GOALS = {"job/counter": 0.5, "job/sklearn": 20.0}  # job/sklearn against the (c) ceiling unless (c) runs
-RATIOS = ("kafka/counter", "kafka/job")  # (d) beside (a) and (b): what Kafka in and out, exactly-once, costs
+# the job's six features and the merchant's count and mean amount over the hour, the day and the week
+TWO_ENTITY_FEATURES = (
+    *FEATURE_NAMES,
+    *(f"merchant_{aggregate}_{window}" for window in ("1h", "1d", "7d") for aggregate in ("count", "amount_mean")),
+)
+# job/sklearn against the (c) ceiling unless (c) runs
+GOALS = {"job/counter": 0.5, "merchants/counter": 0.5, "job/sklearn": 20.0}
+RATIOS = (
+    "merchants/job",
+    "kafka/counter",
+    "kafka/job",
+)  # (d) beside (a) and (b): what Kafka in and out, exactly-once, costs
 CACHE_FLUSH_BYTES = 4 << 20  # twice a core's L2 here: written between events for the cold-cache figure
 COLD_LINES = 20_000
 # The job writes ~100 MB of scored records (the counter ~3 MB): on a slow disk, the file sinks'
@@ -130,6 +144,8 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, f
         _file_sink(counts, str(output_dir / "scored"), "scored", config.job)
     else:
         model: Any = str(workdir / "bundle")
+        if variant == "merchants":
+            config, model = two_entity_config(config), str(workdir / "bundle-merchants")
         if variant == "sklearn":
             forest = pickle.loads((workdir / "forest.pkl").read_bytes())  # nosec B301 - pickled by prepare() in this run
             model = SklearnBundle(ModelBundle.load(workdir / "bundle"), forest)
@@ -140,6 +156,11 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, f
     if variant == "counter":
         return net_seconds, float((output_dir / "steady.txt").read_text(encoding="utf-8"))
     return net_seconds, scoring_span_seconds(output_dir / "scored")
+
+
+def two_entity_config(config: StreamConfig) -> StreamConfig:
+    """``config`` with the model reading ``TWO_ENTITY_FEATURES``."""
+    return replace(config, features=FeaturesConfig.from_dict({"model": list(TWO_ENTITY_FEATURES)}))
 
 
 def scoring_span_seconds(scored_dir: Path) -> float:
@@ -260,7 +281,16 @@ def prepare(workdir: Path, n_events: int, n_sklearn_events: int) -> dict[str, in
     (workdir / INPUT_FILES["sklearn"]).write_text("\n".join(head) + "\n", encoding="utf-8")
     _, forest = synthetic_bundle(workdir / "bundle", model_version="bench", n_trees=100, n_rows=5000, random_state=42)
     (workdir / "forest.pkl").write_bytes(pickle.dumps(forest))
-    return {"counter": len(lines), "job": len(lines), "kafka": len(lines), "sklearn": len(head)}
+    synthetic_bundle(
+        workdir / "bundle-merchants", model_version="bench", n_trees=100, n_rows=5000, feature_names=TWO_ENTITY_FEATURES
+    )
+    return {
+        "counter": len(lines),
+        "job": len(lines),
+        "merchants": len(lines),
+        "kafka": len(lines),
+        "sklearn": len(head),
+    }
 
 
 def synthetic_bundle(
@@ -306,8 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sklearn-events", type=int, default=10_000, help="lines (c) scores (it is slow)")
     parser.add_argument(
         "--variants",
-        default="counter,job,kafka",
-        help="which of counter,job,kafka,sklearn to run (sklearn: importing scipy deadlocks in thread mode; README)",
+        default="counter,job,merchants,kafka",
+        help="which of counter,job,merchants,kafka,sklearn to run (sklearn: scipy deadlocks in thread mode; README)",
     )
     parser.add_argument(
         "--tmp-root",
@@ -335,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         n_lines = prepare(workdir, args.events, args.sklearn_events)
         python_work_seconds(workdir, limit=1000)  # compiles the numba code into its cache, as an image build would
+        compile_scoring(two_entity_config(load_config(DEFAULT_CONF_DIR)), str(workdir / "bundle-merchants"))
         chosen = [variant for variant in VARIANTS if variant in args.variants.split(",")]
         broker = stack.enter_context(LocalKafka(workdir / "kafka")) if "kafka" in chosen else None
         landed = split_lines((workdir / INPUT_FILES["kafka"]).read_bytes())
@@ -367,7 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Stream throughput on {n_lines['job']:,} events, (c) on the first {n_lines['sklearn']:,} "
         f"(median of {args.repeats}; events / Flink net runtime, thread mode)"
     )
-    names = ("(a) bare keyed counter", "(b) scoring job", "(d) job, Kafka to Kafka", "(c) job + sklearn")
+    names = (
+        "(a) bare keyed counter",
+        "(b) scoring job",
+        "(e) two-entity job",
+        "(d) job, Kafka to Kafka",
+        "(c) job + sklearn",
+    )
     labels = dict(zip(VARIANTS, names, strict=True))
     for variant in chosen:
         runs = ", ".join(f"{value:,.0f}" for value in rates[variant])
@@ -402,9 +439,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "met" if ratio >= goal else "NOT met"
             paired = _paired(rates, top, bottom)
             print(f"  {name:<24} {ratio:>10.2f}          goal: at least {goal:g}  {verdict}{paired}")
-    if "job" in steady and "counter" in steady:
-        ratio = statistics.median(steady["job"]) / statistics.median(steady["counter"])
-        print(f"  {'job/counter steady':<24} {ratio:>10.2f}          {_paired(steady, 'job', 'counter').strip()}")
+    for top in ("job", "merchants"):
+        if top in steady and "counter" in steady:
+            ratio = statistics.median(steady[top]) / statistics.median(steady["counter"])
+            print(f"  {top + '/counter steady':<24} {ratio:>10.2f}          {_paired(steady, top, 'counter').strip()}")
     for name in RATIOS:
         top, bottom = name.split("/")
         if top in median and bottom in median:

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
-from streamflow.core.features import DEFAULT_FEATURES
+from streamflow.core.features import DEFAULT_FEATURES, MERCHANT_FEATURES, FeaturesConfig
 from streamflow.core.forest import LEAF, ModelBundle, ModelManifest, arrays_sha256
 
 
@@ -73,11 +73,13 @@ def build_bundle(
     alert_threshold: float,
     alpha: float,
     feature_names: tuple[str, ...] | None = None,
+    merchant_lag_ms: int = FeaturesConfig().merchant_lag_ms,
 ) -> ModelBundle:
     """A verified ``ModelBundle`` for a fitted forest.
 
     Its features are ``feature_names``, else the ones the forest was fitted on
-    (``feature_names_in_``); a forest fitted on a plain array reads ``DEFAULT_FEATURES``.
+    (``feature_names_in_``); a forest fitted on a plain array reads ``DEFAULT_FEATURES``. A model
+    that reads merchant features records the ``merchant_lag_ms`` they were computed with.
     """
     arrays, denominator = forest_arrays(forest)
     names = feature_names or tuple(getattr(forest, "feature_names_in_", DEFAULT_FEATURES))
@@ -86,6 +88,7 @@ def build_bundle(
     manifest = ModelManifest(
         model_version=model_version,
         feature_names=names,
+        merchant_lag_ms=merchant_lag_ms if MERCHANT_FEATURES.intersection(names) else None,
         training_window=training_window,
         training_rows=training_rows,
         score_normalisation=score_normalisation,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
+from streamflow.core import FeaturesConfig
 from streamflow.core.forest import ModelBundle
 from streamflow.modeling.packaging import build_bundle
 from streamflow.modeling.scoring import score_frame, threshold_for_alert_rate
@@ -18,14 +21,16 @@ def package_model(
     split_window: dict[str, str],
     alpha: float,
     target_alert_rate: float,
+    features: dict[str, Any] | None = None,
 ) -> ModelBundle:
     """The portable bundle, calibrated on the training window (no labels).
 
     The score normalisation maps the training window's median anomaly score to 0 and its
     maximum to 1; the alert threshold is the blended score that ``target_alert_rate`` of
-    the training window reaches.
+    the training window reaches. The manifest records the merchant features' lag (``features``).
     """
     window = {"start": split_window["train_start"], "end": split_window["train_end"]}
+    lag_ms = FeaturesConfig.from_dict(features).merchant_lag_ms
     draft = build_bundle(
         isolation_forest,
         model_version="draft",
@@ -34,6 +39,7 @@ def package_model(
         score_normalisation={"low": 0.0, "high": 1.0},
         alert_threshold=1.0,
         alpha=alpha,
+        merchant_lag_ms=lag_ms,
     )
     anomaly = -draft.score_samples(feature_matrix(train_features, draft.manifest.feature_names))
     normalisation = {"low": float(np.median(anomaly)), "high": float(anomaly.max())}
@@ -45,6 +51,7 @@ def package_model(
         score_normalisation=normalisation,
         alert_threshold=1.0,
         alpha=alpha,
+        merchant_lag_ms=lag_ms,
     )
     threshold = threshold_for_alert_rate(
         score_frame(train_features, calibrated)["final_score"].to_numpy(), target_alert_rate
@@ -57,4 +64,5 @@ def package_model(
         score_normalisation=normalisation,
         alert_threshold=threshold,
         alpha=alpha,
+        merchant_lag_ms=lag_ms,
     )

@@ -17,6 +17,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "split_window",
                     "params:training.alpha",
                     "params:training.target_alert_rate",
+                    "params:features",
                 ],
                 "model_bundle",
                 name="package_model_node",

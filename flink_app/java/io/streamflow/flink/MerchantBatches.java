@@ -1,6 +1,7 @@
 package io.streamflow.flink;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import org.apache.flink.api.common.state.ListState;
@@ -80,17 +81,24 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
         for (String[] event : stored) {
             events.add(event);
         }
-        events.sort(Comparator.comparingLong(event -> Long.parseLong(event[1]))); // stable: ties keep arrival order
+        long[] stamps = new long[events.size()];
+        Integer[] order = new Integer[events.size()];
+        for (int index = 0; index < stamps.length; index++) {
+            stamps[index] = Long.parseLong(events.get(index)[1]);
+            order[index] = index;
+        }
+        Arrays.sort(order, Comparator.comparingLong(index -> stamps[index])); // stable: ties keep arrival order
         String shard = (String) timer.getKey().getField(0);
         List<String> batch = new ArrayList<>(2 * size);
-        int released = 0;
-        for (String[] event : events) {
-            if (Long.parseLong(event[1]) > watermark) {
-                break;
+        List<String[]> still = new ArrayList<>();
+        for (Integer index : order) {
+            String[] event = events.get(index);
+            if (stamps[index] > watermark) {
+                still.add(event);
+                continue;
             }
             batch.add(event[0]);
             batch.add(event[2]);
-            released++;
             if (batch.size() >= 2 * size) {
                 emit(shard, batch);
             }
@@ -98,10 +106,10 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
         if (!batch.isEmpty()) {
             emit(shard, batch);
         }
-        if (released == events.size()) {
+        if (still.isEmpty()) {
             waiting.clear();
         } else {
-            waiting.update(new ArrayList<>(events.subList(released, events.size())));
+            waiting.update(still);
         }
     }
 
