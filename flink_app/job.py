@@ -629,7 +629,7 @@ def build_job(
         scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}").name("score-mini-batches")
         scorer = scoring
         if two_entities:  # the merchant stage scores (ADR 0012)
-            merchants = merchant_batches(scoring, batching.shards, batching.size)
+            merchants = merchant_batches(scoring, batching.shards, batching.size, batching.allow_latency_ms)
             scorer = merchants.process(ScoreMerchants(config, model), output_type=BATCH_TYPE)
             scorer = scorer.uid(f"score-merchants-v{MERCHANT_STATE_VERSION}").name("score-merchants")
         scored, alerts = explode_lines(scorer), scorer.get_side_output(ALERTS)

@@ -216,12 +216,13 @@ def mini_batches(
     return _keyed_by_shard(batches, "mini-batches", lines)
 
 
-def merchant_batches(accepted: DataStream, shards: int, size: int) -> KeyedStream:
+def merchant_batches(accepted: DataStream, shards: int, size: int, release_every_ms: int) -> KeyedStream:
     """The customer stage's ``[store_id, stamp, payload, ...]`` arrays as batches keyed by shard of ``store_id``.
 
     ``MerchantShards.java`` splits each array by shard, ``keyBy`` sends each shard to its task,
     and ``MerchantBatches.java`` (a keyed operator) holds a shard's events until the watermark
-    passes their stamps, then releases them in stamp order: ``[store_id, payload, ...]``. Its output
+    passes their stamps (checked every ``release_every_ms`` of stamps), then releases them in stamp
+    order: ``[store_id, payload, ...]``. Its output
     is already partitioned by shard, so the merchant stage reads it as a keyed stream without a
     second shuffle (``reinterpretAsKeyedStream``).
     """
@@ -231,7 +232,7 @@ def merchant_batches(accepted: DataStream, shards: int, size: int) -> KeyedStrea
     split.uid("merchant-shards").name("merchant-shards")
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
     keyed = split.keyBy(gateway.jvm.KeyByKeySelector(), key_type)
-    released = keyed.transform("merchant-batches", _with_shard(), flink.MerchantBatches(size))
+    released = keyed.transform("merchant-batches", _with_shard(), flink.MerchantBatches(size, release_every_ms))
     released.uid("merchant-batches").name("merchant-batches")
     utils = gateway.jvm.org.apache.flink.streaming.api.datastream.DataStreamUtils
     return KeyedStream(

@@ -25,7 +25,7 @@ import org.apache.flink.types.Row;
  * stamp being the line's ingestion stamp ({@link MiniBatchLines}, {@code stamped}). The events
  * wait in the shard's keyed state until the watermark passes them: by then every line ingested
  * before them has left the customer stage, whichever batch, task or channel it went through. An
- * event-time timer at the newest stamp of each input record fires the release: the shard's
+ * event-time timer at or after the newest stamp of each input record fires the release: the shard's
  * waiting events up to the watermark leave sorted by stamp, as {@code Row(shard, [merchant,
  * payload, ...])}, at most {@code size} a batch. So each merchant sees its events in the order they
  * were ingested. Waiting events and timers are Flink state: checkpointed, and moved with their
@@ -37,14 +37,21 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
     private static final long serialVersionUID = 1L;
 
     private final int size;
+    private final long releaseEvery;
     private transient ListState<String[]> waiting;
     private transient InternalTimerService<VoidNamespace> timers;
 
-    public MerchantBatches(int size) {
-        if (size < 1) {
-            throw new IllegalArgumentException("size must be positive");
+    /**
+     * Batches of at most {@code size} events; a shard's release is due at the first multiple of
+     * {@code releaseEveryMs} (in stamp units) at or after its newest stamp, so that a shard holds at
+     * most one timer per interval however many records reach it.
+     */
+    public MerchantBatches(int size, long releaseEveryMs) {
+        if (size < 1 || releaseEveryMs < 1) {
+            throw new IllegalArgumentException("size and releaseEveryMs must be positive");
         }
         this.size = size;
+        this.releaseEvery = releaseEveryMs * 1000; // stamps are microseconds
     }
 
     @Override
@@ -66,7 +73,8 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
             newest = Math.max(newest, stamp);
         }
         if (newest != Long.MIN_VALUE) {
-            timers.registerEventTimeTimer(VoidNamespace.INSTANCE, newest);
+            long due = Math.floorDiv(newest + releaseEvery - 1, releaseEvery) * releaseEvery;
+            timers.registerEventTimeTimer(VoidNamespace.INSTANCE, due);
         }
     }
 
