@@ -6,7 +6,9 @@ outputs. The functions here only move data between Flink and plain Python tested
 they load state, call the records functions, store state, emit.
 One keyed Python function, not a chain of them: in PyFlink's thread mode every extra Python
 operator (a Python timestamp assigner, a separate parse step) costs more per event than the
-whole scoring (see the flink_app README, Speed).
+whole scoring (see the flink_app README, Speed). The one exception is a model with merchant
+features: the customer function hands each accepted event on to :class:`ScoreMerchants`, keyed
+by merchant (ADR 0012).
 """
 
 from __future__ import annotations
@@ -294,6 +296,10 @@ class ScoreMiniBatches(ScoringFunction):
     if there) and all are written back in one call. The scored
     records leave as one array (one record each again in the JVM); alerts and dead letters one
     by one. The latency histogram takes each batch's scoring time per event.
+
+    With merchant features, the batches are stamped (``[key, stamp, line, ...]``) and the
+    function hands each accepted event on to the merchant stage instead of scoring it
+    (:func:`handoff_payload`), as ``[store_id, stamp, payload, ...]``.
 
     A shard is only a fixed bucket of customers (CRC-32 of the id modulo ``shards``), so that
     one call serves many; each customer's slot is keyed by its id in the shard's map. Flink moves
