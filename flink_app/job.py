@@ -430,7 +430,10 @@ class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
         scored_lines: list[str] = []
         for index in range(0, len(value), 2):
             store = value[index]
-            fields, event_input, customer_features, signals, late = marshal.loads(value[index + 1].encode("latin-1"))
+            payload = value[index + 1].encode("latin-1")
+            fields, event_input, customer_features, signals, late = marshal.loads(
+                payload  # nosec B302 - written by this job's customer stage (handoff_payload), never input
+            )
             stored = states[store] if store in states else self._merchants.get(store, now_ms)
             merchant = self._step(stored, event_input, customer_features)
             states[store] = merchant.state

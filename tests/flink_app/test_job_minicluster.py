@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from flink_app.config import load_config
@@ -38,21 +40,36 @@ def out_of_order_lines(lines: list[str]) -> list[str]:
     return [first, line("T-OOO-2", timedelta(minutes=2)), line("T-OOO-3", timedelta(hours=-1)), first]
 
 
-@pytest.fixture(scope="module")
-def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    base = tmp_path_factory.mktemp("stream")
+def write_generated_thirds(folder: Path) -> list[str]:
+    """A generated stream with malformed lines and ``out_of_order_lines``, in three files of ``folder``; its lines.
+
+    Each file is later than the one before: read out of name order, customers' events would
+    arrive shuffled (flagged late, features unlike the batch replay).
+    """
     stream = generate_stream(
         GeneratorConfig.from_dict({"n_events": 3_000, "days": 2, "n_stores": 60, "malformed_rate": 0.02}, ["S00007"]),
         ContractConfig(),
     )
     lines = [line for text in stream.partitions.values() for line in text.splitlines()]
     lines += out_of_order_lines(lines)
-    (base / "in").mkdir()
-    # Three files, each later than the one before: read out of name order, customers' events
-    # would arrive shuffled (flagged late, features unlike the batch replay).
+    folder.mkdir()
     thirds = [lines[: len(lines) // 3], lines[len(lines) // 3 : 2 * len(lines) // 3], lines[2 * len(lines) // 3 :]]
     for index, part in enumerate(thirds):
-        (base / "in" / f"events-{index}.jsonl").write_text("\n".join(part) + "\n", encoding="utf-8")
+        (folder / f"events-{index}.jsonl").write_text("\n".join(part) + "\n", encoding="utf-8")
+    return lines
+
+
+def outputs_of(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """The scored records, alerts and dead letters the job committed under ``folder``."""
+    return {
+        name: sink_records(folder / sink) for name, sink in (("scored", "scored"), ("alerts", "alerts"), ("dlq", "dlq"))
+    }
+
+
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("stream")
+    lines = write_generated_thirds(base / "in")
     bundle, _ = synthetic_bundle(
         base / "bundle", model_version="test-model", n_trees=30, n_rows=800, alert_threshold=0.3
     )
@@ -79,14 +96,7 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
-    return {
-        "lines": lines,
-        "bundle": bundle,
-        "stdout": result.stdout,
-        "scored": sink_records(base / "out" / "scored"),
-        "alerts": sink_records(base / "out" / "alerts"),
-        "dlq": sink_records(base / "out" / "dlq"),
-    }
+    return {"lines": lines, "bundle": bundle, "stdout": result.stdout, **outputs_of(base / "out")}
 
 
 def test_every_event_is_scored_or_dead_lettered(scored_run: dict) -> None:  # type: ignore[type-arg]

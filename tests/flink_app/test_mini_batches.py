@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flink_app.config import load_config
 from flink_app.errors import ShardCountChangedError
-from flink_app.job import ALERTS, DEAD_LETTERS, ScoreEvents, ScoreMiniBatches
+from flink_app.job import ALERTS, DEAD_LETTERS, ScoreEvents, ScoreMiniBatches, map_state_ttl
 from flink_app.keying import cut_batches
 
 from streamflow.core import ContractConfig, routing_key
@@ -109,7 +109,7 @@ def test_a_shard_restored_under_another_shard_count_is_refused_not_misread() -> 
 
 
 def test_expired_customers_are_cleaned_by_snapshots_and_compactions_not_on_every_access() -> None:
-    cleanups = ScoreMiniBatches(CONFIG, None, source="test")._map_state_ttl().get_cleanup_strategies()
+    cleanups = map_state_ttl(86_400_000).get_cleanup_strategies()
     assert cleanups.get_incremental_cleanup_strategy() is None  # it would scan whole shards' maps per access
     assert cleanups.in_full_snapshot()
     assert cleanups.get_rocksdb_compact_filter_cleanup_strategy() is not None

@@ -7,8 +7,6 @@ a generated one with malformed lines, read from three files, under the default m
 """
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +16,11 @@ from flink_app.config import load_config
 from streamflow.core import FEATURE_NAMES, ContractConfig, feature_set
 from streamflow.core.forest import ModelBundle
 from streamflow.devtools.stream_benchmark import synthetic_bundle
-from streamflow.generator import GeneratorConfig, generate_stream
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
-from tests.factories import sink_records
-from tests.flink_app.test_job_minicluster import LATE_CUSTOMER, expected_decisions, out_of_order_lines
+from tests.flink_app.test_job_minicluster import LATE_CUSTOMER, expected_decisions, outputs_of, write_generated_thirds
+from tests.flink_app.test_recovery import run, score_command
 
 MERCHANT_FEATURES = ("merchant_count_1h", "merchant_amount_mean_1d", "merchant_count_7d")
 TWO_ENTITY_FEATURES = (*FEATURE_NAMES, *MERCHANT_FEATURES)
@@ -65,16 +62,7 @@ def assert_stream_equals_batch(
 @pytest.fixture(scope="module")
 def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("two-entities")
-    stream = generate_stream(
-        GeneratorConfig.from_dict({"n_events": 3_000, "days": 2, "n_stores": 60, "malformed_rate": 0.02}, ["S00007"]),
-        ContractConfig(),
-    )
-    lines = [line for text in stream.partitions.values() for line in text.splitlines()]
-    lines += out_of_order_lines(lines)
-    (base / "in").mkdir()
-    thirds = [lines[: len(lines) // 3], lines[len(lines) // 3 : 2 * len(lines) // 3], lines[2 * len(lines) // 3 :]]
-    for index, part in enumerate(thirds):
-        (base / "in" / f"events-{index}.jsonl").write_text("\n".join(part) + "\n", encoding="utf-8")
+    lines = write_generated_thirds(base / "in")
     bundle, _ = synthetic_bundle(
         base / "bundle",
         model_version="two-entity-model",
@@ -84,19 +72,10 @@ def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         feature_names=TWO_ENTITY_FEATURES,
     )
     conf = conf_with_features(base / "conf", TWO_ENTITY_FEATURES)
-    command = [sys.executable, "-m", "flink_app", "score", "--input", str(base / "in"), "--output", str(base / "out")]
-    command += ["--model", str(base / "bundle"), "--checkpoint-dir", str(base / "checkpoints"), "--conf-dir", str(conf)]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+    command = [*score_command(base / "in", base / "out", base / "checkpoints"), "--model", str(base / "bundle")]
+    result = run([*command, "--conf-dir", str(conf)])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return {
-        "lines": lines,
-        "bundle": bundle,
-        "conf": conf,
-        "stdout": result.stdout,
-        "scored": sink_records(base / "out" / "scored"),
-        "alerts": sink_records(base / "out" / "alerts"),
-        "dlq": sink_records(base / "out" / "dlq"),
-    }
+    return {"lines": lines, "bundle": bundle, "conf": conf, "stdout": result.stdout, **outputs_of(base / "out")}
 
 
 def test_every_line_is_scored_once_or_dead_lettered_with_its_code(two_entity_run: dict[str, Any]) -> None:
