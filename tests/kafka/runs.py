@@ -22,21 +22,23 @@ CHECKPOINT_INTERVAL_MS = 1_000
 RUN_TIMEOUT_S = 300
 
 
-def kafka_conf(folder: Path, bootstrap: str) -> tuple[Path, StreamConfig]:
+def kafka_conf(folder: Path, bootstrap: str, *, partitions: int = PARTITIONS) -> tuple[Path, StreamConfig]:
     """A copy of ``conf/base`` with an env ``kafkatest``: Kafka mode on ``bootstrap``, topics of its own (created).
 
     Topics, group id and transactional id prefix carry a random suffix, so runs on the shared
-    broker never see each other's records or transactions.
+    broker never see each other's records or transactions. A ``conf/base`` already in ``folder``
+    (another model's features, say) is kept.
     """
     suffix = uuid.uuid4().hex[:8]
     conf = folder / "conf"
-    shutil.copytree(REPO_ROOT / "conf" / "base", conf / "base")
+    if not (conf / "base").is_dir():
+        shutil.copytree(REPO_ROOT / "conf" / "base", conf / "base")
     names = ("transactions", "scored", "alerts", "dead_letters")
     kafka = {
         "bootstrap_servers": bootstrap,
         "group_id": f"scoring-{suffix}",
         "transactional_id_prefix": f"scoring-{suffix}",
-        "partitions": PARTITIONS,
+        "partitions": partitions,
         "connector_jar": str(REPO_ROOT / load_config().job.kafka.connector_jar),  # type: ignore[operator]
         "topics": {name: f"{name.replace('_', '-')}-{suffix}" for name in names},
     }
@@ -45,7 +47,7 @@ def kafka_conf(folder: Path, bootstrap: str) -> tuple[Path, StreamConfig]:
         yaml.safe_dump({"stream": {"io": "kafka", "kafka": kafka}}), encoding="utf-8"
     )
     config = load_config(conf, ENV)
-    create_topics(bootstrap, config.job.kafka.topics.values(), PARTITIONS)
+    create_topics(bootstrap, config.job.kafka.topics.values(), partitions)
     return conf, config
 
 

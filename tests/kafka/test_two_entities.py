@@ -1,0 +1,45 @@
+"""The two-entity job (merchant features, ADR 0012) from topic to topic on the session's broker.
+
+One partition: the topic's order is the ingestion order, as a file's is, so the merchant stage
+sees each merchant's events in event-time order and the stream's features and scores equal the
+batch table's bit for bit, through the Kafka source (lines after their origin) and exactly-once sinks.
+"""
+
+import subprocess
+from pathlib import Path
+
+from flink_app.kafka_topics import produce_lines, read_outputs
+
+from streamflow.devtools.stream_benchmark import synthetic_bundle
+from tests.conftest import REPO_ROOT
+from tests.flink_app.test_job_minicluster import expected_decisions
+from tests.flink_app.test_two_entities import (
+    TWO_ENTITY_FEATURES,
+    assert_stream_equals_batch,
+    batch_expectation,
+    conf_with_features,
+)
+from tests.kafka.runs import RUN_TIMEOUT_S, generated_lines, kafka_conf, records, score_command
+
+
+def test_a_two_entity_run_from_kafka_equals_the_batch_table(kafka_broker: str, tmp_path: Path) -> None:
+    conf_with_features(tmp_path / "conf", TWO_ENTITY_FEATURES)
+    conf, config = kafka_conf(tmp_path, kafka_broker, partitions=1)
+    lines = generated_lines(2_000)
+    produce_lines(kafka_broker, config.job.kafka.topics["transactions"], [line.encode("utf-8") for line in lines])
+    bundle, _ = synthetic_bundle(
+        tmp_path / "bundle", model_version="kafka-two", n_trees=20, n_rows=500, feature_names=TWO_ENTITY_FEATURES
+    )
+    command = score_command(conf, tmp_path / "state", "--until-end", "--model", str(tmp_path / "bundle"))
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    outputs = read_outputs(kafka_broker, config.job.kafka, {})
+    scored = records([record.value for record in outputs["scored"]])
+    dead_letters = records([record.value for record in outputs["dead_letters"]])
+    assert len({record["transaction_id"] for record in scored}) == len(scored)
+    assert len(scored) + len(dead_letters) == len(lines)
+    _, _, expected_codes = expected_decisions(lines, None)
+    assert sorted(record["error_code"] for record in dead_letters) == sorted(expected_codes)
+    assert all(record["source"].startswith("kafka:") for record in dead_letters)
+    batch = batch_expectation(lines, TWO_ENTITY_FEATURES, conf)
+    assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, bundle)
