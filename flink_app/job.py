@@ -86,6 +86,7 @@ METRIC_GROUP = "streamflow"
 Scored = tuple[CustomerSlot, str, str | None]  # the customer's new slot, the scored record, the alert
 LANDED_CHARSET = "ISO-8859-1"  # raw lines travel as their bytes, one character each (keying.landed_bytes)
 LATENCY_SAMPLE_EVERY = 16  # one scoring-latency sample per this many events (each costs a JVM call)
+HANDOFF_MARSHAL_VERSION = 4  # the merchant stage's payloads (handoff_payload), checkpointed while they wait
 
 
 @dataclass(frozen=True)
@@ -369,11 +370,12 @@ def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> 
 
     The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.handoff``), its
     ``SIGNALS`` record and whether it was late. ``marshal`` is the fastest encoding of these
-    plain values; both stages run the same interpreter, and in-flight records are never stored
-    (aligned checkpoints; events waiting in ``MerchantBatches`` are kept as these strings).
+    plain values. Events waiting in ``MerchantBatches`` at a checkpoint are stored as these
+    strings, so the format is pinned: ``marshal`` version 4, which every Python 3 since 3.4 reads.
     """
     event_input, customer_features = stream_step.handoff()
-    return marshal.dumps((tuple(event), event_input, customer_features, step.signals, step.late)).decode("latin-1")
+    fields = (tuple(event), event_input, customer_features, step.signals, step.late)
+    return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION).decode("latin-1")
 
 
 class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
