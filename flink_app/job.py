@@ -374,7 +374,7 @@ def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> 
     strings, so the format is pinned: ``marshal`` version 4, which every Python 3 since 3.4 reads.
     """
     event_input, customer_features = stream_step.handoff()
-    fields = (tuple(event), event_input, customer_features, step.signals, step.late)
+    fields: Any = (tuple(event), event_input, customer_features, step.signals, step.late)
     return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION).decode("latin-1")
 
 
