@@ -6,16 +6,19 @@ the model, the records), the second fed in ingestion order by ``MerchantBatches`
 a generated one with malformed lines, read from three files, under the default mini-batching.
 """
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flink_app.config import load_config
+from flink_app.job import ScoreMerchants, ScoreMiniBatches
+from flink_app.keying import as_landed, landed_routing_key, shard_of
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, feature_set
 from streamflow.core.forest import ModelBundle
-from streamflow.devtools.stream_benchmark import synthetic_bundle
+from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
@@ -104,3 +107,52 @@ def test_alerts_come_from_the_merchant_stage_with_reasons_and_top_features(two_e
     assert {alert["transaction_id"] for alert in alerts} == alerting
     assert all(alert["model_version"] == "two-entity-model" and len(alert["top_features"]) == 3 for alert in alerts)
     assert all(len(alert["reasons"]) == len(alert["fired_rules"]) for alert in alerts)
+
+
+def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path: Path) -> None:
+    """The customer and the merchant functions in memory, fed as the Java operators feed them.
+
+    Lines in batches per customer shard, each stamped with its arrival; the handed-on events
+    sorted by stamp and batched per merchant shard (``MerchantBatches``): the batch table's numbers.
+    """
+    lines = write_generated_thirds(tmp_path / "in")
+    conf = conf_with_features(tmp_path / "conf", TWO_ENTITY_FEATURES)
+    config = load_config(conf)
+    shards = config.job.mini_batch.shards
+    bundle, _ = synthetic_bundle(
+        tmp_path / "bundle", model_version="m", n_trees=20, n_rows=500, feature_names=TWO_ENTITY_FEATURES
+    )
+    by_customer_shard: dict[int, list[str]] = {}
+    for stamp, line in enumerate(as_landed(line) for line in lines):
+        key = landed_routing_key(line)
+        by_customer_shard.setdefault(shard_of(key, shards), []).extend((key, str(stamp), line))
+    customers, customer_context = ScoreMiniBatches(config, str(tmp_path / "bundle"), source="t"), InMemoryContext()
+    customers.open(customer_context)
+    handed_on, dead_letters = [], []
+    for batch in by_customer_shard.values():
+        for output in customers.process_element(batch, customer_context):
+            if isinstance(output, tuple):
+                dead_letters.append(output[1])
+            else:
+                handed_on += [tuple(output[index : index + 3]) for index in range(0, len(output), 3)]
+    by_merchant_shard: dict[int, list[str]] = {}
+    for store, _, payload in sorted(handed_on, key=lambda event: int(event[1])):
+        by_merchant_shard.setdefault(shard_of(store, shards), []).extend((store, payload))
+    merchants, merchant_context = ScoreMerchants(config, str(tmp_path / "bundle")), InMemoryContext()
+    merchants.open(merchant_context)
+    scored, alerts = [], []
+    for batch in by_merchant_shard.values():
+        for output in merchants.process_element(batch, merchant_context):
+            if isinstance(output, tuple):
+                alerts.append(json.loads(output[1]))
+            else:
+                scored += [json.loads(record) for record in output]
+    merchants.close()
+    assert len(scored) + len(dead_letters) == len(lines)
+    assert {alert["transaction_id"] for alert in alerts} == {
+        record["transaction_id"] for record in scored if record["alert"]
+    }
+    batch = batch_expectation(lines, TWO_ENTITY_FEATURES, conf)
+    batch = batch[batch["customer_id"] != LATE_CUSTOMER]
+    scored = [record for record in scored if record["customer_id"] != LATE_CUSTOMER]
+    assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, bundle)
