@@ -98,7 +98,25 @@ class Outputs:
     dead_letters: str
 
 
-class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
+class ModelScoring(KeyedProcessFunction):  # type: ignore[misc]
+    """What every scoring function reads from config to score with the model, and its metrics' flush on close."""
+
+    def __init__(self, config: StreamConfig, model: str | ModelBundle | None) -> None:
+        job = config.job
+        self._rules = config.rules
+        self._features_config = config.features
+        self._model = model
+        self._model_required = job.model.required
+        self._rules_only_threshold = job.rules_only_threshold
+        self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
+        self._metrics: FlinkCounters
+
+    def close(self) -> None:
+        """Flush the metrics."""
+        self._metrics.flush()
+
+
+class ScoringFunction(ModelScoring):
     """Per customer, in arrival order: parse, drop repeats, score, keep the state.
 
     Each raw line is parsed with the core parser (rejects go to the dead-letter output with
@@ -128,16 +146,11 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
         source: str,
         origin_first: bool = False,
     ) -> None:
+        super().__init__(config, model)
         job = config.job
-        self._rules = config.rules
         self._contract = config.contract
-        self._features_config = config.features
-        self._model = model
         self._source = source
         self._origin_first = origin_first
-        self._model_required = job.model.required
-        self._rules_only_threshold = job.rules_only_threshold
-        self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
         self._bound_ms = job.event_time.max_out_of_orderness_ms
         self._dedup_window_ms = job.event_time.dedup_window_ms
         self._bundle: ModelBundle | None = None
@@ -180,10 +193,6 @@ class ScoringFunction(KeyedProcessFunction):  # type: ignore[misc]
 
     def _state_ttl(self) -> StateTtlConfig:
         return StateTtlConfig.new_builder(Time.milliseconds(self._state_ttl_ms)).build()
-
-    def close(self) -> None:
-        """Flush the metrics."""
-        self._metrics.flush()
 
     def _origin(self, line: str) -> tuple[str, str]:
         """Where ``line`` came from (a dead letter's ``source``) and the raw line itself."""
@@ -378,7 +387,7 @@ def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> 
     return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION).decode("latin-1")
 
 
-class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
+class ScoreMerchants(ModelScoring):
     """The merchant stage (ADR 0012): per merchant, in ingestion order, the merchant features, the model, the records.
 
     Batches come from ``MerchantBatches.java``, keyed by shard of ``store_id`` (the same fixed
@@ -393,15 +402,9 @@ class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
     """
 
     def __init__(self, config: StreamConfig, model: str | ModelBundle | None) -> None:
-        job = config.job
-        self._rules = config.rules
-        self._features_config = config.features
-        self._model = model
-        self._model_required = job.model.required
-        self._rules_only_threshold = job.rules_only_threshold
-        self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
-        self._shards = job.mini_batch.shards
-        self._cached_merchants = job.mini_batch.cached_customers
+        super().__init__(config, model)
+        self._shards = config.job.mini_batch.shards
+        self._cached_merchants = config.job.mini_batch.cached_customers
 
     def open(self, runtime_context: RuntimeContext) -> None:
         """Create the state handles, load and warm up the bundle, register the metrics."""
@@ -417,10 +420,6 @@ class ScoreMerchants(KeyedProcessFunction):  # type: ignore[misc]
         self._latency = self._metrics.group.distribution("merchant_scoring_latency_us")
         self._counts = self._metrics.counts.values
         self._flushed_at = 0
-
-    def close(self) -> None:
-        """Flush the metrics."""
-        self._metrics.flush()
 
     def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts, then its scored records as one array."""
