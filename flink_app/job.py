@@ -219,7 +219,9 @@ class ScoringFunction(ModelScoring):
                 return self._dead_letter(raw, unroutable, source)
         return event
 
-    def _score(self, value: str, event: Event, stored: CustomerSlot | None, source: str) -> Scored | str:
+    def _score(
+        self, value: str, event: Event, stored: CustomerSlot | None, source: str, scored_at: str
+    ) -> Scored | str:
         """The customer's new slot, the scored record and the alert (or ``None``); a repeat's dead-letter record.
 
         Handing on to the merchant stage, the merchant stage's payload stands for the scored record.
@@ -236,7 +238,7 @@ class ScoringFunction(ModelScoring):
         counts["late_events"] += step.late
         if self._hands_on:
             return (step.state, step.ids), handoff_payload(event, step, self._step), None
-        scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now())
+        scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, scored_at)
         counts["events_scored"] += 1
         if alert is None:
             return (step.state, step.ids), to_json(scored), None
@@ -280,7 +282,7 @@ class ScoreEvents(ScoringFunction):
         if isinstance(event, str):
             yield DEAD_LETTERS, event
             return
-        outcome = self._score(line, event, self._slot.value(), source)
+        outcome = self._score(line, event, self._slot.value(), source, utc_now())
         if isinstance(outcome, str):
             yield DEAD_LETTERS, outcome
             return
@@ -340,6 +342,7 @@ class ScoreMiniBatches(ScoringFunction):
         started = time.perf_counter_ns()
         self._customers.check_shard(ctx.get_current_key())
         now_ms = time.time_ns() // 1_000_000
+        scored_at = utc_now()  # one stamp a batch: it is scored within a millisecond or two
         counts = self._counts
         width, hands_on = self._width, self._hands_on
         slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
@@ -354,7 +357,7 @@ class ScoreMiniBatches(ScoringFunction):
                 continue
             customer = event.customer_id
             stored = slots[customer] if customer in slots else self._customers.get(customer, now_ms)
-            outcome = self._score(line, event, stored, source)
+            outcome = self._score(line, event, stored, source, scored_at)
             if isinstance(outcome, str):
                 yield DEAD_LETTERS, outcome
                 continue
@@ -426,30 +429,34 @@ class ScoreMerchants(ModelScoring):
         started = time.perf_counter_ns()
         self._merchants.check_shard(ctx.get_current_key())
         now_ms = time.time_ns() // 1_000_000
+        scored_at = utc_now()  # one stamp a batch: it is scored within a millisecond or two
         counts = self._counts
-        states: dict[str, bytes] = {}  # the merchants this batch touched, their newest state
+        handed_on = [
+            marshal.loads(payload.encode("latin-1"))  # nosec B302 - written by this job's customer stage, never input
+            for payload in value[1::2]
+        ]
+        merchant_index: dict[str, int] = {}  # the merchants this batch touched, in order
+        merchant_of = [merchant_index.setdefault(store, len(merchant_index)) for store in value[0::2]]
+        merchants = list(merchant_index)
+        stored = [self._merchants.get(store, now_ms) for store in merchants]
+        event_inputs, customer_features = [fields[1] for fields in handed_on], [fields[2] for fields in handed_on]
+        batch = self._step(stored, merchant_of, event_inputs, customer_features)
+        self._merchants.put_all(dict(zip(merchants, batch.states, strict=True)), now_ms)
+        depths = batch.depths if batch.depths is not None else [None] * len(merchant_of)
         scored_lines: list[str] = []
-        for index in range(0, len(value), 2):
-            store = value[index]
-            payload = value[index + 1].encode("latin-1")
-            fields, event_input, customer_features, signals, late = marshal.loads(
-                payload  # nosec B302 - written by this job's customer stage (handoff_payload), never input
-            )
-            stored = states[store] if store in states else self._merchants.get(store, now_ms)
-            merchant = self._step(stored, event_input, customer_features)
-            states[store] = merchant.state
+        for (fields, _, _, signals, late), vector, depth in zip(handed_on, batch.vectors, depths, strict=True):
             fired_rules, rules_score = verdicts_of(signals)
-            step = StepResult(late, merchant.features, fired_rules, rules_score, merchant.depth, signals, b"", b"")
-            event = Event._make(fields)
-            scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, utc_now())
-            counts["events_scored"] += 1
-            counts["merchant_read_too_late"] += merchant.read_too_late
+            step = StepResult(late, vector, fired_rules, rules_score, depth, signals, b"", b"")
+            scored, alert = score_step(
+                Event._make(fields), step, self._rules, self._bundle, self._rules_only_threshold, scored_at
+            )
             scored_lines.append(to_json(scored))
             if alert is not None:
                 counts["alerts"] += 1
                 yield ALERTS, to_json(alert)
-        self._merchants.put_all(states, now_ms)
-        self._latency.update((time.perf_counter_ns() - started) // 1_000 // max(1, len(value) // 2))
+        counts["events_scored"] += len(merchant_of)
+        counts["merchant_read_too_late"] += sum(batch.read_too_late)
+        self._latency.update((time.perf_counter_ns() - started) // 1_000 // max(1, len(merchant_of)))
         if counts["events_scored"] - self._flushed_at >= FlinkCounters.FLUSH_EVERY:
             self._metrics.flush()
             self._flushed_at = counts["events_scored"]

@@ -24,6 +24,7 @@ import ctypes
 import functools
 import itertools
 import struct
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -64,7 +65,8 @@ STREAM_INPUT = np.dtype(
         ("transaction_hash", np.int64),
         ("max_out_of_orderness_ms", np.int64),
         ("dedup_window_ms", np.int64),
-    ]
+    ],
+    align=True,
 )
 # What the call says besides the assessment.
 STREAM_OUTPUT = np.dtype(
@@ -74,16 +76,8 @@ STREAM_OUTPUT = np.dtype(
         ("state_size", np.int64),
         ("ids_size", np.int64),
         ("depth", np.float64),
-    ]
-)
-# What the merchant call says besides the features.
-MERCHANT_OUTPUT = np.dtype(
-    [
-        ("status", np.int64),
-        ("read_too_late", np.int64),
-        ("state_size", np.int64),
-        ("depth", np.float64),
-    ]
+    ],
+    align=True,
 )
 STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # else the state's decode status
 _NO_TREES: tuple[NDArray[Any], ...] = (
@@ -95,13 +89,24 @@ _NO_TREES: tuple[NDArray[Any], ...] = (
 )
 
 
-def struct_of(dtype: np.dtype[Any]) -> struct.Struct:
-    """The ``struct`` layout of a packed numpy record of 8-byte numbers and booleans (to pack and read it fast)."""
+def struct_of(dtype: np.dtype[Any], names: tuple[str, ...] | None = None) -> struct.Struct:
+    """The ``struct`` layout of a numpy record of 8-byte numbers and booleans, padding included (to pack and read fast).
+
+    With ``names`` (consecutive fields), the layout of those fields only, from the first one's offset.
+    """
     codes = {"f8": "d", "i8": "q", "b1": "?"}
-    layout = "".join(codes[field_layout(dtype, name)[0].str[1:]] for name in dtype.names or ())
-    packing = struct.Struct("=" + layout)
-    if packing.size != dtype.itemsize:
-        raise TypeError(f"{dtype} is not a packed record of 8-byte numbers and booleans")
+    chosen = names or dtype.names or ()
+    at = start = field_layout(dtype, chosen[0])[1]
+    layout = "="
+    for name in chosen:
+        field, offset = field_layout(dtype, name)
+        layout += f"{offset - at}x" * (offset > at) + codes[field.str[1:]]
+        at = offset + field.itemsize
+    if names is None:
+        layout += f"{dtype.itemsize - at}x" * (dtype.itemsize > at)
+    packing = struct.Struct(layout)
+    if packing.size != (dtype.itemsize if names is None else at - start):
+        raise TypeError(f"{dtype} is not a record of 8-byte numbers and booleans")
     return packing
 
 
@@ -109,17 +114,17 @@ _EVENT = struct_of(EVENT_INPUT)
 _SIGNALS = struct_of(SIGNALS)
 _STREAM_INPUT = struct_of(STREAM_INPUT)
 _STREAM_OUTPUT = struct_of(STREAM_OUTPUT)
-_MERCHANT_OUTPUT = struct_of(MERCHANT_OUTPUT)
 # record sizes, as compiled code reads them
 _PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
     dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, SIGNALS, STREAM_OUTPUT, CUSTOMER_STATE)
 )
 _MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
-_MERCHANT_OUTPUT_BYTES, _MERCHANT_RECORD_BYTES = MERCHANT_OUTPUT.itemsize, MERCHANT_STATE.itemsize
+_MERCHANT_RECORD_BYTES = MERCHANT_STATE.itemsize
+MERCHANT_BATCH_CAPACITY = 64  # events a merchant workspace holds at first (MerchantBatches' batch size); it grows
 _SIGNAL_NAMES = SIGNALS.names or ()
 # Every event needs the verdicts and the score (they end the SIGNALS record); the rest only an alert.
 _VERDICTS_AT = field_layout(SIGNALS, RULE_NAMES[0])[1]
-_VERDICTS_AND_SCORE = struct.Struct("=" + "?" * len(RULE_NAMES) + "d")
+_VERDICTS_AND_SCORE = struct_of(SIGNALS, (*RULE_NAMES, "rules_score"))
 if _SIGNAL_NAMES[-len(RULE_NAMES) - 1 :] != (*RULE_NAMES, "rules_score"):
     raise TypeError("SIGNALS must end with the rules' verdicts and the rules score")
 _TRANSACTION_HASH = struct.Struct("=q")
@@ -251,17 +256,19 @@ class StreamStep:
         return bytes(self._event_bytes), bytes(self._features_bytes)
 
 
-class MerchantResult(NamedTuple):
-    """One event's merchant step: the model's whole feature vector, the walk, and the merchant's new packed state."""
+class MerchantBatch(NamedTuple):
+    """A batch's merchant steps: per event the model's feature vector, walk and lateness; per merchant its new state."""
 
-    features: tuple[float, ...]  # the FeatureSet's vector
-    depth: float | None
-    read_too_late: bool  # a scored event had already read this event's tile (core.merchant.read_too_late)
-    state: bytes
+    vectors: list[Any]  # per event, the FeatureSet's vector
+    depths: list[float] | None  # per event (None: rules only)
+    read_too_late: list[bool]  # per event: a scored event had already read its tile (core.merchant.read_too_late)
+    states: list[bytes]  # per merchant, in the order given
 
 
 class MerchantStep:
-    """The merchant stage's call: the core's ``merchant_step`` on a packed merchant state, the vector, the walk.
+    """The merchant stage's call, one a batch: the core's ``merchant_step`` on packed merchant states, vectors, walks.
+
+    Each merchant's state is decoded once a batch and encoded once, after its last event.
 
     Args:
         bundle: The model whose trees give the depth (``None``: rules only).
@@ -275,50 +282,91 @@ class MerchantStep:
             bundle.check_features(features.names)
         self._features = features
         self._has_model = bundle is not None
-        trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
-        n_features = len(features.names)
+        self._trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
+        self._params = merchant_params(merchant_lag_ms)
+        self._capacity = 0
+        self._allocate(MERCHANT_BATCH_CAPACITY)
+
+    def _allocate(self, capacity: int) -> None:
+        """A workspace for batches of up to ``capacity`` events and merchants."""
+        features = self._features
+        n_customer, n_features = len(features.customer_names), len(features.names)
         by_source = (*features.customer_names, *features.merchant_names)  # where each input sits in the vector
+        batch = np.array([capacity, 0, 0], dtype=np.int64)
         self._work, views = _workspace(
             _MERCHANT_SECTIONS,
-            params=merchant_params(merchant_lag_ms),
-            event=np.zeros(1, dtype=EVENT_INPUT),
+            batch=batch,
+            params=self._params,
+            events=np.zeros(capacity, dtype=EVENT_INPUT),
+            customer_features=np.zeros((capacity, n_customer), dtype=np.float64),
+            merchant_of=np.zeros(capacity, dtype=np.int64),
+            states_in=np.zeros((capacity, MAX_MERCHANT_STATE_BYTES), dtype=np.uint8),
+            state_sizes=np.zeros(capacity, dtype=np.int64),
+            records=np.zeros(capacity, dtype=MERCHANT_STATE),
+            statuses=np.zeros(capacity, dtype=np.int64),
             signals=np.zeros(1, dtype=SIGNALS),  # merchant features read no signals, as in the batch replay
-            merchant_output=np.zeros(1, dtype=MERCHANT_OUTPUT),
-            state=np.zeros(1, dtype=MERCHANT_STATE),
-            state_out=np.zeros(MAX_MERCHANT_STATE_BYTES, dtype=np.uint8),
-            customer_features=np.zeros(len(features.customer_names), dtype=np.float64),
             merchant_features=np.zeros(len(features.merchant_names), dtype=np.float64),
             positions=np.array([features.names.index(name) for name in by_source], dtype=np.int64),
-            features=np.zeros(n_features, dtype=np.float64),
+            features=np.zeros((capacity, n_features), dtype=np.float64),
             x32=np.zeros((1, n_features), dtype=np.float32),
-            **_tree_sections(trees),
+            depths=np.zeros(capacity, dtype=np.float64),
+            too_late=np.zeros(capacity, dtype=np.int64),
+            states_out=np.zeros((capacity, MAX_MERCHANT_STATE_BYTES), dtype=np.uint8),
+            **_tree_sections(self._trees),
         )
-        self._event_bytes, self._customer_bytes, self._output_bytes, self._state_out_bytes, self._features_bytes = (
-            views[name].data.cast("B")
-            for name in ("event", "customer_features", "merchant_output", "state_out", "features")
+        self._views = views
+        packed = ("events", "customer_features", "states_in", "states_out")
+        self._events_bytes, self._customer_bytes, self._states_in_bytes, self._states_out_bytes = (
+            views[name].reshape(-1).view(np.uint8).data for name in packed
         )
-        self._feature_values = struct.Struct(f"={n_features}d")
+        self._capacity = capacity
         self._run = _entry(self._work, features, "merchant")
 
-    def __call__(self, state: bytes | None, event_input: bytes, customer_features: bytes) -> MerchantResult:
-        """The event's merchant step, from what :meth:`StreamStep.handoff` packed.
+    def __call__(
+        self,
+        states: Sequence[bytes | None],
+        merchant_of: Sequence[int],
+        event_inputs: Sequence[bytes],
+        customer_features: Sequence[bytes],
+    ) -> MerchantBatch:
+        """A batch's merchant steps, in order, from what :meth:`StreamStep.handoff` packed for each event.
+
+        Args:
+            states: Each merchant's packed state (``None`` for a new one).
+            merchant_of: Each event's merchant, as an index in ``states``.
+            event_inputs: Each event's packed ``EVENT_INPUT`` record.
+            customer_features: Each event's packed customer features.
 
         Raises:
-            StateError: ``state`` is not a readable merchant state.
+            StateError: a state is not a readable merchant state.
 
         """
-        self._event_bytes[:] = event_input
-        self._customer_bytes[:] = customer_features
-        packed_state = b"" if state is None else state
-        self._run(packed_state, len(packed_state), packed_state, 0)
-        status, too_late, state_size, depth = _MERCHANT_OUTPUT.unpack_from(self._output_bytes)
-        if status != STATUS_SCORED:
-            raise merchant_state_error(status)
-        return MerchantResult(
-            self._features.vector._make(self._feature_values.unpack_from(self._features_bytes)),
-            depth if self._has_model else None,
-            too_late != 0,
-            bytes(self._state_out_bytes[:state_size]),
+        n_events, n_merchants = len(merchant_of), len(states)
+        if max(n_events, n_merchants) > self._capacity:
+            self._allocate(1 << (max(n_events, n_merchants) - 1).bit_length())
+        views = self._views
+        views["batch"][1:] = n_events, n_merchants
+        self._events_bytes[: n_events * _EVENT_BYTES] = b"".join(event_inputs)
+        packed_features = b"".join(customer_features)
+        self._customer_bytes[: len(packed_features)] = packed_features
+        views["merchant_of"][:n_events] = merchant_of
+        sizes = [0 if state is None else len(state) for state in states]
+        states_in, width = self._states_in_bytes, MAX_MERCHANT_STATE_BYTES
+        for index, state in enumerate(states):
+            if state:
+                states_in[index * width : index * width + len(state)] = state
+        views["state_sizes"][:n_merchants] = sizes
+        self._run(b"", 0, b"", 0)
+        for status in views["statuses"][:n_merchants].tolist():
+            if status != STATE_READ:
+                raise merchant_state_error(status)
+        states_out, sizes = self._states_out_bytes, views["state_sizes"][:n_merchants].tolist()
+        make = self._features.vector._make
+        return MerchantBatch(
+            [make(vector) for vector in views["features"][:n_events].tolist()],
+            views["depths"][:n_events].tolist() if self._has_model else None,
+            [too_late != 0 for too_late in views["too_late"][:n_events].tolist()],
+            [bytes(states_out[index * width : index * width + size]) for index, size in enumerate(sizes)],
         )
 
 
@@ -337,17 +385,23 @@ _SECTIONS = (
     *_TREE_SECTIONS,
 )
 _MERCHANT_SECTIONS = (
+    "batch",
     "params",
-    "event",
-    "signals",
-    "merchant_output",
-    "state",
-    "state_out",
+    "events",
     "customer_features",
+    "merchant_of",
+    "states_in",
+    "state_sizes",
+    "records",
+    "statuses",
+    "signals",
     "merchant_features",
     "positions",
     "features",
     "x32",
+    "depths",
+    "too_late",
+    "states_out",
     *_TREE_SECTIONS,
 )
 
@@ -386,11 +440,11 @@ def _section(work: Any, index: int, size: int) -> Any:
 
 
 @compiled
-def _walk(work: Any, first: int, x32: Any) -> float:
-    """The bundle's summed path length for ``x32``, its trees in the seven sections from ``first``."""
+def _walk(work: Any, first: int, x32: Any, depths: Any) -> None:
+    """Each row's summed path length over the bundle's trees (in the seven sections from ``first``) into ``depths``."""
     n_trees = work[:8].view(np.int64)[0]
     n_nodes = work[8:16].view(np.int64)[0]
-    depth = np.zeros(1, dtype=np.float64)
+    depths[:] = 0.0
     serial_depths(
         x32,
         _section(work, first, 8 * (n_trees + 1)).view(np.int64),
@@ -400,9 +454,8 @@ def _walk(work: Any, first: int, x32: Any) -> float:
         _section(work, first + 4, 8 * n_nodes).view(np.float64),
         _section(work, first + 5, n_nodes),
         _section(work, first + 6, 8 * n_nodes).view(np.float64),
-        depth,
+        depths,
     )
-    return float(depth[0])
 
 
 @compiled
@@ -436,41 +489,56 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
     step(customer, event, params, signals, feature_values, key)
     x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
-    result["depth"] = _walk(work, 10, x32)
+    depth = np.zeros(1, dtype=np.float64)
+    _walk(work, 10, x32, depth)
+    result["depth"] = depth[0]
     result["state_size"] = encode_state(record_bytes, state_out)
     window_ms = stream_input["dedup_window_ms"]
     result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
 
 
 @compiled
-def _merchant_call(work: Any, state: Any, n_customer: int, n_merchant: int, key: str) -> None:
-    """Decode, the core's merchant step for the features named in ``key``, the vector, the walk, encode."""
-    params = _section(work, 0, _MERCHANT_PARAMS_BYTES).view(MERCHANT_PARAMS)[0]
-    event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
-    signals = _section(work, 2, _SIGNALS_BYTES).view(SIGNALS)[0]
-    result = _section(work, 3, _MERCHANT_OUTPUT_BYTES).view(MERCHANT_OUTPUT)[0]
-    record_bytes = _section(work, 4, _MERCHANT_RECORD_BYTES)
-    state_out = _section(work, 5, MAX_MERCHANT_STATE_BYTES)
-    customer_values = _section(work, 6, 8 * n_customer).view(np.float64)
-    merchant_values = _section(work, 7, 8 * n_merchant).view(np.float64)
-    positions = _section(work, 8, 8 * (n_customer + n_merchant)).view(np.int64)
-    feature_values = _section(work, 9, 8 * (n_customer + n_merchant)).view(np.float64)
-    x32 = _section(work, 10, 4 * (n_customer + n_merchant)).view(np.float32).reshape((1, n_customer + n_merchant))
-    status = decode_merchant_state(state, record_bytes)
-    if status != STATE_READ:
-        result["status"] = status
-        return
-    merchant = record_bytes.view(MERCHANT_STATE)[0]
-    result["status"] = STATUS_SCORED
-    result["read_too_late"] = read_too_late(merchant, event["event_time_ms"], params["lag_ms"])
-    merchant_step(merchant, event, params, signals, merchant_values, key)
-    for index in range(n_customer):
-        feature_values[positions[index]] = customer_values[index]
-    for index in range(n_merchant):
-        feature_values[positions[n_customer + index]] = merchant_values[index]
-    x32[0, :] = feature_values
-    result["depth"] = _walk(work, 11, x32)
-    result["state_size"] = encode_merchant_state(record_bytes, state_out)
+def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> None:
+    """Decode each merchant's state, the core's merchant step for each event in order, its vector and walk, encode."""
+    batch = _section(work, 0, 24).view(np.int64)
+    capacity, n_events, n_merchants = batch[0], batch[1], batch[2]
+    n_features = n_customer + n_merchant
+    params = _section(work, 1, _MERCHANT_PARAMS_BYTES).view(MERCHANT_PARAMS)[0]
+    events = _section(work, 2, capacity * _EVENT_BYTES).view(EVENT_INPUT)
+    customer_values = _section(work, 3, 8 * capacity * n_customer).view(np.float64).reshape((capacity, n_customer))
+    merchant_of = _section(work, 4, 8 * capacity).view(np.int64)
+    states_in = _section(work, 5, capacity * MAX_MERCHANT_STATE_BYTES).reshape((capacity, MAX_MERCHANT_STATE_BYTES))
+    state_sizes = _section(work, 6, 8 * capacity).view(np.int64)  # in: the packed sizes; out: the new ones
+    records = _section(work, 7, capacity * _MERCHANT_RECORD_BYTES).view(MERCHANT_STATE)
+    statuses = _section(work, 8, 8 * capacity).view(np.int64)
+    signals = _section(work, 9, _SIGNALS_BYTES).view(SIGNALS)[0]
+    merchant_values = _section(work, 10, 8 * n_merchant).view(np.float64)
+    positions = _section(work, 11, 8 * n_features).view(np.int64)
+    feature_values = _section(work, 12, 8 * capacity * n_features).view(np.float64).reshape((capacity, n_features))
+    x32 = _section(work, 13, 4 * n_features).view(np.float32).reshape((1, n_features))
+    depths = _section(work, 14, 8 * capacity).view(np.float64)
+    too_late = _section(work, 15, 8 * capacity).view(np.int64)
+    states_out = _section(work, 16, capacity * MAX_MERCHANT_STATE_BYTES).reshape((capacity, MAX_MERCHANT_STATE_BYTES))
+    for merchant in range(n_merchants):
+        record_bytes = records[merchant : merchant + 1].view(np.uint8)
+        statuses[merchant] = decode_merchant_state(states_in[merchant, : state_sizes[merchant]], record_bytes)
+    for index in range(n_events):
+        merchant = merchant_of[index]
+        if statuses[merchant] != STATE_READ:
+            continue
+        state, event, vector = records[merchant], events[index], feature_values[index]
+        too_late[index] = read_too_late(state, event["event_time_ms"], params["lag_ms"])
+        merchant_step(state, event, params, signals, merchant_values, key)
+        for column in range(n_customer):
+            vector[positions[column]] = customer_values[index, column]
+        for column in range(n_merchant):
+            vector[positions[n_customer + column]] = merchant_values[column]
+        x32[0, :] = vector  # the model reads float32 features, as the batch walk does
+        _walk(work, 17, x32, depths[index : index + 1])
+    for merchant in range(n_merchants):
+        if statuses[merchant] == STATE_READ:
+            record_bytes = records[merchant : merchant + 1].view(np.uint8)
+            state_sizes[merchant] = encode_merchant_state(record_bytes, states_out[merchant])
 
 
 def _entry(work: NDArray[np.uint8], features: FeatureSet, stage: str) -> Any:
@@ -485,7 +553,7 @@ def _entry(work: NDArray[np.uint8], features: FeatureSet, stage: str) -> Any:
             _call(work, packed_state, packed_ids, len(features.customer_names), features.key)
         else:
             n_customer, n_merchant = len(features.customer_names), len(features.merchant_names)
-            _merchant_call(work, packed_state, n_customer, n_merchant, features.merchant_key)
+            _merchant_batch(work, n_customer, n_merchant, features.merchant_key)
 
     return run
 
@@ -508,8 +576,7 @@ def _c_call(features: FeatureSet, stage: str) -> Any:
         _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)), n_customer, key)
 
     def merchant_entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
-        work, state = carray(work_p, (n_work,)), carray(state_p, (n_state,))
-        _merchant_call(work, state, n_customer, n_merchant, merchant_key)
+        _merchant_batch(carray(work_p, (n_work,)), n_customer, n_merchant, merchant_key)
 
     chosen = entry if stage == "customer" else merchant_entry
     compiled_entry = cfunc(signature, cache=True, nopython=True)(chosen)  # one cache entry per feature set

@@ -116,9 +116,10 @@ def _stream_merchant_features(events: list[Event]) -> list[tuple[float, ...]]:
         step = customer_stage(*customers.get(event.customer_id, (None, b"")), event)
         assert step is not None
         customers[event.customer_id] = (step.state, step.ids)
-        merchant = merchant_stage(merchants.get(event.store_id), *customer_stage.handoff())
-        merchants[event.store_id] = merchant.state
-        vectors.append(tuple(merchant.features))
+        event_input, customer_features = customer_stage.handoff()
+        merchant = merchant_stage([merchants.get(event.store_id)], [0], [event_input], [customer_features])
+        merchants[event.store_id] = merchant.states[0]
+        vectors.append(tuple(merchant.vectors[0]))
     return vectors
 
 
@@ -137,11 +138,11 @@ def test_the_stream_merchant_step_computes_what_the_batch_replay_does() -> None:
 def test_merchant_state_round_trips_and_damaged_state_is_refused_with_a_code() -> None:
     merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
     event = make_event(minutes=30, amount=12.5, store_id="S1")
-    handoff = np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes(), b""
-    state = merchant_stage(None, *handoff).state
+    handoff = [np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes()], [b""]
+    state = merchant_stage([None], [0], *handoff).states[0]
     assert state[:3] == b"SM" + bytes([MERCHANT_STATE_VERSION])
     assert len(state) == MAX_MERCHANT_STATE_BYTES
-    assert merchant_stage(state, *handoff).features[0] == 0.0  # read back: one event, still within the lag
+    assert merchant_stage([state], [0], *handoff).vectors[0][0] == 0.0  # read back: one event, still within the lag
     for damaged, code in (
         (state[:-1], "state_truncated"),
         (b"SF" + state[2:], "state_bad_magic"),
@@ -149,7 +150,7 @@ def test_merchant_state_round_trips_and_damaged_state_is_refused_with_a_code() -
         (state[:10] + bytes([state[10] ^ 1]) + state[11:], "state_checksum_mismatch"),
     ):
         with pytest.raises(StateError) as raised:
-            merchant_stage(damaged, *handoff)
+            merchant_stage([damaged], [0], *handoff)
         assert raised.value.code == code
         assert "merchant state" in str(raised.value)
 
@@ -157,13 +158,13 @@ def test_merchant_state_round_trips_and_damaged_state_is_refused_with_a_code() -
 def test_an_event_whose_tile_was_already_read_is_flagged() -> None:
     merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
 
-    def handoff(minutes: float) -> tuple[bytes, bytes]:
+    def handoff(minutes: float) -> tuple[list[bytes], list[bytes]]:
         event = make_event(minutes=minutes, store_id="S1")
-        return np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes(), b""
+        return [np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes()], [b""]
 
-    state = merchant_stage(None, *handoff(30)).state
-    assert not merchant_stage(state, *handoff(26)).read_too_late  # its tile (25-30) ends after minute 25
-    assert merchant_stage(state, *handoff(19)).read_too_late  # its tile (15-20) ended by minute 25: already read
+    state = merchant_stage([None], [0], *handoff(30)).states[0]
+    assert not merchant_stage([state], [0], *handoff(26)).read_too_late[0]  # its tile (25-30) ends after minute 25
+    assert merchant_stage([state], [0], *handoff(19)).read_too_late[0]  # its tile (15-20) ended by minute 25: read
 
 
 def test_the_customer_stage_walks_no_model_and_other_keyings_refuse_merchant_features(tmp_path: Path) -> None:

@@ -61,9 +61,10 @@ MERCHANT_STATE = np.dtype(
         ("window_newest_tile", np.int64, (N_WINDOWS,)),  # per window: the newest tile seen
         ("window_counts", np.uint32, (N_WINDOWS, MERCHANT_RING)),  # events per tile, ring by tile % MERCHANT_RING
         ("window_amount_units", np.int64, (N_WINDOWS, MERCHANT_RING)),  # amount sums per tile, in AMOUNT_UNITS
-    ]
+    ],
+    align=True,
 )
-MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)])
+MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)], align=True)
 MERCHANT_STATE_VERSION = 1
 _MAGIC_M = 77  # b"SM"
 _RECORD_BYTES = MERCHANT_STATE.itemsize

@@ -164,7 +164,8 @@ RULE_PARAMS = np.dtype(
         ("min_hours_from_typical", np.float64),
         ("max_hour_share", np.float64),
         ("blacklist_weight", np.float64),
-    ]
+    ],
+    align=True,
 )
 
 

@@ -38,7 +38,8 @@ EVENT_INPUT = np.dtype(
         ("event_time_ms", np.int64),
         ("utc_offset_minutes", np.int64),
         ("blacklisted", np.float64),  # 1.0 if the customer, card or store is blacklisted
-    ]
+    ],
+    align=True,
 )
 
 # What the step concludes about one event before the model: the signals the rules, their reasons
@@ -64,7 +65,8 @@ SIGNALS = np.dtype(
         ("zscore_above_threshold", np.bool_),
         *((name, np.bool_) for name in RULE_NAMES),
         ("rules_score", np.float64),
-    ]
+    ],
+    align=True,
 )
 
 

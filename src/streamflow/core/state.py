@@ -48,7 +48,8 @@ CUSTOMER_STATE = np.dtype(
         ("window_amounts", np.float64, (N_WINDOWS, TILES_PER_WINDOW)),  # amount sums per tile
         ("recent_count", np.int64),
         ("recent_times_ms", np.int64, (RECENT_CAPACITY,)),  # sorted; the first recent_count are used
-    ]
+    ],
+    align=True,
 )
 STATE_VERSION = 3  # 2: before the windowed aggregates; 1: before the one definition
 _MAGIC_S, _MAGIC_F = 83, 70  # b"SF"
