@@ -43,7 +43,13 @@ def _latest(folder: Path, name: str) -> Path:
 def test_model_loop_produces_bundle_metrics_and_plots(trained_project: Path) -> None:
     reporting = trained_project / "data/08_reporting"
     metrics = json.loads(_latest(reporting / "model_metrics.json", "model_metrics.json").read_text())
-    assert set(metrics["scorers"]) == {"rules_only", "forest", "blend"}
+    assert set(metrics["scorers"]) == {"rules_only", "forest", "blend", "champion"}
+    champion = metrics["champion"]  # trained on the outcomes known at the training cut-off, in time order
+    assert champion["library"].startswith("lightgbm")
+    assert champion["validation_fraud_rows"] > 0
+    assert champion["inputs"][-2:] == ["rules_score", "ml_score"]
+    ranked = metrics["scorers"]  # learnt from outcomes, the champion ranks fraud better than the blend
+    assert ranked["champion"]["average_precision"] > ranked["blend"]["average_precision"]
     for scorer in metrics["scorers"].values():
         assert {
             "auc_roc",

@@ -27,6 +27,7 @@ SCORERS: dict[str, str] = {  # scorer name: its score column
     "rules_only": "rules_score",
     "forest": "ml_score",
     "blend": "final_score",
+    "champion": "champion_score",
 }
 COLUMNS: tuple[tuple[str, str, str], ...] = (  # metric, header, format
     ("auc_roc", "AUC ROC", ".3f"),

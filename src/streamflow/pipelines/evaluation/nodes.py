@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from streamflow.core.forest import ModelBundle
 from streamflow.modeling import evaluation
+from streamflow.modeling.champion import Champion
 from streamflow.modeling.protocol import FRAUD, LEGIT, PENDING, Windows, labels_at
 from streamflow.modeling.scoring import score_frame
 
@@ -18,11 +19,12 @@ def evaluate_model(
     holdout_features: pd.DataFrame,
     silver_outcomes: pd.DataFrame,
     model_bundle: ModelBundle,
+    champion_model: dict[str, Any],
     split_window: dict[str, Any],
     card_precision_k: int,
     alert_budget: float,
 ) -> tuple[dict[str, Any], Figure]:
-    """The field's metrics of rules only, the forest and the blend on the test window, under the delay protocol.
+    """The field's metrics of rules only, the forest, the blend and the champion on the test window (delay protocol).
 
     Labels are the outcomes known at the evaluation's cut-off (``labelled_at <= cut-off``);
     transactions without one count as legit once older than the maturity window, and the
@@ -30,6 +32,8 @@ def evaluate_model(
     """
     windows = Windows.from_dict(split_window)
     scored = score_frame(holdout_features, model_bundle)
+    champion = Champion.from_dict(champion_model)
+    scored = scored.assign(champion_score=champion.scores(scored))
     labels = labels_at(scored, silver_outcomes, cutoff_ms=windows.evaluation_cutoff_ms, maturity_ms=windows.maturity_ms)
     counts = labels["label"].value_counts()
     frame = evaluation.evaluation_frame(scored, labels)
@@ -44,6 +48,7 @@ def evaluate_model(
         "card_precision_k": card_precision_k,
         "alert_budget": alert_budget,
         "alpha": model_bundle.manifest.alpha,
+        "champion": {**champion.report, "alert_threshold": champion.alert_threshold, "inputs": list(champion.inputs)},
         "scorers": _json_safe(metrics),
         "table": evaluation.metrics_table(metrics, k=card_precision_k),
     }

@@ -15,6 +15,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "holdout_features",
                     "silver_outcomes",
                     "model_bundle",
+                    "champion_model",
                     "split_window",
                     "params:evaluation.card_precision_k",
                     "params:evaluation.alert_budget",

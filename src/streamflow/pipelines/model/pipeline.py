@@ -1,8 +1,8 @@
-"""Wiring of the ``model`` pipeline: labels, features, training, package, explain, evaluation."""
+"""Wiring of the ``model`` pipeline: labels, features, training, package, champion, explain, evaluation."""
 
 from kedro.pipeline import Pipeline
 
-from streamflow.pipelines import evaluation, explain, features, labels, package, training
+from streamflow.pipelines import champion, evaluation, explain, features, labels, package, training
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -12,6 +12,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         + features.create_pipeline()
         + training.create_pipeline()
         + package.create_pipeline()
+        + champion.create_pipeline()
         + explain.create_pipeline()
         + evaluation.create_pipeline()
     )

@@ -1,0 +1,30 @@
+"""Nodes of the ``champion`` pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from streamflow.core import FeaturesConfig
+from streamflow.core.forest import ModelBundle
+from streamflow.modeling.champion import ChampionParams, train_champion, training_labels
+from streamflow.modeling.protocol import Windows
+from streamflow.modeling.scoring import score_frame
+
+
+def fit_champion(
+    train_features: pd.DataFrame,
+    silver_outcomes: pd.DataFrame,
+    model_bundle: ModelBundle,
+    split_window: dict[str, Any],
+    champion_params: dict[str, Any],
+    features: dict[str, Any],
+) -> dict[str, Any]:
+    """The champion trained on the training window with the outcomes known at its cut-off, as saved."""
+    windows = Windows.from_dict(split_window)
+    train = score_frame(train_features, model_bundle)  # the forest's anomaly score is one of its inputs
+    labels = training_labels(train, silver_outcomes, windows)
+    names = FeaturesConfig.from_dict(features).model
+    champion = train_champion(train, labels, names, ChampionParams.from_dict(champion_params))
+    return champion.to_dict()
