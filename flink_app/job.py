@@ -396,9 +396,10 @@ class ScoreMerchants(ModelScoring):
     Batches come from ``MerchantBatches.java``, keyed by shard of ``store_id`` (the same fixed
     buckets as the customer stage's, of ``stream.mini_batch.shards``): ``[store_id, payload, ...]``,
     each payload what :func:`handoff_payload` packed in the customer stage. The shard's
-    ``MapState`` holds each merchant's serialized ``MERCHANT_STATE``; :class:`MerchantStep` runs
-    the core's merchant step on it, puts the customer's and the merchant's features in the
-    model's order and walks the trees; the scored record and the alert are written as the
+    ``MapState`` holds each merchant's serialized ``MERCHANT_STATE``; :class:`MerchantStep`, one
+    compiled call a batch, decodes each merchant's state once, runs the core's merchant step for
+    each event in order, puts the customer's and the merchant's features in the model's order,
+    walks the trees and encodes each state once; the scored record and the alert are written as the
     customer-only job writes them. An event whose tile a scored event had already read
     (``core.merchant.read_too_late``) is scored and counted, ``merchant_read_too_late``: its merchant
     features may differ from batch's.

@@ -13,9 +13,9 @@ or writes: numba's boxing layer would hand its runtime objects that later take t
 ctypes converts costs about 0.2 us.
 
 With merchant features (ADR 0012), the customer stage's :class:`StreamStep` computes the customer
-features and no walk; :class:`MerchantStep`, in the merchant stage, runs the core's
-``merchant_step`` on the packed merchant state, puts the customer's and the merchant's features
-in the model's order and walks the trees.
+features and no walk; :class:`MerchantStep`, in the merchant stage, one call a batch, runs the
+core's ``merchant_step`` on the packed merchant states, puts the customer's and the merchant's
+features in the model's order and walks the trees.
 """
 
 from __future__ import annotations
