@@ -58,7 +58,7 @@ def boosted_arrays(dump: dict[str, Any]) -> tuple[dict[str, NDArray[Any]], float
     for tree in dump["tree_info"]:
         _flatten(tree["tree_structure"], nodes, offsets[-1])
         offsets.append(len(nodes["feature"]))
-    arrays = {
+    arrays: dict[str, NDArray[Any]] = {
         "tree_offsets": np.array(offsets, dtype=np.int64),
         "feature": np.array(nodes["feature"], dtype=np.int32),
         "threshold": np.array(nodes["threshold"], dtype=np.float64),
@@ -139,7 +139,8 @@ def boosted_probabilities(x: NDArray[Any], arrays: dict[str, NDArray[Any]], sigm
     """The fraud probability of each row of ``x`` (float64, the model's inputs in order)."""
     rows = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
     raw = np.zeros(rows.shape[0], dtype=np.float64)
-    boosted_raw_scores(rows, *(arrays[name] for name in BOOSTED_ARRAYS), raw)
+    walk: Any = boosted_raw_scores  # compiled: takes the arrays in BOOSTED_ARRAYS order
+    walk(rows, *(arrays[name] for name in BOOSTED_ARRAYS), raw)
     probabilities = np.zeros_like(raw)
     sigmoid_probabilities(raw, sigmoid, probabilities)
     return probabilities
