@@ -25,9 +25,10 @@ NODES_BY_TASK: dict[str, list[str]] = {
     "split_features_node": ["split_features_node"],
     "fit_isolation_forest_node": ["fit_isolation_forest_node"],
     "package_model_node": ["package_model_node"],
-    "explain_model_node": ["explain_model_node"],
     "fit_champion_node": ["fit_champion_node"],
+    "package_champion_node": ["package_champion_node"],
     "evaluate_model_node": ["evaluate_model_node"],
+    "explain_model_node": ["explain_model_node"],
 }
 # (upstream, downstream): the downstream task reads a dataset the upstream one writes
 EDGES: list[tuple[str, str]] = [
@@ -36,16 +37,18 @@ EDGES: list[tuple[str, str]] = [
     ("split_features_node", "fit_isolation_forest_node"),
     ("fit_isolation_forest_node", "package_model_node"),
     ("split_features_node", "package_model_node"),
-    ("fit_isolation_forest_node", "explain_model_node"),
-    ("package_model_node", "explain_model_node"),
-    ("split_features_node", "explain_model_node"),
     ("build_outcomes_node", "fit_champion_node"),
     ("package_model_node", "fit_champion_node"),
     ("split_features_node", "fit_champion_node"),
+    ("fit_champion_node", "package_champion_node"),
+    ("package_model_node", "package_champion_node"),
     ("build_outcomes_node", "evaluate_model_node"),
     ("fit_champion_node", "evaluate_model_node"),
-    ("package_model_node", "evaluate_model_node"),
+    ("package_champion_node", "evaluate_model_node"),
     ("split_features_node", "evaluate_model_node"),
+    ("fit_isolation_forest_node", "explain_model_node"),
+    ("package_champion_node", "explain_model_node"),
+    ("split_features_node", "explain_model_node"),
 ]
 
 log = logging.getLogger(__name__)

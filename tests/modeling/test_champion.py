@@ -1,12 +1,15 @@
 """The supervised champion: labels known at the training cut-off, time-ordered validation, the blacklist override."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from streamflow.core.forest import ModelBundle, ModelBundleCorruptError
 from streamflow.core.rules import RULE_IDS
+from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.modeling.champion import (
     Champion,
     ChampionParams,
@@ -14,6 +17,7 @@ from streamflow.modeling.champion import (
     train_champion,
     training_labels,
 )
+from streamflow.modeling.packaging import with_champion
 from streamflow.modeling.protocol import DAY_MS, Windows
 
 FEATURES = ("amount_zscore", "velocity_count")
@@ -104,3 +108,33 @@ def test_a_validation_window_covering_everything_is_refused() -> None:
     frame, is_fraud = _training_window(n_rows=200)
     with pytest.raises(ValueError, match="validation_days"):
         train_champion(frame, is_fraud, FEATURES, ChampionParams(validation_days=30))
+
+
+def test_the_bundle_carries_the_champion_and_its_walk_equals_lightgbm(tmp_path: Path) -> None:
+    frame, is_fraud = _training_window()
+    champion = train_champion(frame, is_fraud, FEATURES, ChampionParams(n_estimators=40))
+    forest, _ = synthetic_bundle(tmp_path / "forest", model_version="f", n_trees=5, n_rows=200, feature_names=FEATURES)
+    with_champion(forest, champion).save(tmp_path / "bundle")
+    bundle = ModelBundle.load(tmp_path / "bundle")
+    manifest = bundle.manifest.champion
+    assert manifest is not None
+    assert manifest.inputs == champion.inputs
+    assert manifest.alert_threshold == champion.alert_threshold
+    assert manifest.model_version.startswith("lgbm-")
+    assert bundle.manifest.format_version == 2
+    inputs = frame[list(champion.inputs)].to_numpy(dtype=np.float64)
+    library = champion.booster.predict(inputs)  # LightGBM's own predictor
+    assert np.abs(bundle.champion_probabilities(inputs) - library).max() <= 1e-12
+    assert (tmp_path / "bundle" / "champion.txt").read_text() == champion.booster.model_to_string()
+
+
+def test_a_damaged_champion_file_is_refused(tmp_path: Path) -> None:
+    frame, is_fraud = _training_window()
+    champion = train_champion(frame, is_fraud, FEATURES, ChampionParams(n_estimators=10))
+    forest, _ = synthetic_bundle(tmp_path / "forest", model_version="f", n_trees=5, n_rows=200, feature_names=FEATURES)
+    with_champion(forest, champion).save(tmp_path / "bundle")
+    damaged = tmp_path / "bundle" / "champion.npz"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    with pytest.raises(ModelBundleCorruptError, match=r"champion\.npz does not match its checksum"):
+        ModelBundle.load(tmp_path / "bundle")
+    assert ModelBundle.load(tmp_path / "forest").manifest.champion is None  # a bundle without one still loads

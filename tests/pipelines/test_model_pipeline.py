@@ -15,6 +15,8 @@ from streamflow.core import FEATURE_NAMES
 from streamflow.core.forest import ModelBundle
 from streamflow.datasets import ModelBundleDataset
 from streamflow.devtools.scratch import dispose_cached_sql_engines, make_scratch_project
+from streamflow.modeling.champion import Champion
+from streamflow.modeling.scoring import score_frame
 from tests.conftest import REPO_ROOT
 from tests.pipelines.test_medallion_pipeline import _run
 
@@ -81,6 +83,17 @@ def test_latest_bundle_scores_exactly_like_the_trained_forest(trained_project: P
     assert 0.0 < bundle.manifest.alert_threshold < 1.0
     newest_folder = _latest(trained_project / "data/06_models/model_bundle", "model_bundle")
     assert ModelBundle.load(newest_folder).manifest == bundle.manifest
+
+
+def test_latest_bundle_carries_the_champion_its_walk_equal_to_lightgbm(trained_project: Path) -> None:
+    bundle = ModelBundleDataset(filepath="data/06_models/model_bundle", version=Version(None, None)).load()
+    saved = _latest(trained_project / "data/06_models/champion_model.json", "champion_model.json")
+    champion = Champion.from_dict(json.loads(saved.read_text()))
+    assert bundle.manifest.champion is not None
+    assert bundle.manifest.champion.inputs == champion.inputs
+    holdout = score_frame(pd.read_parquet(trained_project / "data/05_model_input/holdout_features.parquet"), bundle)
+    inputs = holdout[list(champion.inputs)].to_numpy(dtype=np.float64)
+    assert np.max(np.abs(bundle.champion_probabilities(inputs) - champion.booster.predict(inputs))) <= 1e-12
 
 
 def test_bundle_explanations_agree_with_tree_shap_on_the_top_feature(trained_project: Path) -> None:

@@ -31,7 +31,7 @@ import json
 import math
 import struct
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,12 @@ from streamflow.core.compiled import compiled
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError, CoreError
 
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2: an optional supervised champion; 1 (no champion) is still read
+READABLE_FORMAT_VERSIONS = (1, 2)
 MANIFEST_FILE = "manifest.json"
 ARRAYS_FILE = "forest.npz"
+CHAMPION_ARRAYS_FILE = "champion.npz"  # the champion's walk (streamflow.core.boosting)
+CHAMPION_MODEL_FILE = "champion.txt"  # the champion in LightGBM's own text format, for research
 CHECKSUMS_FILE = "checksums.sha256"
 TREE_ARRAYS: tuple[str, ...] = (
     "tree_offsets",
@@ -98,6 +101,19 @@ class ModelFormatError(ModelError):
 
 
 @dataclass(frozen=True)
+class ChampionManifest:
+    """The bundle's supervised champion (``streamflow.modeling.champion``): what scores it and how it alerts."""
+
+    model_version: str  # lgbm-<first 12 of the walk arrays' SHA-256>
+    inputs: tuple[str, ...]  # in order: the declared features, each rule's verdict, the rules score, ml_score
+    alert_threshold: float
+    sigmoid: float
+    library: str  # what trained it (lightgbm <version>)
+    arrays_sha256: str
+    n_trees: int
+
+
+@dataclass(frozen=True)
 class ModelManifest:
     """What the stream and the reports need to know about a bundle."""
 
@@ -115,6 +131,7 @@ class ModelManifest:
     format_version: int = BUNDLE_FORMAT_VERSION
     # features.merchant_lag_minutes (in ms) the merchant features were computed with; None: the model reads none
     merchant_lag_ms: int | None = None
+    champion: ChampionManifest | None = None  # None: no supervised champion (format 1, or none trained)
 
     def __post_init__(self) -> None:
         for key, value in (("alpha", self.alpha), ("alert_threshold", self.alert_threshold)):
@@ -128,13 +145,14 @@ class ModelManifest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {**self.__dict__, "feature_names": list(self.feature_names)}
+        champion = None if self.champion is None else {**asdict(self.champion), "inputs": list(self.champion.inputs)}
+        return {**self.__dict__, "feature_names": list(self.feature_names), "champion": champion}
 
 
-def arrays_sha256(arrays: dict[str, NDArray[Any]]) -> str:
-    """SHA-256 over the tree arrays in ``TREE_ARRAYS`` order (dtype, shape and bytes)."""
+def arrays_sha256(arrays: dict[str, NDArray[Any]], names: tuple[str, ...] = TREE_ARRAYS) -> str:
+    """SHA-256 over the arrays ``names`` in that order (dtype, shape and bytes)."""
     digest = hashlib.sha256()
-    for name in TREE_ARRAYS:
+    for name in names:
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
         digest.update(array.tobytes())
@@ -153,7 +171,7 @@ def _verified_files(folder: Path) -> dict[str, bytes]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelBundleCorruptError(
             f"model bundle {folder} has no readable {CHECKSUMS_FILE}, so its files cannot be verified ({exc}); "
-            "re-package the model (kedro run --pipelines package)"
+            "re-package the model (kedro run --pipelines package,champion)"
         ) from exc
     expected: dict[str, str] = {}
     for line in listing.splitlines():
@@ -172,9 +190,25 @@ def _verified_files(folder: Path) -> dict[str, bytes]:
     if problems:
         raise ModelBundleCorruptError(
             f"model bundle {folder} failed its integrity check: {'; '.join(problems)}. It was edited or damaged "
-            "after packaging: re-package it (kedro run --pipelines package) or restore it from its source"
+            "after packaging: re-package it (kedro run --pipelines package,champion) or restore it from its source"
         )
     return contents
+
+
+def _npz_arrays(contents: dict[str, bytes], name: str, names: tuple[str, ...], folder: Path) -> dict[str, NDArray[Any]]:
+    """The arrays ``names`` of the bundle's ``.npz`` file ``name`` (no pickle)."""
+    try:
+        with np.load(io.BytesIO(contents[name]), allow_pickle=False) as npz:
+            return {array: npz[array] for array in names}
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+        raise ModelBundleCorruptError(f"unreadable {name} in {folder}: {exc}") from exc
+
+
+def _npz_bytes(arrays: dict[str, NDArray[Any]]) -> bytes:
+    """The arrays as an ``.npz`` file's bytes."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def average_path_length(n_samples: NDArray[Any]) -> NDArray[np.float64]:
@@ -190,20 +224,39 @@ def average_path_length(n_samples: NDArray[Any]) -> NDArray[np.float64]:
 class ModelBundle:
     """A loaded, verified bundle that scores feature vectors."""
 
-    def __init__(self, manifest: ModelManifest, arrays: dict[str, NDArray[Any]]) -> None:
-        """Verify and hold a bundle.
+    def __init__(
+        self,
+        manifest: ModelManifest,
+        arrays: dict[str, NDArray[Any]],
+        champion_arrays: dict[str, NDArray[Any]] | None = None,
+        champion_model: str | None = None,
+    ) -> None:
+        """Verify and hold a bundle: the forest, and the champion's walk and model text when it has one.
 
         Raises:
-            ModelBundleCorruptError: If the arrays do not match the manifest's checksum.
+            ModelBundleCorruptError: If the arrays do not match the manifest's checksums.
 
         """
         if arrays_sha256(arrays) != manifest.arrays_sha256:
             raise ModelBundleCorruptError(
                 f"model {manifest.model_version}: array checksum does not match the manifest; "
-                "re-package the model (kedro run --pipelines package)"
+                "re-package the model (kedro run --pipelines package,champion)"
             )
+        champion = manifest.champion
+        if (champion is None) != (champion_arrays is None) or (champion is None) != (champion_model is None):
+            raise ModelBundleCorruptError(f"model {manifest.model_version}: the champion's manifest and files disagree")
+        if champion is not None and champion_arrays is not None:
+            from streamflow.core.boosting import BOOSTED_ARRAYS
+
+            if arrays_sha256(champion_arrays, BOOSTED_ARRAYS) != champion.arrays_sha256:
+                raise ModelBundleCorruptError(
+                    f"model {manifest.model_version}: the champion's array checksum does not match the manifest; "
+                    "re-package the model (kedro run --pipelines model)"
+                )
         self.manifest = manifest
         self.arrays = arrays
+        self.champion_arrays = champion_arrays
+        self.champion_model = champion_model
         # offsets, left, right, feature, threshold, missing-value direction: what every walk reads
         self._tree = (
             arrays["tree_offsets"].astype(np.int64),
@@ -219,6 +272,20 @@ class ModelBundle:
         self._norm_low = low
         self._norm_span = high - low if high > low else 1.0
         self._one_row_walker: _OneRow | None = None
+
+    def champion_probabilities(self, inputs: NDArray[Any]) -> NDArray[np.float64]:
+        """The champion's fraud probability of each row of its inputs (``manifest.champion.inputs``, in order).
+
+        Raises:
+            ModelMissingError: The bundle has no champion.
+
+        """
+        champion = self.manifest.champion
+        if champion is None or self.champion_arrays is None:
+            raise ModelMissingError(f"model {self.manifest.model_version} has no champion")
+        from streamflow.core.boosting import boosted_probabilities
+
+        return boosted_probabilities(inputs, self.champion_arrays, champion.sigmoid)
 
     def check_features(self, names: tuple[str, ...], merchant_lag_ms: int | None = None) -> None:
         """Refuse to score features other than the ones the model was trained on, in its order, the same way.
@@ -273,27 +340,34 @@ class ModelBundle:
             manifest = build_dataclass(ModelManifest, raw, path="manifest")
         except (ValueError, ConfigError) as exc:
             raise ModelFormatError(f"unreadable manifest in {folder}: {exc}") from exc
-        if manifest.format_version != BUNDLE_FORMAT_VERSION:
+        if manifest.format_version not in READABLE_FORMAT_VERSIONS:
             raise ModelFormatError(
-                f"bundle format {manifest.format_version} is not supported (this code reads {BUNDLE_FORMAT_VERSION})"
+                f"bundle format {manifest.format_version} is not supported (this code reads "
+                f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))})"
             )
+        arrays = _npz_arrays(contents, ARRAYS_FILE, TREE_ARRAYS, folder)
+        if manifest.champion is None:
+            return cls(manifest, arrays)
+        from streamflow.core.boosting import BOOSTED_ARRAYS
+
+        champion_arrays = _npz_arrays(contents, CHAMPION_ARRAYS_FILE, BOOSTED_ARRAYS, folder)
         try:
-            with np.load(io.BytesIO(contents[ARRAYS_FILE]), allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in TREE_ARRAYS}
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
-            raise ModelBundleCorruptError(f"unreadable {ARRAYS_FILE} in {folder}: {exc}") from exc
-        return cls(manifest, arrays)
+            champion_model = contents[CHAMPION_MODEL_FILE].decode("utf-8")
+        except (KeyError, UnicodeDecodeError) as exc:
+            raise ModelBundleCorruptError(f"no readable {CHAMPION_MODEL_FILE} in {folder}: {exc}") from exc
+        return cls(manifest, arrays, champion_arrays, champion_model)
 
     def save(self, folder: str | Path) -> None:
-        """Write the arrays (``.npz``, no pickle), the manifest and the checksums of both into ``folder``."""
+        """Write the arrays (``.npz``, no pickle), the manifest, the champion's files and the checksums of all."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = io.BytesIO()
-        np.savez(arrays, **self.arrays)
         contents = {
-            ARRAYS_FILE: arrays.getvalue(),
+            ARRAYS_FILE: _npz_bytes(self.arrays),
             MANIFEST_FILE: json.dumps(self.manifest.to_dict(), indent=2).encode("utf-8"),
         }
+        if self.champion_arrays is not None and self.champion_model is not None:
+            contents[CHAMPION_ARRAYS_FILE] = _npz_bytes(self.champion_arrays)
+            contents[CHAMPION_MODEL_FILE] = self.champion_model.encode("utf-8")
         for name, data in contents.items():
             (folder / name).write_bytes(data)
         (folder / CHECKSUMS_FILE).write_text(checksums_text(contents), encoding="utf-8")

@@ -1,7 +1,8 @@
-"""Turn a fitted scikit-learn ``IsolationForest`` into a portable bundle (plain arrays + manifest)."""
+"""Turn a fitted scikit-learn ``IsolationForest`` and the champion into a portable bundle (arrays + manifest)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,17 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 
+from streamflow.core.boosting import BOOSTED_ARRAYS, boosted_arrays
 from streamflow.core.features import DEFAULT_FEATURES, MERCHANT_FEATURES, FeaturesConfig
-from streamflow.core.forest import LEAF, ModelBundle, ModelManifest, arrays_sha256
+from streamflow.core.forest import (
+    BUNDLE_FORMAT_VERSION,
+    LEAF,
+    ChampionManifest,
+    ModelBundle,
+    ModelManifest,
+    arrays_sha256,
+)
+from streamflow.modeling.champion import Champion
 
 
 def forest_arrays(forest: IsolationForest) -> tuple[dict[str, NDArray[Any]], float]:
@@ -100,3 +110,21 @@ def build_bundle(
         n_trees=len(forest.estimators_),
     )
     return ModelBundle(manifest, arrays)
+
+
+def with_champion(bundle: ModelBundle, champion: Champion) -> ModelBundle:
+    """``bundle`` with the champion: its walk (``core.boosting``), its LightGBM text, its manifest section."""
+    model_text = champion.booster.model_to_string()
+    arrays, sigmoid = boosted_arrays(champion.booster.dump_model())
+    digest = arrays_sha256(arrays, BOOSTED_ARRAYS)
+    manifest = ChampionManifest(
+        model_version=f"lgbm-{digest[:12]}",
+        inputs=champion.inputs,
+        alert_threshold=champion.alert_threshold,
+        sigmoid=sigmoid,
+        library=str(champion.report.get("library", "lightgbm")),
+        arrays_sha256=digest,
+        n_trees=champion.booster.num_trees(),
+    )
+    packaged = replace(bundle.manifest, champion=manifest, format_version=BUNDLE_FORMAT_VERSION)
+    return ModelBundle(packaged, bundle.arrays, arrays, model_text)

@@ -8,7 +8,8 @@ import pandas as pd
 
 from streamflow.core import FeaturesConfig
 from streamflow.core.forest import ModelBundle
-from streamflow.modeling.champion import ChampionParams, train_champion, training_labels
+from streamflow.modeling.champion import Champion, ChampionParams, train_champion, training_labels
+from streamflow.modeling.packaging import with_champion
 from streamflow.modeling.protocol import Windows
 from streamflow.modeling.scoring import score_frame
 
@@ -16,15 +17,20 @@ from streamflow.modeling.scoring import score_frame
 def fit_champion(
     train_features: pd.DataFrame,
     silver_outcomes: pd.DataFrame,
-    model_bundle: ModelBundle,
+    forest_bundle: ModelBundle,
     split_window: dict[str, Any],
     champion_params: dict[str, Any],
     features: dict[str, Any],
 ) -> dict[str, Any]:
     """The champion trained on the training window with the outcomes known at its cut-off, as saved."""
     windows = Windows.from_dict(split_window)
-    train = score_frame(train_features, model_bundle)  # the forest's anomaly score is one of its inputs
+    train = score_frame(train_features, forest_bundle)  # the forest's anomaly score is one of its inputs
     labels = training_labels(train, silver_outcomes, windows)
     names = FeaturesConfig.from_dict(features).model
     champion = train_champion(train, labels, names, ChampionParams.from_dict(champion_params))
     return champion.to_dict()
+
+
+def package_champion(forest_bundle: ModelBundle, champion_model: dict[str, Any]) -> ModelBundle:
+    """The bundle the stream loads: the forest and the champion (its walk, its LightGBM text, its manifest section)."""
+    return with_champion(forest_bundle, Champion.from_dict(champion_model))

@@ -2,11 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from streamflow.pipelines.champion.nodes import fit_champion
+from streamflow.pipelines.champion.nodes import fit_champion, package_champion
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """The supervised champion, beside the packaged forest (whose anomaly score it reads)."""
+    """The supervised champion, trained beside the forest (whose anomaly score it reads), then packaged with it."""
     return Pipeline(
         [
             Node(
@@ -14,13 +14,19 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 [
                     "train_features",
                     "silver_outcomes",
-                    "model_bundle",
+                    "forest_bundle",
                     "split_window",
                     "params:training.champion",
                     "params:features",
                 ],
                 "champion_model",
                 name="fit_champion_node",
+            ),
+            Node(
+                package_champion,
+                ["forest_bundle", "champion_model"],
+                "model_bundle",
+                name="package_champion_node",
             ),
         ]
     )

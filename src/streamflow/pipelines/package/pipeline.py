@@ -6,7 +6,7 @@ from streamflow.pipelines.package.nodes import package_model
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """The portable model bundle the stream loads."""
+    """The forest's portable bundle, calibrated (the champion joins it in the ``champion`` pipeline)."""
     return Pipeline(
         [
             Node(
@@ -19,7 +19,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "params:training.target_alert_rate",
                     "params:features",
                 ],
-                "model_bundle",
+                "forest_bundle",
                 name="package_model_node",
             ),
         ]
