@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import marshal
 import os
+import struct
 import sys
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, Generic, cast
 
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder, SimpleStringSchema
@@ -50,6 +51,7 @@ from flink_app.config import JobSettings, StreamConfig, connector_path, flink_se
 from flink_app.errors import ModelRequiredError, ShardCountChangedError
 from flink_app.keying import (
     BATCH_TYPE,
+    HANDOFF_TYPE,
     ORIGIN_SEPARATOR,
     explode_lines,
     kafka_jar,
@@ -83,10 +85,12 @@ logger = logging.getLogger(__name__)
 ALERTS = OutputTag("fraud-alerts", Types.STRING())
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 METRIC_GROUP = "streamflow"
-Scored = tuple[CustomerSlot, str, str | None]  # the customer's new slot, the scored record, the alert
+# the customer's new slot, the scored record (handing on: the merchant stage's payload), the alert
+Scored = tuple[CustomerSlot, str | bytes, str | None]
 LANDED_CHARSET = "ISO-8859-1"  # raw lines travel as their bytes, one character each (keying.landed_bytes)
 LATENCY_SAMPLE_EVERY = 16  # one scoring-latency sample per this many events (each costs a JVM call)
 HANDOFF_MARSHAL_VERSION = 4  # the merchant stage's payloads (handoff_payload), checkpointed while they wait
+_FRAME_HEADER = struct.Struct("<iHq")  # a handed-on event's payload length, merchant id length, stamp
 
 
 @dataclass(frozen=True)
@@ -346,7 +350,7 @@ class ScoreMiniBatches(ScoringFunction):
         counts = self._counts
         width, hands_on = self._width, self._hands_on
         slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
-        outputs: list[str] = []
+        outputs: list[Any] = []  # scored records, or handed-on frames
         for index in range(0, len(value), width):
             key = value[index]
             source, line = self._origin(value[index + width - 1])
@@ -363,7 +367,7 @@ class ScoreMiniBatches(ScoringFunction):
                 continue
             slots[customer], scored, alert = outcome
             if hands_on:
-                outputs += (event.store_id, value[index + 1], scored)
+                outputs.append(handoff_frame(event.store_id, int(value[index + 1]), cast(bytes, scored)))
             else:
                 outputs.append(scored)
             if alert is not None:
@@ -374,28 +378,48 @@ class ScoreMiniBatches(ScoringFunction):
             self._metrics.flush()
             self._flushed_at = counts["events_in"]
         if outputs:
-            yield outputs
+            yield b"".join(outputs) if hands_on else outputs
 
 
-def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> str:
-    """What the merchant stage needs of an accepted event, as one string (``marshal``, one byte a character).
+def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> bytes:
+    """What the merchant stage needs of an accepted event (``marshal``).
 
     The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.handoff``), its
     ``SIGNALS`` record and whether it was late. ``marshal`` is the fastest encoding of these
     plain values. Events waiting in ``MerchantBatches`` at a checkpoint are stored as these
-    strings, so the format is pinned: ``marshal`` version 4, which every Python 3 since 3.4 reads.
+    bytes, so the format is pinned: ``marshal`` version 4, which every Python 3 since 3.4 reads.
     """
     event_input, customer_features = stream_step.handoff()
     fields: Any = (tuple(event), event_input, customer_features, step.signals, step.late)
-    return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION).decode("latin-1")
+    return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION)
+
+
+def handoff_frame(store_id: str, stamp: int, payload: bytes) -> bytes:
+    """One handed-on event as ``HandoffFrames.java`` reads it: header (payload and id lengths, stamp), id, payload."""
+    store = store_id.encode("utf-8", "surrogatepass")
+    return _FRAME_HEADER.pack(len(payload), len(store), stamp) + store + payload
+
+
+def handed_on(frames: bytes) -> Iterator[tuple[str, int, bytes]]:
+    """The merchant id, stamp and payload of each frame of ``frames`` (:func:`handoff_frame`), in order."""
+    at, header = 0, _FRAME_HEADER.size
+    while at < len(frames):
+        payload_length, store_length, stamp = _FRAME_HEADER.unpack_from(frames, at)
+        store_end = at + header + store_length
+        yield (
+            frames[at + header : store_end].decode("utf-8", "surrogatepass"),
+            stamp,
+            frames[store_end : store_end + payload_length],
+        )
+        at = store_end + payload_length
 
 
 class ScoreMerchants(ModelScoring):
     """The merchant stage (ADR 0012): per merchant, in ingestion order, the merchant features, the model, the records.
 
     Batches come from ``MerchantBatches.java``, keyed by shard of ``store_id`` (the same fixed
-    buckets as the customer stage's, of ``stream.mini_batch.shards``): ``[store_id, payload, ...]``,
-    each payload what :func:`handoff_payload` packed in the customer stage. The shard's
+    buckets as the customer stage's, of ``stream.mini_batch.shards``): the handed-on events as
+    frames (:func:`handoff_frame`), each payload what :func:`handoff_payload` packed in the customer stage. The shard's
     ``MapState`` holds each merchant's serialized ``MERCHANT_STATE``; :class:`MerchantStep`, one
     compiled call a batch, decodes each merchant's state once, runs the core's merchant step for
     each event in order, puts the customer's and the merchant's features in the model's order,
@@ -425,27 +449,28 @@ class ScoreMerchants(ModelScoring):
         self._counts = self._metrics.counts.values
         self._flushed_at = 0
 
-    def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
+    def process_element(self, value: bytes, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts, then its scored records as one array."""
         started = time.perf_counter_ns()
         self._merchants.check_shard(ctx.get_current_key())
         now_ms = time.time_ns() // 1_000_000
         scored_at = utc_now()  # one stamp a batch: it is scored within a millisecond or two
         counts = self._counts
-        handed_on = [
-            marshal.loads(payload.encode("latin-1"))  # nosec B302 - written by this job's customer stage, never input
-            for payload in value[1::2]
+        frames = list(handed_on(value))
+        events = [
+            marshal.loads(payload)  # nosec B302 - written by this job's customer stage (handoff_payload), never input
+            for _, _, payload in frames
         ]
         merchant_index: dict[str, int] = {}  # the merchants this batch touched, in order
-        merchant_of = [merchant_index.setdefault(store, len(merchant_index)) for store in value[0::2]]
+        merchant_of = [merchant_index.setdefault(store, len(merchant_index)) for store, _, _ in frames]
         merchants = list(merchant_index)
         stored = [self._merchants.get(store, now_ms) for store in merchants]
-        event_inputs, customer_features = [fields[1] for fields in handed_on], [fields[2] for fields in handed_on]
+        event_inputs, customer_features = [fields[1] for fields in events], [fields[2] for fields in events]
         batch = self._step(stored, merchant_of, event_inputs, customer_features)
         self._merchants.put_all(dict(zip(merchants, batch.states, strict=True)), now_ms)
         depths = batch.depths if batch.depths is not None else [None] * len(merchant_of)
         scored_lines: list[str] = []
-        for (fields, _, _, signals, late), vector, depth in zip(handed_on, batch.vectors, depths, strict=True):
+        for (fields, _, _, signals, late), vector, depth in zip(events, batch.vectors, depths, strict=True):
             fired_rules, rules_score = verdicts_of(signals)
             step = StepResult(late, vector, fired_rules, rules_score, depth, signals, b"", b"")
             scored, alert = score_step(
@@ -641,7 +666,7 @@ def build_job(
         )
     if batches is not None:
         function = ScoreMiniBatches(config, model, source=source_name, origin_first=origin_first)
-        scoring = batches.process(function, output_type=BATCH_TYPE)
+        scoring = batches.process(function, output_type=HANDOFF_TYPE if two_entities else BATCH_TYPE)
         # The uid names the state version: state saved under another is refused, not misread. The
         # shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
         scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}").name("score-mini-batches")

@@ -170,6 +170,7 @@ def key_by_customer(
 
 
 BATCH_TYPE = Types.BASIC_ARRAY(Types.STRING())  # a mini-batch: [key, line, key, line, ...]
+HANDOFF_TYPE = Types.PRIMITIVE_ARRAY(Types.BYTE())  # handed-on events, framed (HandoffFrames.java)
 
 
 def shard_of(customer_id: str, shards: int) -> int:
@@ -217,32 +218,34 @@ def mini_batches(
 
 
 def merchant_batches(accepted: DataStream, shards: int, size: int, release_every_ms: int) -> KeyedStream:
-    """The customer stage's ``[store_id, stamp, payload, ...]`` arrays as batches keyed by shard of ``store_id``.
+    """The customer stage's handed-on events (frames, ``HandoffFrames.java``) as batches keyed by shard of ``store_id``.
 
     ``MerchantShards.java`` splits each array by shard, ``keyBy`` sends each shard to its task,
     and ``MerchantBatches.java`` (a keyed operator) holds a shard's events until the watermark
     passes their stamps (checked every ``release_every_ms`` of stamps), then releases them in stamp
-    order: ``[store_id, payload, ...]``. Its output
+    order, as frames again. Its output
     is already partitioned by shard, so the merchant stage reads it as a keyed stream without a
     second shuffle (``reinterpretAsKeyedStream``).
     """
     gateway: Any = get_gateway()
     flink = gateway.jvm.io.streamflow.flink
-    split = accepted._j_data_stream.flatMap(flink.MerchantShards(shards)).returns(_with_shard())
+    split = accepted._j_data_stream.flatMap(flink.MerchantShards(shards)).returns(_with_shard(HANDOFF_TYPE))
     split.uid("merchant-shards").name("merchant-shards")
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
     keyed = split.keyBy(gateway.jvm.KeyByKeySelector(), key_type)
-    released = keyed.transform("merchant-batches", _with_shard(), flink.MerchantBatches(size, release_every_ms))
+    released = keyed.transform(
+        "merchant-batches", _with_shard(HANDOFF_TYPE), flink.MerchantBatches(size, release_every_ms)
+    )
     released.uid("merchant-batches").name("merchant-batches")
     utils = gateway.jvm.org.apache.flink.streaming.api.datastream.DataStreamUtils
     return KeyedStream(
-        utils.reinterpretAsKeyedStream(released, gateway.jvm.KeyByKeySelector(), key_type), BATCH_TYPE, accepted
+        utils.reinterpretAsKeyedStream(released, gateway.jvm.KeyByKeySelector(), key_type), HANDOFF_TYPE, accepted
     )
 
 
-def _with_shard() -> Any:
+def _with_shard(batch_type: Any = BATCH_TYPE) -> Any:
     """The Java type of ``Row(shard, batch)``."""
-    return Types.ROW([Types.STRING(), BATCH_TYPE]).get_java_type_info()
+    return Types.ROW([Types.STRING(), batch_type]).get_java_type_info()
 
 
 def _keyed_by_shard(batches: Any, uid: str, upstream: DataStream) -> KeyedStream:

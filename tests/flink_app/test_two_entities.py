@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from flink_app.config import load_config
-from flink_app.job import ScoreMerchants, ScoreMiniBatches
+from flink_app.job import ScoreMerchants, ScoreMiniBatches, handed_on, handoff_frame
 from flink_app.keying import as_landed, landed_routing_key, shard_of
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, feature_set
@@ -128,21 +128,21 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
         by_customer_shard.setdefault(shard_of(key, shards), []).extend((key, str(stamp), line))
     customers, customer_context = ScoreMiniBatches(config, str(tmp_path / "bundle"), source="t"), InMemoryContext()
     customers.open(customer_context)
-    handed_on, dead_letters = [], []
+    events, dead_letters = [], []
     for batch in by_customer_shard.values():
         for output in customers.process_element(batch, customer_context):
             if isinstance(output, tuple):
                 dead_letters.append(output[1])
             else:
-                handed_on += [tuple(output[index : index + 3]) for index in range(0, len(output), 3)]
-    by_merchant_shard: dict[int, list[str]] = {}
-    for store, _, payload in sorted(handed_on, key=lambda event: int(event[1])):
-        by_merchant_shard.setdefault(shard_of(store, shards), []).extend((store, payload))
+                events += handed_on(output)
+    by_merchant_shard: dict[int, list[bytes]] = {}
+    for store, stamp, payload in sorted(events, key=lambda event: event[1]):
+        by_merchant_shard.setdefault(shard_of(store, shards), []).append(handoff_frame(store, stamp, payload))
     merchants, merchant_context = ScoreMerchants(config, str(tmp_path / "bundle")), InMemoryContext()
     merchants.open(merchant_context)
     scored, alerts = [], []
-    for batch in by_merchant_shard.values():
-        for output in merchants.process_element(batch, merchant_context):
+    for frames in by_merchant_shard.values():
+        for output in merchants.process_element(b"".join(frames), merchant_context):
             if isinstance(output, tuple):
                 alerts.append(json.loads(output[1]))
             else:

@@ -6,7 +6,7 @@ import java.util.Comparator;
 import java.util.List;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
-import org.apache.flink.api.common.typeinfo.BasicArrayTypeInfo;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
@@ -21,13 +21,14 @@ import org.apache.flink.types.Row;
  * The customer stage's accepted events, per shard of merchant ids, released to the merchant stage
  * in ingestion order (ADR 0012). A keyed operator: its key is the merchant shard.
  *
- * <p>Input: {@code Row(shard, [merchant, stamp, payload, ...])} from {@link MerchantShards}, the
- * stamp being the line's ingestion stamp ({@link MiniBatchLines}, {@code stamped}). The events
+ * <p>Input: {@code Row(shard, frames)} from {@link MerchantShards} ({@link HandoffFrames}: merchant,
+ * stamp and payload an event), the stamp being the line's ingestion stamp ({@link MiniBatchLines},
+ * {@code stamped}). The events
  * wait in the shard's keyed state until the watermark passes them: by then every line ingested
  * before them has left the customer stage, whichever batch, task or channel it went through. An
  * event-time timer at or after the newest stamp of each input record fires the release: the shard's
- * waiting events up to the watermark leave sorted by stamp, as {@code Row(shard, [merchant,
- * payload, ...])}, at most {@code size} a batch. So each merchant sees its events in the order they
+ * waiting events up to the watermark leave sorted by stamp, as {@code Row(shard, frames)}, at most
+ * {@code size} a batch. So each merchant sees its events in the order they
  * were ingested. Waiting events and timers are Flink state: checkpointed, and moved with their
  * shard when the parallelism changes.
  */
@@ -38,7 +39,7 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
 
     private final int size;
     private final long releaseEvery;
-    private transient ListState<String[]> waiting;
+    private transient ListState<byte[]> waiting;
     private transient InternalTimerService<VoidNamespace> timers;
 
     /**
@@ -57,20 +58,19 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
     @Override
     public void open() throws Exception {
         super.open();
-        ListStateDescriptor<String[]> descriptor =
-                new ListStateDescriptor<>("waiting-events", BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO);
+        ListStateDescriptor<byte[]> descriptor =
+                new ListStateDescriptor<>("waiting-events", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
         waiting = getPartitionedState(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE, descriptor);
         timers = getInternalTimerService("merchant-release", VoidNamespaceSerializer.INSTANCE, this);
     }
 
     @Override
     public void processElement(StreamRecord<Row> record) throws Exception {
-        String[] triples = (String[]) record.getValue().getField(1);
+        byte[] frames = (byte[]) record.getValue().getField(1);
         long newest = Long.MIN_VALUE;
-        for (int index = 0; index + 2 < triples.length; index += 3) {
-            long stamp = Long.parseLong(triples[index + 1]);
-            waiting.add(new String[] {triples[index], triples[index + 1], triples[index + 2]});
-            newest = Math.max(newest, stamp);
+        for (byte[] frame : HandoffFrames.split(frames)) {
+            waiting.add(frame);
+            newest = Math.max(newest, HandoffFrames.stamp(frame));
         }
         if (newest != Long.MIN_VALUE) {
             long due = Math.floorDiv(newest + releaseEvery - 1, releaseEvery) * releaseEvery;
@@ -81,33 +81,32 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
     @Override
     public void onEventTime(InternalTimer<Row, VoidNamespace> timer) throws Exception {
         long watermark = timers.currentWatermark();
-        Iterable<String[]> stored = waiting.get();
+        Iterable<byte[]> stored = waiting.get();
         if (stored == null) { // released by an earlier timer of the shard
             return;
         }
-        List<String[]> events = new ArrayList<>();
-        for (String[] event : stored) {
+        List<byte[]> events = new ArrayList<>();
+        for (byte[] event : stored) {
             events.add(event);
         }
         long[] stamps = new long[events.size()];
         Integer[] order = new Integer[events.size()];
         for (int index = 0; index < stamps.length; index++) {
-            stamps[index] = Long.parseLong(events.get(index)[1]);
+            stamps[index] = HandoffFrames.stamp(events.get(index));
             order[index] = index;
         }
         Arrays.sort(order, Comparator.comparingLong(index -> stamps[index])); // stable: ties keep arrival order
         String shard = (String) timer.getKey().getField(0);
-        List<String> batch = new ArrayList<>(2 * size);
-        List<String[]> still = new ArrayList<>();
+        List<byte[]> batch = new ArrayList<>(size);
+        List<byte[]> still = new ArrayList<>();
         for (Integer index : order) {
-            String[] event = events.get(index);
+            byte[] event = events.get(index);
             if (stamps[index] > watermark) {
                 still.add(event);
                 continue;
             }
-            batch.add(event[0]);
-            batch.add(event[2]);
-            if (batch.size() >= 2 * size) {
+            batch.add(event);
+            if (batch.size() >= size) {
                 emit(shard, batch);
             }
         }
@@ -124,8 +123,8 @@ public final class MerchantBatches extends AbstractStreamOperator<Row>
     @Override
     public void onProcessingTime(InternalTimer<Row, VoidNamespace> timer) {}
 
-    private void emit(String shard, List<String> batch) {
-        output.collect(new StreamRecord<>(Row.of(shard, batch.toArray(new String[0]))));
+    private void emit(String shard, List<byte[]> batch) {
+        output.collect(new StreamRecord<>(Row.of(shard, HandoffFrames.join(batch))));
         batch.clear();
     }
 }

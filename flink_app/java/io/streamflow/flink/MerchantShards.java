@@ -9,11 +9,11 @@ import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
 
 /**
- * The customer stage's output array {@code [merchant, stamp, payload, ...]} split by shard of
- * merchant ids ({@link MiniBatchLines#shardOf}): one {@code Row(shard, [merchant, stamp, payload,
- * ...])} per shard it holds, events in their order, for {@code keyBy} to {@link MerchantBatches}.
+ * The customer stage's handed-on events ({@link HandoffFrames}, one array a batch) split by shard of
+ * merchant ids ({@link MiniBatchLines#shardOf}): one {@code Row(shard, frames)} per shard it holds,
+ * events in their order, for {@code keyBy} to {@link MerchantBatches}.
  */
-public final class MerchantShards implements FlatMapFunction<String[], Row> {
+public final class MerchantShards implements FlatMapFunction<byte[], Row> {
 
     private static final long serialVersionUID = 1L;
 
@@ -27,17 +27,14 @@ public final class MerchantShards implements FlatMapFunction<String[], Row> {
     }
 
     @Override
-    public void flatMap(String[] triples, Collector<Row> out) {
-        Map<Integer, List<String>> byShard = new LinkedHashMap<>();
-        for (int index = 0; index + 2 < triples.length; index += 3) {
-            int shard = MiniBatchLines.shardOf(triples[index], shards);
-            List<String> events = byShard.computeIfAbsent(shard, ignored -> new ArrayList<>());
-            events.add(triples[index]);
-            events.add(triples[index + 1]);
-            events.add(triples[index + 2]);
+    public void flatMap(byte[] frames, Collector<Row> out) {
+        Map<Integer, List<byte[]>> byShard = new LinkedHashMap<>();
+        for (byte[] frame : HandoffFrames.split(frames)) {
+            int shard = HandoffFrames.shardOf(frame, shards);
+            byShard.computeIfAbsent(shard, ignored -> new ArrayList<>()).add(frame);
         }
-        for (Map.Entry<Integer, List<String>> entry : byShard.entrySet()) {
-            out.collect(Row.of(Integer.toString(entry.getKey()), entry.getValue().toArray(new String[0])));
+        for (Map.Entry<Integer, List<byte[]>> entry : byShard.entrySet()) {
+            out.collect(Row.of(Integer.toString(entry.getKey()), HandoffFrames.join(entry.getValue())));
         }
     }
 }
