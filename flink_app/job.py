@@ -315,7 +315,7 @@ class ScoreMiniBatches(ScoringFunction):
 
     With merchant features, the batches are stamped (``[key, stamp, line, ...]``) and the
     function hands each accepted event on to the merchant stage instead of scoring it
-    (:func:`handoff_payload`), as ``[store_id, stamp, payload, ...]``.
+    (:func:`handoff_payload`), as frames of bytes (:func:`handoff_frame`), one array a batch.
 
     A shard is only a fixed bucket of customers (CRC-32 of the id modulo ``shards``), so that
     one call serves many; each customer's slot is keyed by its id in the shard's map. Flink moves
@@ -341,7 +341,7 @@ class ScoreMiniBatches(ScoringFunction):
     def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts and dead letters, then its scored records as one array.
 
-        Handing on to the merchant stage, the array is ``[store_id, stamp, payload, ...]`` instead.
+        Handing on to the merchant stage, it yields the batch's handed-on events as one array of frames instead.
         """
         started = time.perf_counter_ns()
         self._customers.check_shard(ctx.get_current_key())
@@ -419,12 +419,12 @@ class ScoreMerchants(ModelScoring):
 
     Batches come from ``MerchantBatches.java``, keyed by shard of ``store_id`` (the same fixed
     buckets as the customer stage's, of ``stream.mini_batch.shards``): the handed-on events as
-    frames (:func:`handoff_frame`), each payload what :func:`handoff_payload` packed in the customer stage. The shard's
-    ``MapState`` holds each merchant's serialized ``MERCHANT_STATE``; :class:`MerchantStep`, one
-    compiled call a batch, decodes each merchant's state once, runs the core's merchant step for
-    each event in order, puts the customer's and the merchant's features in the model's order,
-    walks the trees and encodes each state once; the scored record and the alert are written as the
-    customer-only job writes them. An event whose tile a scored event had already read
+    frames (:func:`handoff_frame`), each payload what :func:`handoff_payload` packed in the
+    customer stage. The shard's ``MapState`` holds each merchant's serialized ``MERCHANT_STATE``;
+    :class:`MerchantStep`, one compiled call a batch, decodes each merchant's state once, runs the
+    core's merchant step for each event in order, puts the customer's and the merchant's features
+    in the model's order, walks the trees and encodes each state once; the scored record and the
+    alert are written as the customer-only job writes them. An event whose tile a scored event had already read
     (``core.merchant.read_too_late``) is scored and counted, ``merchant_read_too_late``: its merchant
     features may differ from batch's.
     """
