@@ -62,7 +62,7 @@ from flink_app.keying import (
     routing_jar,
 )
 from flink_app.metric_counts import MetricCounts
-from flink_app.records import RULES_ONLY_VERSION, dead_letter, score_step, to_json, utc_now
+from flink_app.records import dead_letter, deciding_version, score_step, to_json, utc_now
 from flink_app.scoring_step import MerchantStep, StepResult, StreamStep, verdicts_of
 from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache
 from streamflow import __version__ as job_version
@@ -178,7 +178,7 @@ class ScoringFunction(ModelScoring):
             max_out_of_orderness_ms=self._bound_ms,
             dedup_window_ms=self._dedup_window_ms,
         )
-        version = self._bundle.manifest.model_version if self._bundle is not None else RULES_ONLY_VERSION
+        version = deciding_version(self._bundle)
         self._model_version = version
         self._metrics = FlinkCounters(
             runtime_context, ("events_in", "events_scored", "alerts", "late_events", "dead_letters")
@@ -466,13 +466,27 @@ class ScoreMerchants(ModelScoring):
         merchants = list(merchant_index)
         stored = [self._merchants.get(store, now_ms) for store in merchants]
         event_inputs, customer_features = [fields[1] for fields in events], [fields[2] for fields in events]
-        batch = self._step(stored, merchant_of, event_inputs, customer_features)
+        batch = self._step(stored, merchant_of, event_inputs, customer_features, [fields[3] for fields in events])
         self._merchants.put_all(dict(zip(merchants, batch.states, strict=True)), now_ms)
-        depths = batch.depths if batch.depths is not None else [None] * len(merchant_of)
+        unscored: list[Any] = [None] * len(merchant_of)
+        ml_scores, champion_scores = batch.ml_scores or unscored, batch.champion_scores or unscored
+        champion_inputs = batch.champion_inputs or [b""] * len(merchant_of)
         scored_lines: list[str] = []
-        for (fields, _, _, signals, late), vector, depth in zip(events, batch.vectors, depths, strict=True):
+        for index, (fields, _, _, signals, late) in enumerate(events):
             fired_rules, rules_score = verdicts_of(signals)
-            step = StepResult(late, vector, fired_rules, rules_score, depth, signals, b"", b"")
+            step = StepResult(
+                late,
+                batch.vectors[index],
+                fired_rules,
+                rules_score,
+                None,
+                signals,
+                b"",
+                b"",
+                ml_scores[index],
+                champion_scores[index],
+                champion_inputs[index],
+            )
             scored, alert = score_step(
                 Event._make(fields), step, self._rules, self._bundle, self._rules_only_threshold, scored_at
             )
@@ -620,14 +634,18 @@ def compile_scoring(config: StreamConfig, model: str | None) -> str:
     )
     if features.merchant_names:
         MerchantStep(bundle, features, merchant_lag_ms=config.features.merchant_lag_ms)
-    return bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
+    return deciding_version(bundle)
 
 
 def warm_up(bundle: ModelBundle) -> None:
-    """Compile the bundle's tree walks before the first event (numba compiles on first use)."""
-    zeros = [0.0] * len(bundle.manifest.feature_names)
-    bundle.ml_score(zeros)
-    bundle.top_contributions(zeros)
+    """Compile the forest's one-row attribution and load the champion's TreeSHAP before the first alert.
+
+    A bundle whose champion LightGBM cannot load fails here, at the start, not at its first alert.
+    """
+    bundle.top_contributions([0.0] * len(bundle.manifest.feature_names))
+    champion = bundle.manifest.champion
+    if champion is not None:
+        bundle.champion_top_contributions([0.0] * len(champion.inputs))
 
 
 def build_job(
@@ -649,7 +667,7 @@ def build_job(
     """
     job = config.job
     bundle, problem = load_bundle(model, config.features, required=job.model.required)  # fail at start, not in a task
-    model_version = bundle.manifest.model_version if bundle is not None else RULES_ONLY_VERSION
+    model_version = deciding_version(bundle)
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
     batching = job.mini_batch
     two_entities = bool(config.features.feature_set.merchant_names)

@@ -11,7 +11,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from flink_app.scoring_step import StepResult, signals_of
 from streamflow.core import Event, EventError, RuleResult, RulesConfig
@@ -30,17 +32,18 @@ def score_step(
     rules_only_threshold: float,
     scored_at: str,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The scored record and the alert for an event ``StreamStep`` stepped.
+    """The scored record and the alert for an event ``StreamStep`` (or ``MerchantStep``) stepped.
 
-    An alert's reasons are written from the same step's signals (``signals_of``).
+    An alert's reasons are written from the same step's signals (``signals_of``), its top features
+    from the champion's inputs as the step read them.
     """
-    depth = step.depth
     scored = scored_record(
         event,
         step.features,
         step.fired_rules,
         step.rules_score,
-        None if bundle is None or depth is None else bundle.ml_score_of_depth(depth),
+        step.ml_score,
+        step.champion_score,
         bundle,
         rules_only_threshold,
         scored_at,
@@ -49,7 +52,8 @@ def score_step(
     if not scored["alert"]:
         return scored, None
     fired = tuple(result for result in event_rule_results(signals_of(step), event, rules) if result.fired)
-    return scored, alert_record(scored, step.features, fired, bundle)
+    champion_inputs = np.frombuffer(step.champion_inputs, dtype=np.float64) if step.champion_inputs else None
+    return scored, alert_record(scored, fired, top_features(bundle, step.features, champion_inputs))
 
 
 def scored_record(
@@ -58,16 +62,30 @@ def scored_record(
     fired_rules: tuple[str, ...],
     rules_score: float,
     ml_score: float | None,
+    champion_score: float | None,
     bundle: ModelBundle | None,
     rules_only_threshold: float,
     scored_at: str,
     late: bool,
 ) -> dict[str, Any]:
-    """The scored record: features, fired rules, the scores and their blend, the threshold, the verdict."""
+    """The scored record: features, fired rules, the scores, the deciding one, its threshold, the verdict.
+
+    With a champion in the bundle it decides (``final_score``, ``threshold``, ``model_version``)
+    and the forest's blend scores in shadow, as the challenger; without one the blend decides.
+    """
+    challenger: tuple[float | None, str | None, bool | None] = (None, None, None)
     if bundle is not None and ml_score is not None:
-        final = bundle.blend(ml_score, rules_score)
         manifest = bundle.manifest
-        threshold, version = manifest.alert_threshold, manifest.model_version
+        blend = bundle.blend(ml_score, rules_score)
+        if manifest.champion is not None and champion_score is not None:
+            final, threshold, version = (
+                champion_score,
+                manifest.champion.alert_threshold,
+                manifest.champion.model_version,
+            )
+            challenger = (blend, manifest.model_version, blend >= manifest.alert_threshold and blend > 0.0)
+        else:
+            final, threshold, version = blend, manifest.alert_threshold, manifest.model_version
     else:
         final, threshold, version = rules_score, rules_only_threshold, RULES_ONLY_VERSION
     return {
@@ -84,16 +102,35 @@ def scored_record(
         "threshold": threshold,
         "alert": final >= threshold and final > 0.0,
         "model_version": version,
+        "challenger_score": challenger[0],
+        "challenger_version": challenger[1],
+        "challenger_alert": challenger[2],
         "scored_at": scored_at,
         "late": late,
     }
 
 
-def alert_record(
-    scored: dict[str, Any], features: Any, fired: tuple[RuleResult, ...], bundle: ModelBundle | None
-) -> dict[str, Any]:
+def deciding_version(bundle: ModelBundle | None) -> str:
+    """The version of the model whose score decides: the champion's, else the forest's, else ``rules-only``."""
+    if bundle is None:
+        return RULES_ONLY_VERSION
+    champion = bundle.manifest.champion
+    return champion.model_version if champion is not None else bundle.manifest.model_version
+
+
+def top_features(
+    bundle: ModelBundle | None, features: Any, champion_inputs: NDArray[np.float64] | None
+) -> list[tuple[str, float]]:
+    """The deciding model's three largest pushes towards fraud: the champion's TreeSHAP, else the forest's."""
+    if bundle is None:
+        return []
+    if champion_inputs is not None and bundle.manifest.champion is not None:
+        return bundle.champion_top_contributions(champion_inputs)
+    return bundle.top_contributions(features)
+
+
+def alert_record(scored: dict[str, Any], fired: tuple[RuleResult, ...], top: list[tuple[str, float]]) -> dict[str, Any]:
     """The alert of a scored record above its threshold: the fired rules' reasons and the model's top features."""
-    top = bundle.top_contributions(features) if bundle is not None else []
     return {
         "alert_id": scored["transaction_id"],
         **{key: scored[key] for key in ("transaction_id", "customer_id", "event_time", "amount", "currency")},
@@ -102,6 +139,8 @@ def alert_record(
         "reasons": [f"{result.rule_id} {result.name}: {result.reason}" for result in fired],
         "top_features": [{"feature": name, "contribution": value} for name, value in top],
         "model_version": scored["model_version"],
+        "challenger_score": scored["challenger_score"],
+        "challenger_version": scored["challenger_version"],
     }
 
 

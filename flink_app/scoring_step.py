@@ -30,12 +30,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from streamflow.core.boosting import BOOSTED_ARRAYS, champion_scores
 from streamflow.core.compiled import compiled
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
 from streamflow.core.errors import ConfigError, StateInvalidError
 from streamflow.core.features import FeatureSet, feature_set, step
-from streamflow.core.forest import ModelBundle, serial_depths
+from streamflow.core.forest import ModelBundle, normalised_anomaly, serial_depths
 from streamflow.core.merchant import (
     MAX_MERCHANT_STATE_BYTES,
     MERCHANT_PARAMS,
@@ -76,6 +77,23 @@ STREAM_OUTPUT = np.dtype(
         ("state_size", np.int64),
         ("ids_size", np.int64),
         ("depth", np.float64),
+        ("ml_score", np.float64),
+        ("champion_score", np.float64),
+    ],
+    align=True,
+)
+# What turns the walks into scores: the forest's normalisation, the champion's sigmoid, override and size.
+MODEL_PARAMS = np.dtype(
+    [
+        ("has_forest", np.int64),
+        ("denominator", np.float64),
+        ("norm_low", np.float64),
+        ("norm_span", np.float64),
+        ("has_champion", np.int64),
+        ("sigmoid", np.float64),
+        ("override_input", np.int64),
+        ("champion_trees", np.int64),
+        ("champion_nodes", np.int64),
     ],
     align=True,
 )
@@ -87,6 +105,17 @@ _NO_TREES: tuple[NDArray[Any], ...] = (
     np.zeros(1, dtype=np.uint8),
     np.zeros(1, dtype=np.float64),
 )
+_NO_CHAMPION: dict[str, NDArray[Any]] = {
+    "tree_offsets": np.zeros(1, dtype=np.int64),
+    "feature": np.full(1, -1, dtype=np.int32),
+    "threshold": np.zeros(1, dtype=np.float64),
+    "left": np.zeros(1, dtype=np.int32),
+    "right": np.zeros(1, dtype=np.int32),
+    "default_left": np.zeros(1, dtype=np.uint8),
+    "missing_type": np.zeros(1, dtype=np.uint8),
+    "leaf_value": np.zeros(1, dtype=np.float64),
+}
+N_RULES = len(RULE_IDS)
 
 
 def struct_of(dtype: np.dtype[Any], names: tuple[str, ...] | None = None) -> struct.Struct:
@@ -119,6 +148,7 @@ _PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT
     dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, SIGNALS, STREAM_OUTPUT, CUSTOMER_STATE)
 )
 _MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
+_MODEL_PARAMS_BYTES = MODEL_PARAMS.itemsize
 _MERCHANT_RECORD_BYTES = MERCHANT_STATE.itemsize
 MERCHANT_BATCH_CAPACITY = 64  # events a merchant workspace holds at first (MerchantBatches' batch size); it grows
 _SIGNAL_NAMES = SIGNALS.names or ()
@@ -127,6 +157,8 @@ _VERDICTS_AT = field_layout(SIGNALS, RULE_NAMES[0])[1]
 _VERDICTS_AND_SCORE = struct_of(SIGNALS, (*RULE_NAMES, "rules_score"))
 if _SIGNAL_NAMES[-len(RULE_NAMES) - 1 :] != (*RULE_NAMES, "rules_score"):
     raise TypeError("SIGNALS must end with the rules' verdicts and the rules score")
+if [field_layout(SIGNALS, name)[1] - _VERDICTS_AT for name in RULE_NAMES] != list(range(len(RULE_NAMES))):
+    raise TypeError("the rules' verdicts must be consecutive bytes of SIGNALS (the champion reads them so)")
 _TRANSACTION_HASH = struct.Struct("=q")
 
 
@@ -142,6 +174,35 @@ def verdicts_of(signals: bytes | memoryview) -> tuple[tuple[str, ...], float]:
     return _FIRED_RULES[tuple(verdicts)], rules_score
 
 
+def model_params(bundle: ModelBundle | None) -> NDArray[Any]:
+    """The bundle's ``MODEL_PARAMS`` record (all zero without a bundle)."""
+    params = np.zeros(1, dtype=MODEL_PARAMS)
+    if bundle is None:
+        return params
+    record = params[0]
+    record["has_forest"] = 1
+    record["denominator"], record["norm_low"], record["norm_span"] = bundle.normalisation
+    champion, arrays = bundle.manifest.champion, bundle.champion_arrays
+    if champion is not None and arrays is not None:
+        record["has_champion"] = 1
+        record["sigmoid"] = champion.sigmoid
+        record["override_input"] = bundle.override_input
+        record["champion_trees"] = arrays["tree_offsets"].shape[0] - 1
+        record["champion_nodes"] = arrays["feature"].shape[0]
+    return params
+
+
+def _champion_sections(bundle: ModelBundle | None) -> dict[str, NDArray[Any]]:
+    """The champion's walk arrays by section name (placeholders without a champion)."""
+    arrays = bundle.champion_arrays if bundle is not None and bundle.champion_arrays is not None else _NO_CHAMPION
+    return {f"champion_{name}": arrays[name] for name in BOOSTED_ARRAYS}
+
+
+def champion_width(features: FeatureSet) -> int:
+    """How many inputs the champion reads (``streamflow.core.boosting.champion_inputs``)."""
+    return len(features.names) + N_RULES + 2
+
+
 class StepResult(NamedTuple):
     """One event's step: what the stream records and the customer's new packed state."""
 
@@ -154,6 +215,9 @@ class StepResult(NamedTuple):
     signals: bytes  # the SIGNALS record (``signals_of``)
     state: bytes
     ids: bytes
+    ml_score: float | None = None  # the forest's normalised score (None: rules only, or walked later)
+    champion_score: float | None = None  # None: the bundle has no champion
+    champion_inputs: bytes = b""  # the champion's inputs as it read them (float64), what explains an alert
 
 
 def signals_of(step: StepResult) -> dict[str, Any]:
@@ -195,6 +259,7 @@ class StreamStep:
         n_features = len(self._features.customer_names)
         self._vector = tuple if self._features.merchant_names else self._features.vector._make
         self._has_model = bundle is not None
+        self._has_champion = bundle is not None and bundle.manifest.champion is not None
         trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
         stream_input = np.zeros(1, dtype=STREAM_INPUT)
         stream_input[0]["max_out_of_orderness_ms"] = max_out_of_orderness_ms
@@ -211,8 +276,12 @@ class StreamStep:
             ids_out=np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
             features=np.zeros(n_features, dtype=np.float64),
             x32=np.zeros((1, n_features), dtype=np.float32),
+            model=model_params(bundle),
+            champion_inputs=np.zeros((1, champion_width(self._features)), dtype=np.float64),
             **_tree_sections(trees),
+            **_champion_sections(bundle),
         )
+        self._champion_inputs_bytes = views["champion_inputs"].data.cast("B")
         self._event_bytes, self._stream_input_bytes, self._signals_bytes, self._output_bytes = (
             views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
         )
@@ -232,7 +301,9 @@ class StreamStep:
         _TRANSACTION_HASH.pack_into(self._stream_input_bytes, 0, id_hash(event.transaction_id))
         packed_state = b"" if state is None else state
         self._run(packed_state, len(packed_state), ids, len(ids))
-        status, late, state_size, ids_size, depth = _STREAM_OUTPUT.unpack_from(self._output_bytes)
+        status, late, state_size, ids_size, depth, ml_score, champion_score = _STREAM_OUTPUT.unpack_from(
+            self._output_bytes
+        )
         if status == STATUS_DUPLICATE:
             return None
         if status == STATUS_BAD_IDS:
@@ -249,6 +320,9 @@ class StreamStep:
             bytes(self._signals_bytes),
             bytes(self._state_out_bytes[:state_size]),
             bytes(self._ids_out_bytes[:ids_size]),
+            ml_score if self._has_model else None,
+            champion_score if self._has_champion else None,
+            bytes(self._champion_inputs_bytes) if self._has_champion else b"",
         )
 
     def handoff(self) -> tuple[bytes, bytes]:
@@ -263,6 +337,9 @@ class MerchantBatch(NamedTuple):
     depths: list[float] | None  # per event (None: rules only)
     read_too_late: list[bool]  # per event: a scored event had already read its tile (core.merchant.read_too_late)
     states: list[bytes]  # per merchant, in the order given
+    ml_scores: list[float] | None = None  # per event (None: rules only)
+    champion_scores: list[float] | None = None  # per event (None: no champion)
+    champion_inputs: list[bytes] | None = None  # per event, the champion's inputs (float64; None: no champion)
 
 
 class MerchantStep:
@@ -282,7 +359,10 @@ class MerchantStep:
             bundle.check_features(features.names)
         self._features = features
         self._has_model = bundle is not None
+        self._has_champion = bundle is not None and bundle.manifest.champion is not None
         self._trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
+        self._model = model_params(bundle)
+        self._champion = _champion_sections(bundle)
         self._params = merchant_params(merchant_lag_ms)
         self._capacity = 0
         self._allocate(MERCHANT_BATCH_CAPACITY)
@@ -312,11 +392,16 @@ class MerchantStep:
             depths=np.zeros(capacity, dtype=np.float64),
             too_late=np.zeros(capacity, dtype=np.int64),
             states_out=np.zeros((capacity, MAX_MERCHANT_STATE_BYTES), dtype=np.uint8),
+            model=self._model,
+            event_signals=np.zeros(capacity, dtype=SIGNALS),
+            scores=np.zeros((capacity, 2), dtype=np.float64),
+            champion_inputs=np.zeros((capacity, champion_width(features)), dtype=np.float64),
             **_tree_sections(self._trees),
+            **self._champion,
         )
         self._views = views
-        packed = ("events", "customer_features", "states_in", "states_out")
-        self._events_bytes, self._customer_bytes, self._states_in_bytes, self._states_out_bytes = (
+        packed = ("events", "customer_features", "states_in", "states_out", "event_signals")
+        self._events_bytes, self._customer_bytes, self._states_in_bytes, self._states_out_bytes, self._signals_bytes = (
             views[name].reshape(-1).view(np.uint8).data for name in packed
         )
         self._capacity = capacity
@@ -328,6 +413,7 @@ class MerchantStep:
         merchant_of: Sequence[int],
         event_inputs: Sequence[bytes],
         customer_features: Sequence[bytes],
+        signals: Sequence[bytes] = (),
     ) -> MerchantBatch:
         """A batch's merchant steps, in order, from what :meth:`StreamStep.handoff` packed for each event.
 
@@ -336,6 +422,8 @@ class MerchantStep:
             merchant_of: Each event's merchant, as an index in ``states``.
             event_inputs: Each event's packed ``EVENT_INPUT`` record.
             customer_features: Each event's packed customer features.
+            signals: Each event's ``SIGNALS`` record: the champion reads its verdicts and rules score (a
+                bundle without a champion needs none).
 
         Raises:
             StateError: a state is not a readable merchant state.
@@ -349,6 +437,10 @@ class MerchantStep:
         self._events_bytes[: n_events * _EVENT_BYTES] = b"".join(event_inputs)
         packed_features = b"".join(customer_features)
         self._customer_bytes[: len(packed_features)] = packed_features
+        if self._has_champion:
+            if len(signals) != n_events:
+                raise ValueError("the champion reads each event's SIGNALS record: give one per event")
+            self._signals_bytes[: n_events * _SIGNALS_BYTES] = b"".join(signals)
         views["merchant_of"][:n_events] = merchant_of
         sizes = [0 if state is None else len(state) for state in states]
         states_in, width = self._states_in_bytes, MAX_MERCHANT_STATE_BYTES
@@ -362,15 +454,25 @@ class MerchantStep:
                 raise merchant_state_error(status)
         states_out, sizes = self._states_out_bytes, views["state_sizes"][:n_merchants].tolist()
         make = self._features.vector._make
+        scores = views["scores"][:n_events]
+        champion_inputs = None
+        if self._has_champion:
+            packed_inputs = views["champion_inputs"][:n_events].tobytes()
+            row = len(packed_inputs) // max(n_events, 1)
+            champion_inputs = [packed_inputs[index * row : (index + 1) * row] for index in range(n_events)]
         return MerchantBatch(
             [make(vector) for vector in views["features"][:n_events].tolist()],
             views["depths"][:n_events].tolist() if self._has_model else None,
             [too_late != 0 for too_late in views["too_late"][:n_events].tolist()],
             [bytes(states_out[index * width : index * width + size]) for index, size in enumerate(sizes)],
+            scores[:, 0].tolist() if self._has_model else None,
+            scores[:, 1].tolist() if self._has_champion else None,
+            champion_inputs,
         )
 
 
 _TREE_SECTIONS = ("offsets", "left", "right", "feature", "threshold", "missing_left", "leaf_value")
+_CHAMPION_SECTIONS = tuple(f"champion_{name}" for name in BOOSTED_ARRAYS)
 _SECTIONS = (
     "params",
     "event",
@@ -382,7 +484,10 @@ _SECTIONS = (
     "ids_out",
     "features",
     "x32",
+    "model",
+    "champion_inputs",
     *_TREE_SECTIONS,
+    *_CHAMPION_SECTIONS,
 )
 _MERCHANT_SECTIONS = (
     "batch",
@@ -402,7 +507,12 @@ _MERCHANT_SECTIONS = (
     "depths",
     "too_late",
     "states_out",
+    "model",
+    "event_signals",
+    "scores",
+    "champion_inputs",
     *_TREE_SECTIONS,
+    *_CHAMPION_SECTIONS,
 )
 
 
@@ -459,6 +569,42 @@ def _walk(work: Any, first: int, x32: Any, depths: Any) -> None:
 
 
 @compiled
+def _model_scores(
+    work: Any, first: int, model: Any, depth: float, vector: Any, signal_bytes: Any, inputs: Any, scores: Any
+) -> None:
+    """The forest's normalised score and the champion's (its trees: the eight sections from ``first``) into ``scores``.
+
+    The champion's inputs, into ``inputs`` (one row): the features, each rule's verdict, the rules
+    score (from the ``SIGNALS`` record's bytes), the forest's score.
+    """
+    ml_score = normalised_anomaly(depth, model["denominator"], model["norm_low"], model["norm_span"])
+    scores[0] = ml_score
+    if model["has_champion"] == 0:
+        return
+    n_features = vector.shape[0]
+    inputs[0, :n_features] = vector
+    for rule in range(N_RULES):
+        inputs[0, n_features + rule] = 1.0 if signal_bytes[_VERDICTS_AT + rule] != 0 else 0.0
+    inputs[0, n_features + N_RULES] = signal_bytes.view(SIGNALS)[0]["rules_score"]
+    inputs[0, n_features + N_RULES + 1] = ml_score
+    n_trees, n_nodes = model["champion_trees"], model["champion_nodes"]
+    champion_scores(
+        inputs,
+        _section(work, first, 8 * (n_trees + 1)).view(np.int64),
+        _section(work, first + 1, 4 * n_nodes).view(np.int32),
+        _section(work, first + 2, 8 * n_nodes).view(np.float64),
+        _section(work, first + 3, 4 * n_nodes).view(np.int32),
+        _section(work, first + 4, 4 * n_nodes).view(np.int32),
+        _section(work, first + 5, n_nodes),
+        _section(work, first + 6, n_nodes),
+        _section(work, first + 7, 8 * n_nodes).view(np.float64),
+        model["sigmoid"],
+        model["override_input"],
+        scores[1:2],
+    )
+
+
+@compiled
 def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     """Dedup, decode, the core's step for the features named in ``key``, the walk, encode: on the workspace."""
     params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
@@ -471,6 +617,9 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     ids_out = _section(work, 7, MAX_IDS_BYTES)
     feature_values = _section(work, 8, 8 * n_features).view(np.float64)
     x32 = _section(work, 9, 4 * n_features).view(np.float32).reshape((1, n_features))
+    model = _section(work, 10, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
+    n_inputs = n_features + N_RULES + 2
+    champion_inputs = _section(work, 11, 8 * n_inputs).view(np.float64).reshape((1, n_inputs))
     if ids.shape[0] % 16 != 0:
         result["status"] = STATUS_BAD_IDS
         return
@@ -490,8 +639,13 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     step(customer, event, params, signals, feature_values, key)
     x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
     depth = np.zeros(1, dtype=np.float64)
-    _walk(work, 10, x32, depth)
+    _walk(work, 12, x32, depth)
     result["depth"] = depth[0]
+    if model["has_forest"] != 0:
+        scores = np.zeros(2, dtype=np.float64)
+        signal_bytes = _section(work, 3, _SIGNALS_BYTES)
+        _model_scores(work, 19, model, depth[0], feature_values, signal_bytes, champion_inputs, scores)
+        result["ml_score"], result["champion_score"] = scores[0], scores[1]
     result["state_size"] = encode_state(record_bytes, state_out)
     window_ms = stream_input["dedup_window_ms"]
     result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
@@ -519,6 +673,11 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
     depths = _section(work, 14, 8 * capacity).view(np.float64)
     too_late = _section(work, 15, 8 * capacity).view(np.int64)
     states_out = _section(work, 16, capacity * MAX_MERCHANT_STATE_BYTES).reshape((capacity, MAX_MERCHANT_STATE_BYTES))
+    model = _section(work, 17, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
+    event_signals = _section(work, 18, capacity * _SIGNALS_BYTES).reshape((capacity, _SIGNALS_BYTES))
+    scores = _section(work, 19, 16 * capacity).view(np.float64).reshape((capacity, 2))
+    n_inputs = n_features + N_RULES + 2
+    champion_inputs = _section(work, 20, 8 * capacity * n_inputs).view(np.float64).reshape((capacity, n_inputs))
     for merchant in range(n_merchants):
         record_bytes = records[merchant : merchant + 1].view(np.uint8)
         statuses[merchant] = decode_merchant_state(states_in[merchant, : state_sizes[merchant]], record_bytes)
@@ -534,7 +693,10 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
         for column in range(n_merchant):
             vector[positions[n_customer + column]] = merchant_values[column]
         x32[0, :] = vector  # the model reads float32 features, as the batch walk does
-        _walk(work, 17, x32, depths[index : index + 1])
+        _walk(work, 21, x32, depths[index : index + 1])
+        if model["has_forest"] != 0:
+            row = champion_inputs[index : index + 1]
+            _model_scores(work, 28, model, depths[index], vector, event_signals[index], row, scores[index])
     for merchant in range(n_merchants):
         if statuses[merchant] == STATE_READ:
             record_bytes = records[merchant : merchant + 1].view(np.uint8)

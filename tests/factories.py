@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from flink_app.summary import committed_files
 
 from streamflow.core import Event, EventError, RulesConfig, parse_event, replay_events
 from streamflow.core.forest import ModelBundle
+from streamflow.core.rules import RULE_IDS
 
 BASE_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -88,7 +90,7 @@ def core_decisions(
     events: list[Event], rules: RulesConfig, bundle: ModelBundle | None, *, rules_only_threshold: float = 0.5
 ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """The scored record and the alert of each event, from the core's batch replay (events in the job's order)."""
-    from flink_app.records import alert_record, scored_record
+    from flink_app.records import alert_record, scored_record, top_features
 
     decisions = []
     for event, assessment in replay_events(events, rules):
@@ -96,8 +98,23 @@ def core_decisions(
         ml_score = bundle.ml_score(features) if bundle is not None else None
         fired = assessment.fired_rules
         fired_ids = tuple(result.rule_id for result in fired)
+        champion_score, champion_row = None, None
+        if bundle is not None and bundle.manifest.champion is not None:  # the champion's inputs, by the batch's order
+            verdicts = [float(rule_id in fired_ids) for rule_id in RULE_IDS]
+            champion_row = np.array([*features, *verdicts, assessment.rules_score, ml_score], dtype=np.float64)
+            champion_score = float(bundle.champion_scores(champion_row)[0])
         scored = scored_record(
-            event, features, fired_ids, assessment.rules_score, ml_score, bundle, rules_only_threshold, "", False
+            event,
+            features,
+            fired_ids,
+            assessment.rules_score,
+            ml_score,
+            champion_score,
+            bundle,
+            rules_only_threshold,
+            "",
+            False,
         )
-        decisions.append((scored, alert_record(scored, features, fired, bundle) if scored["alert"] else None))
+        top = top_features(bundle, features, champion_row)
+        decisions.append((scored, alert_record(scored, fired, top) if scored["alert"] else None))
     return decisions

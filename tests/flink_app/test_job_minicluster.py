@@ -71,7 +71,7 @@ def scored_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     base = tmp_path_factory.mktemp("stream")
     lines = write_generated_thirds(base / "in")
     bundle, _ = synthetic_bundle(
-        base / "bundle", model_version="test-model", n_trees=30, n_rows=800, alert_threshold=0.3
+        base / "bundle", model_version="test-model", n_trees=30, n_rows=800, alert_threshold=0.3, champion_rounds=40
     )
     result = subprocess.run(
         [
@@ -146,12 +146,18 @@ def test_stream_decisions_equal_the_core_in_arrival_order(scored_run: dict) -> N
     for expected in expected_scored:
         record = got[expected["transaction_id"]]
         assert record["features"] == expected["features"]
-        assert record["final_score"] == expected["final_score"]
+        for score in ("ml_score", "final_score", "challenger_score", "challenger_alert"):  # the champion decides
+            assert record[score] == expected[score], (score, record["transaction_id"])
         assert record["fired_rules"] == expected["fired_rules"]
         assert record["late"] is (record["transaction_id"] == "T-OOO-3")
     assert sorted(alert["transaction_id"] for alert in scored_run["alerts"]) == sorted(expected_alerts)
-    assert all(alert["model_version"] == "test-model" for alert in scored_run["alerts"])
-    assert all(len(alert["top_features"]) == 3 and alert["reasons"] for alert in scored_run["alerts"])
+    champion = scored_run["bundle"].manifest.champion
+    assert all(alert["model_version"] == champion.model_version for alert in scored_run["alerts"])
+    assert all(alert["challenger_version"] == "test-model" for alert in scored_run["alerts"])
+    # the champion alerts on its own score: an alert's reasons are its fired rules, if any, and its top features
+    assert all(len(alert["reasons"]) == len(alert["fired_rules"]) for alert in scored_run["alerts"])
+    assert all(len(alert["top_features"]) == 3 for alert in scored_run["alerts"])
+    assert any(not alert["fired_rules"] for alert in scored_run["alerts"])
 
 
 def test_stream_features_equal_the_kedro_features_bit_for_bit(scored_run: dict) -> None:  # type: ignore[type-arg]

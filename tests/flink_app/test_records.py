@@ -2,6 +2,7 @@
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from flink_app.task_state import EventClock, SlotCache
 
 from streamflow.core import CustomerState, Event, EventError, RulesConfig, parse_event, replay_events
 from streamflow.core.forest import ModelBundle
-from tests.factories import make_bundle, make_event
+from streamflow.devtools.stream_benchmark import synthetic_bundle
+from tests.factories import core_decisions, make_bundle, make_event
 
 RULES = RulesConfig.from_dict({"blacklist": {"store_ids": ["S-bad"]}})
 
@@ -109,6 +111,32 @@ def test_an_alerts_reasons_are_the_batch_replays_reasons(with_model: bool) -> No
             alerts += 1
         packed, ids = result.state, result.ids
     assert alerts >= 1
+
+
+def test_the_champion_decides_and_the_blend_scores_in_shadow_as_in_batch(tmp_path: Path) -> None:
+    bundle, _ = synthetic_bundle(tmp_path / "b", model_version="m", n_trees=10, n_rows=600, champion_rounds=30)
+    champion = bundle.manifest.champion
+    assert champion is not None
+    step = StreamStep(RULES, bundle, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
+    events = [make_event(minutes=index * 7, amount=40.0 + 30 * index) for index in range(10)]
+    events += [make_event(minutes=90, store_id="S-bad", amount=9_000.0), make_event(minutes=91, latitude=-33.9)]
+    packed: bytes | None = None
+    ids = b""
+    expected = core_decisions(events, RULES, bundle)  # the batch's scores: bundle.champion_scores, one definition
+    for event, (expected_scored, expected_alert) in zip(events, expected, strict=True):
+        result = step(packed, ids, event)
+        assert result is not None
+        scored, alert = score_step(event, result, RULES, bundle, rules_only_threshold=0.5, scored_at="")
+        assert scored == expected_scored  # bit for bit: ml_score, the champion's score, the challenger's
+        assert alert == expected_alert
+        assert scored["model_version"] == champion.model_version
+        assert scored["challenger_version"] == "m"
+        assert scored["challenger_score"] == bundle.blend(scored["ml_score"], scored["rules_score"])
+        packed, ids = result.state, result.ids
+    blacklisted = expected[-2]
+    assert blacklisted[0]["final_score"] == 1.0  # the hard override
+    assert blacklisted[1] is not None
+    assert {entry["feature"] for entry in blacklisted[1]["top_features"]} <= set(champion.inputs)
 
 
 def test_utc_now_is_iso_8601_to_the_millisecond() -> None:

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from flink_app.config import load_config
 from flink_app.job import ScoreMerchants, ScoreMiniBatches, handed_on, handoff_frame
@@ -18,6 +19,7 @@ from flink_app.keying import as_landed, landed_routing_key, shard_of
 
 from streamflow.core import FEATURE_NAMES, ContractConfig, feature_set
 from streamflow.core.forest import ModelBundle
+from streamflow.core.rules import RULE_IDS
 from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
@@ -52,14 +54,26 @@ def batch_expectation(lines: list[str], names: tuple[str, ...], conf: Path) -> A
 def assert_stream_equals_batch(
     scored: list[dict[str, Any]], batch: Any, names: tuple[str, ...], bundle: ModelBundle
 ) -> None:
-    """Every scored record's features, rules score and final score are the batch table's, bit for bit."""
+    """Every scored record's features and scores are the batch table's, bit for bit.
+
+    The batch's scores: the bundle's forest on the table's features, and its champion on the
+    table's columns in ``champion_inputs`` order (one definition, ``ModelBundle.champion_scores``).
+    """
     assert scored
     for record in scored:
         row = batch.loc[record["transaction_id"]]
         vector = [record["features"][name] for name in names]
         assert vector == row[list(names)].tolist(), record["transaction_id"]
         assert record["rules_score"] == row["rules_score"]
-        assert record["final_score"] == bundle.blend(bundle.ml_score(vector), row["rules_score"])
+        ml_score = bundle.ml_score(vector)
+        assert record["ml_score"] == ml_score
+        blend = bundle.blend(ml_score, row["rules_score"])
+        if bundle.manifest.champion is None:
+            assert record["final_score"] == blend
+            continue
+        inputs = np.array([*vector, *row[list(RULE_IDS)].astype(float), row["rules_score"], ml_score])
+        assert record["final_score"] == bundle.champion_scores(inputs)[0], record["transaction_id"]
+        assert record["challenger_score"] == blend
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +87,7 @@ def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         n_rows=800,
         alert_threshold=0.3,
         feature_names=TWO_ENTITY_FEATURES,
+        champion_rounds=40,
     )
     conf = conf_with_features(base / "conf", TWO_ENTITY_FEATURES)
     command = [*score_command(base / "in", base / "out", base / "checkpoints"), "--model", str(base / "bundle")]
@@ -105,7 +120,9 @@ def test_alerts_come_from_the_merchant_stage_with_reasons_and_top_features(two_e
     alerts = two_entity_run["alerts"]
     assert alerts
     assert {alert["transaction_id"] for alert in alerts} == alerting
-    assert all(alert["model_version"] == "two-entity-model" and len(alert["top_features"]) == 3 for alert in alerts)
+    champion = two_entity_run["bundle"].manifest.champion
+    assert all(alert["model_version"] == champion.model_version and len(alert["top_features"]) == 3 for alert in alerts)
+    assert all(alert["challenger_version"] == "two-entity-model" for alert in alerts)
     assert all(len(alert["reasons"]) == len(alert["fired_rules"]) for alert in alerts)
 
 
@@ -120,7 +137,12 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
     config = load_config(conf)
     shards = config.job.mini_batch.shards
     bundle, _ = synthetic_bundle(
-        tmp_path / "bundle", model_version="m", n_trees=20, n_rows=500, feature_names=TWO_ENTITY_FEATURES
+        tmp_path / "bundle",
+        model_version="m",
+        n_trees=20,
+        n_rows=500,
+        feature_names=TWO_ENTITY_FEATURES,
+        champion_rounds=30,
     )
     by_customer_shard: dict[int, list[str]] = {}
     for stamp, line in enumerate(as_landed(line) for line in lines):

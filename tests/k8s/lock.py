@@ -25,6 +25,9 @@ REQUIREMENTS_PATH = REPO_ROOT / "flink_app" / "requirements.txt"
 # What flink_app and streamflow.core import at run time (tests/k8s/test_image.py checks the list
 # against their import statements).
 RUNTIME_ROOTS = ("apache-flink", "msgspec", "numba", "numpy", "omegaconf", "orjson", "py4j", "pyyaml", "tqdm")
+# What the job loads without importing it: LightGBM's C library explains the champion's alerts
+# (streamflow.core.boosting.lightgbm_library finds it in the installed package).
+NATIVE_ROOTS = ("lightgbm",)
 
 # The image: the official Flink image (Ubuntu, x86_64 or aarch64) with CPython 3.11.
 IMAGE_ENVIRONMENTS: tuple[Mapping[str, str], ...] = tuple(
@@ -92,7 +95,7 @@ def _applies(marker: str | None) -> bool:
     return marker is None or any(Marker(marker).evaluate(dict(env)) for env in IMAGE_ENVIRONMENTS)
 
 
-def closure(lock: Mapping[str, LockedPackage], roots: Iterable[str] = RUNTIME_ROOTS) -> dict[str, str]:
+def closure(lock: Mapping[str, LockedPackage], roots: Iterable[str] = RUNTIME_ROOTS + NATIVE_ROOTS) -> dict[str, str]:
     """The roots and everything they need on the image's platform, name to locked version.
 
     Raises:

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from flink_app.config import load_config
 
-from tests.k8s.lock import REQUIREMENTS_PATH, RUNTIME_ROOTS, closure, normalize, read_lock, read_requirements
+from tests.k8s.lock import (
+    NATIVE_ROOTS,
+    REQUIREMENTS_PATH,
+    RUNTIME_ROOTS,
+    closure,
+    normalize,
+    read_lock,
+    read_requirements,
+)
 from tests.k8s.manifests import REPO_ROOT, Manifest, one, pod_environment
 
 DOCKERFILE = REPO_ROOT / "flink_app" / "Dockerfile"
@@ -78,6 +86,12 @@ def test_the_requirement_roots_are_what_the_job_imports() -> None:
     provided_by = {module: distributions[module] & roots for module in third_party}
     assert {module: dists for module, dists in provided_by.items() if not dists} == {}, "an import no root provides"
     assert set().union(*provided_by.values()) == roots, "a root the job does not import"
+
+
+def test_the_native_roots_are_the_libraries_the_job_loads() -> None:
+    """LightGBM's library, which the job loads by the package's name (not imported: it imports scipy)."""
+    source = (REPO_ROOT / "src/streamflow/core/boosting.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'find_spec\("([^"]+)"\)', source)) == set(NATIVE_ROOTS)
 
 
 def test_the_import_walk_follows_first_party_modules() -> None:

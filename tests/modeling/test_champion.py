@@ -128,6 +128,23 @@ def test_the_bundle_carries_the_champion_and_its_walk_equals_lightgbm(tmp_path: 
     assert (tmp_path / "bundle" / "champion.txt").read_text() == champion.booster.model_to_string()
 
 
+def test_the_bundle_scores_and_explains_the_champion_as_lightgbm_does(tmp_path: Path) -> None:
+    frame, is_fraud = _training_window()
+    frame["FR-005"] = np.arange(len(frame)) % 50 == 0  # some blacklist hits: hard overrides
+    champion = train_champion(frame, is_fraud, FEATURES, ChampionParams(n_estimators=40))
+    forest, _ = synthetic_bundle(tmp_path / "forest", model_version="f", n_trees=5, n_rows=200, feature_names=FEATURES)
+    bundle = with_champion(forest, champion)
+    inputs = frame[list(champion.inputs)].to_numpy(dtype=np.float64)
+    scores = bundle.champion_scores(inputs)
+    assert np.abs(scores - champion.scores(frame)).max() <= 1e-12
+    assert (scores[frame["FR-005"].to_numpy()] == 1.0).all()
+    shap = champion.booster.predict(inputs[:20], pred_contrib=True)  # LightGBM's own TreeSHAP, through Python
+    for row, values in zip(inputs[:20], shap, strict=True):
+        top = bundle.champion_top_contributions(row)
+        order = np.argsort(-values[:-1], kind="stable")[:3]
+        assert top == [(champion.inputs[i], float(values[i])) for i in order]
+
+
 def test_a_damaged_champion_file_is_refused(tmp_path: Path) -> None:
     frame, is_fraud = _training_window()
     champion = train_champion(frame, is_fraud, FEATURES, ChampionParams(n_estimators=10))

@@ -76,6 +76,7 @@ def test_a_registered_feature_is_in_the_batch_table_the_bundle_and_the_stream(pr
     scored = sink_records(output / "scored")
     assert len(scored) > 15_000
     for record in scored:
-        assert record["model_version"].startswith("iforest-")  # the bundle trained on the new feature
+        assert record["model_version"].startswith("lgbm-")  # the bundle trained on the new feature: its champion
+        assert record["challenger_version"].startswith("iforest-")
         assert list(record["features"])[-1] == NEW
         assert record["features"][NEW] == batch.at[record["transaction_id"], NEW]

@@ -12,11 +12,20 @@ and sums the leaves' values tree by tree, in order, as LightGBM does; the probab
 ``1 / (1 + exp(-sigmoid * raw))``. Its parity with ``Booster.predict`` is tested to 1e-12.
 Categorical splits and objectives other than ``binary`` are refused (``ModelError``): the champion
 has neither.
+
+The champion's score is that probability, or 1.0 on a hard override (:data:`OVERRIDE_RULE`, the
+blacklist, fired): :func:`champion_scores`, which batch and stream both call. An alert's reasons
+come from LightGBM's own TreeSHAP (:class:`TreeShap`, its C API: importing the ``lightgbm``
+package imports scipy, whose import deadlocks in PyFlink's embedded interpreter).
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import math
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +33,7 @@ from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled
 from streamflow.core.forest import ModelError
+from streamflow.core.rules import RULE_IDS
 
 BOOSTED_ARRAYS: tuple[str, ...] = (
     "tree_offsets",
@@ -39,6 +49,19 @@ BOOSTED_LEAF = -1  # a node whose feature is this is a leaf
 MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 _MISSING_TYPES = {"None": MISSING_NONE, "Zero": MISSING_ZERO, "NaN": MISSING_NAN}
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
+OVERRIDE_RULE = "FR-005"  # the blacklist: a hit is a hard override, the champion's score is 1.0
+ANOMALY_INPUT = "ml_score"  # the forest's normalised anomaly score, the champion's last input
+
+
+class ModelLibraryError(ModelError):
+    """LightGBM's library, which explains the champion's alerts, is missing or refused a call."""
+
+    code = "model_library"
+
+
+def champion_inputs(feature_names: Sequence[str]) -> tuple[str, ...]:
+    """The champion's inputs, in order: the declared features, each rule's verdict, the rules score, ml_score."""
+    return (*feature_names, *RULE_IDS, "rules_score", ANOMALY_INPUT)
 
 
 def boosted_arrays(dump: dict[str, Any]) -> tuple[dict[str, NDArray[Any]], float]:
@@ -129,10 +152,50 @@ def boosted_raw_scores(
 
 
 @compiled
+def sigmoid_probability(raw: float, sigmoid: float) -> float:
+    """LightGBM's binary probability of a raw score: ``1 / (1 + exp(-sigmoid * raw))``."""
+    return 1.0 / (1.0 + math.exp(-sigmoid * raw))
+
+
+@compiled
+def overridden(probability: float, override_verdict: float) -> float:
+    """The champion's score: 1.0 when the override rule fired (its verdict input is 1.0), else the probability."""
+    return 1.0 if override_verdict != 0.0 else probability
+
+
+@compiled
 def sigmoid_probabilities(raw: Any, sigmoid: float, out: Any) -> None:
-    """LightGBM's binary probability of each raw score: ``1 / (1 + exp(-sigmoid * raw))``."""
+    """:func:`sigmoid_probability` of each raw score."""
     for row in range(raw.shape[0]):
-        out[row] = 1.0 / (1.0 + math.exp(-sigmoid * raw[row]))
+        out[row] = sigmoid_probability(raw[row], sigmoid)
+
+
+@compiled
+def overridden_scores(probabilities: Any, override_verdicts: Any, out: Any) -> None:
+    """:func:`overridden` of each row."""
+    for row in range(probabilities.shape[0]):
+        out[row] = overridden(probabilities[row], override_verdicts[row])
+
+
+@compiled
+def champion_scores(
+    x: Any,
+    tree_offsets: Any,
+    feature: Any,
+    threshold: Any,
+    left: Any,
+    right: Any,
+    default_left: Any,
+    missing_type: Any,
+    leaf_value: Any,
+    sigmoid: float,
+    override_input: int,
+    out: Any,
+) -> None:
+    """The champion's score of each row of its inputs: the walk's probability, or 1.0 on an override."""
+    boosted_raw_scores(x, tree_offsets, feature, threshold, left, right, default_left, missing_type, leaf_value, out)
+    for row in range(x.shape[0]):
+        out[row] = overridden(sigmoid_probability(out[row], sigmoid), x[row, override_input])
 
 
 def boosted_probabilities(x: NDArray[Any], arrays: dict[str, NDArray[Any]], sigmoid: float) -> NDArray[np.float64]:
@@ -144,3 +207,83 @@ def boosted_probabilities(x: NDArray[Any], arrays: dict[str, NDArray[Any]], sigm
     probabilities = np.zeros_like(raw)
     sigmoid_probabilities(raw, sigmoid, probabilities)
     return probabilities
+
+
+def boosted_scores(
+    x: NDArray[Any], arrays: dict[str, NDArray[Any]], sigmoid: float, override_input: int
+) -> NDArray[np.float64]:
+    """The champion's score of each row of ``x`` (float64, its inputs in order): :func:`champion_scores`."""
+    rows = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
+    scores = np.zeros(rows.shape[0], dtype=np.float64)
+    score: Any = champion_scores  # compiled: takes the arrays in BOOSTED_ARRAYS order
+    score(rows, *(arrays[name] for name in BOOSTED_ARRAYS), sigmoid, override_input, scores)
+    return scores
+
+
+_DTYPE_FLOAT64 = 1  # LightGBM's C API: C_API_DTYPE_FLOAT64
+_PREDICT_CONTRIB = 3  # C_API_PREDICT_CONTRIB: TreeSHAP values, then the expected value
+_LIBRARY_NAMES = ("lib_lightgbm.so", "lib_lightgbm.dylib", "lib_lightgbm.dll")
+
+
+def lightgbm_library() -> ctypes.CDLL:
+    """LightGBM's C library, from the installed ``lightgbm`` package (not imported: it imports scipy).
+
+    Raises:
+        ModelLibraryError: LightGBM is not installed.
+
+    """
+    spec = importlib.util.find_spec("lightgbm")
+    folders = [Path(folder) / "lib" for folder in (spec.submodule_search_locations or ())] if spec else []
+    for path in (folder / name for folder in folders for name in _LIBRARY_NAMES):
+        if path.is_file():
+            return ctypes.CDLL(str(path))
+    raise ModelLibraryError("LightGBM is not installed: the champion's alerts need its TreeSHAP (pip install lightgbm)")
+
+
+class TreeShap:
+    """The champion's TreeSHAP contributions, one row at a time, by LightGBM's own predictor (its C API).
+
+    Each input's contribution to the raw score (log-odds); with the expected value they add up to it.
+    """
+
+    def __init__(self, model_text: str, n_inputs: int) -> None:
+        self._library = library = lightgbm_library()
+        self._handle = ctypes.c_void_p()
+        iterations = ctypes.c_int()
+        self._check(
+            library.LGBM_BoosterLoadModelFromString(
+                model_text.encode("utf-8"), ctypes.byref(iterations), ctypes.byref(self._handle)
+            )
+        )
+        self._row = np.zeros(n_inputs, dtype=np.float64)
+        self._values = np.zeros(n_inputs + 1, dtype=np.float64)
+        self._length = ctypes.c_int64()
+        self._arguments = (
+            ctypes.c_void_p(self._row.ctypes.data),
+            ctypes.c_int(_DTYPE_FLOAT64),
+            ctypes.c_int32(1),
+            ctypes.c_int32(n_inputs),
+            ctypes.c_int(1),  # row-major
+            ctypes.c_int(_PREDICT_CONTRIB),
+            ctypes.c_int(0),  # from the first iteration
+            ctypes.c_int(-1),  # to the last
+            b"num_threads=1",
+            ctypes.byref(self._length),
+            ctypes.c_void_p(self._values.ctypes.data),
+        )
+
+    def _check(self, status: int) -> None:
+        if status != 0:
+            self._library.LGBM_GetLastError.restype = ctypes.c_char_p
+            raise ModelLibraryError(f"LightGBM: {self._library.LGBM_GetLastError().decode('utf-8', 'replace')}")
+
+    def __call__(self, inputs: Sequence[float] | NDArray[Any]) -> NDArray[np.float64]:
+        """Each input's contribution for one row of the champion's inputs."""
+        self._row[:] = inputs
+        self._check(self._library.LGBM_BoosterPredictForMat(self._handle, *self._arguments))
+        return self._values[:-1].copy()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value:
+            self._library.LGBM_BoosterFree(handle)

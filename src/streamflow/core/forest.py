@@ -31,9 +31,10 @@ import json
 import math
 import struct
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -246,8 +247,13 @@ class ModelBundle:
         if (champion is None) != (champion_arrays is None) or (champion is None) != (champion_model is None):
             raise ModelBundleCorruptError(f"model {manifest.model_version}: the champion's manifest and files disagree")
         if champion is not None and champion_arrays is not None:
-            from streamflow.core.boosting import BOOSTED_ARRAYS
+            from streamflow.core.boosting import BOOSTED_ARRAYS, champion_inputs
 
+            if tuple(champion.inputs) != champion_inputs(manifest.feature_names):
+                raise ModelFormatError(
+                    f"model {manifest.model_version}: the champion reads {list(champion.inputs)}, "
+                    f"this code gives it {list(champion_inputs(manifest.feature_names))}; retrain it"
+                )
             if arrays_sha256(champion_arrays, BOOSTED_ARRAYS) != champion.arrays_sha256:
                 raise ModelBundleCorruptError(
                     f"model {manifest.model_version}: the champion's array checksum does not match the manifest; "
@@ -272,6 +278,7 @@ class ModelBundle:
         self._norm_low = low
         self._norm_span = high - low if high > low else 1.0
         self._one_row_walker: _OneRow | None = None
+        self._tree_shap: Any = None  # streamflow.core.boosting.TreeShap, made on the first alert
 
     def champion_probabilities(self, inputs: NDArray[Any]) -> NDArray[np.float64]:
         """The champion's fraud probability of each row of its inputs (``manifest.champion.inputs``, in order).
@@ -280,12 +287,52 @@ class ModelBundle:
             ModelMissingError: The bundle has no champion.
 
         """
+        champion, arrays = self._champion()
+        from streamflow.core.boosting import boosted_probabilities
+
+        return boosted_probabilities(inputs, arrays, champion.sigmoid)
+
+    def champion_scores(self, inputs: NDArray[Any]) -> NDArray[np.float64]:
+        """The champion's score of each row of its inputs: its probability, 1.0 on a hard override (the blacklist).
+
+        Raises:
+            ModelMissingError: The bundle has no champion.
+
+        """
+        champion, arrays = self._champion()
+        from streamflow.core.boosting import boosted_scores
+
+        return boosted_scores(inputs, arrays, champion.sigmoid, self.override_input)
+
+    @property
+    def override_input(self) -> int:
+        """Where the hard override's verdict sits in the champion's inputs."""
+        from streamflow.core.boosting import OVERRIDE_RULE, champion_inputs
+
+        return champion_inputs(self.manifest.feature_names).index(OVERRIDE_RULE)
+
+    def champion_top_contributions(self, inputs: Sequence[float] | NDArray[Any], k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` inputs pushing this row of the champion's inputs most towards fraud (TreeSHAP), strongest first.
+
+        Raises:
+            ModelMissingError: The bundle has no champion.
+            ModelLibraryError: LightGBM, whose predictor computes them, is not installed.
+
+        """
+        champion, _ = self._champion()
+        if self._tree_shap is None:
+            from streamflow.core.boosting import TreeShap
+
+            self._tree_shap = TreeShap(cast(str, self.champion_model), len(champion.inputs))
+        values = self._tree_shap(inputs)
+        order = np.argsort(-values, kind="stable")[:k]
+        return [(champion.inputs[i], float(values[i])) for i in order]
+
+    def _champion(self) -> tuple[ChampionManifest, dict[str, NDArray[Any]]]:
         champion = self.manifest.champion
         if champion is None or self.champion_arrays is None:
             raise ModelMissingError(f"model {self.manifest.model_version} has no champion")
-        from streamflow.core.boosting import boosted_probabilities
-
-        return boosted_probabilities(inputs, self.champion_arrays, champion.sigmoid)
+        return champion, self.champion_arrays
 
     def check_features(self, names: tuple[str, ...], merchant_lag_ms: int | None = None) -> None:
         """Refuse to score features other than the ones the model was trained on, in its order, the same way.
@@ -314,8 +361,8 @@ class ModelBundle:
             )
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the one-row walker (it holds C pointers into this process)."""
-        return {**self.__dict__, "_one_row_walker": None}
+        """Pickle without the one-row walker and the TreeSHAP predictor (they hold C pointers into this process)."""
+        return {**self.__dict__, "_one_row_walker": None, "_tree_shap": None}
 
     @classmethod
     def load(cls, folder: str | Path) -> ModelBundle:
@@ -382,20 +429,16 @@ class ModelBundle:
     def score_samples(self, features: NDArray[Any]) -> NDArray[np.float64]:
         """scikit-learn's ``score_samples``: the opposite of the anomaly score (lower = more abnormal)."""
         depths = self.path_lengths(features)
-        denominator = self.manifest.denominator
-        if denominator == 0:
-            return -np.ones_like(depths)
-        # libm's pow, as ml_score_of_depth takes it for one event: numpy's vectorised pow may
-        # differ from it in the last bit, and batch and stream must agree exactly
-        anomaly = [math.pow(2.0, -(depth / denominator)) for depth in depths.tolist()]
-        scores: NDArray[np.float64] = -np.array(anomaly, dtype=np.float64)
-        return scores
+        anomaly = np.zeros_like(depths)
+        anomalies(depths, self.manifest.denominator, anomaly)
+        return -anomaly
 
     def ml_scores(self, features: NDArray[Any]) -> NDArray[np.float64]:
         """Anomaly scores normalised to [0, 1] with the training window's low and high marks."""
-        anomaly = -self.score_samples(features)
-        normalised: NDArray[np.float64] = np.clip((anomaly - self._norm_low) / self._norm_span, 0.0, 1.0)
-        return normalised
+        depths = self.path_lengths(features)
+        scores = np.zeros_like(depths)
+        normalised_anomalies(depths, *self.normalisation, scores)
+        return scores
 
     def ml_score(self, features: tuple[float, ...] | list[float]) -> float:
         """``ml_scores`` for one feature vector (the same walk and arithmetic, one row)."""
@@ -403,9 +446,12 @@ class ModelBundle:
 
     def ml_score_of_depth(self, depth: float) -> float:
         """The normalised score of one row whose summed path length is ``depth``."""
-        denominator = self.manifest.denominator
-        anomaly = 1.0 if denominator == 0 else math.pow(2.0, -(depth / denominator))
-        return min(max((anomaly - self._norm_low) / self._norm_span, 0.0), 1.0)
+        return float(normalised_anomaly(depth, *self.normalisation))
+
+    @property
+    def normalisation(self) -> tuple[float, float, float]:
+        """What turns a summed path length into the normalised score: the denominator, the low mark, the span."""
+        return self.manifest.denominator, self._norm_low, self._norm_span
 
     def walk_arrays(self) -> tuple[NDArray[Any], ...]:
         """The arrays a depth walk reads: tree offsets, children, features, thresholds, missing directions, leaves."""
@@ -472,6 +518,35 @@ def _walk_contributions(x32, offsets, left, right, feature, threshold, missing_l
             child = left[base + node] if go_left else right[base + node]
             out[split] += node_value[base + child] - node_value[base + node]
             node = child
+
+
+@compiled
+def anomaly(depth: float, denominator: float) -> float:
+    """The anomaly score of a row whose summed path length is ``depth``: ``2 ** (-depth / denominator)``.
+
+    libm's pow, one row at a time: numpy's vectorised pow may differ from it in the last bit.
+    """
+    return 1.0 if denominator == 0 else math.pow(2.0, -(depth / denominator))
+
+
+@compiled
+def normalised_anomaly(depth: float, denominator: float, low: float, span: float) -> float:
+    """The model's score in [0, 1]: the anomaly score between the training window's low and high marks."""
+    return min(max((anomaly(depth, denominator) - low) / span, 0.0), 1.0)
+
+
+@compiled
+def anomalies(depths: Any, denominator: float, out: Any) -> None:
+    """:func:`anomaly` of each summed path length."""
+    for row in range(depths.shape[0]):
+        out[row] = anomaly(depths[row], denominator)
+
+
+@compiled
+def normalised_anomalies(depths: Any, denominator: float, low: float, span: float, out: Any) -> None:
+    """:func:`normalised_anomaly` of each summed path length."""
+    for row in range(depths.shape[0]):
+        out[row] = normalised_anomaly(depths[row], denominator, low, span)
 
 
 # Module-level, not closure variables of the C entry points: numba keys its cache by the

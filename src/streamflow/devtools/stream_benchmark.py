@@ -1,8 +1,9 @@
 """Stream throughput on one input, three ways, each on its own local MiniCluster.
 
 (a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python function here),
-(b) the scoring job with rules and the model bundle, (e) the two-entity job (``TWO_ENTITY_FEATURES``: merchant
-features too, so a customer stage and a merchant stage, ADR 0012), (d) the same job from Kafka to Kafka, exactly-once,
+(b) the scoring job with rules and the model bundle (a LightGBM champion decides, the forest's blend is
+its challenger), (e) the two-entity job (``TWO_ENTITY_FEATURES``: merchant features too, so a customer
+stage and a merchant stage, ADR 0012), (d) the same job from Kafka to Kafka, exactly-once,
 on a local broker, with the end-to-end latency of its alerts (``kafka_benchmark``), (c) the same job
 scoring each event with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
 scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
@@ -85,6 +86,7 @@ RATIOS = (
 )  # (d) beside (a) and (b): what Kafka in and out, exactly-once, costs
 CACHE_FLUSH_BYTES = 4 << 20  # twice a core's L2 here: written between events for the cold-cache figure
 COLD_LINES = 20_000
+CHAMPION_ROUNDS = 100  # the jobs' bundles hold a champion of at most this many trees (the challenger: 100 trees)
 # The job writes ~100 MB of scored records (the counter ~3 MB): on a slow disk, the file sinks'
 # writes stall the scoring task, and the disk, not Flink, sets (b). In production they go to Kafka.
 RAM_DISK = Path("/dev/shm")  # nosec B108 - the parent of a private mkdtemp folder, never a file name
@@ -279,10 +281,22 @@ def prepare(workdir: Path, n_events: int, n_sklearn_events: int) -> dict[str, in
     head = lines[:n_sklearn_events]
     (workdir / INPUT_FILES["job"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
     (workdir / INPUT_FILES["sklearn"]).write_text("\n".join(head) + "\n", encoding="utf-8")
-    _, forest = synthetic_bundle(workdir / "bundle", model_version="bench", n_trees=100, n_rows=5000, random_state=42)
+    _, forest = synthetic_bundle(
+        workdir / "bundle",
+        model_version="bench",
+        n_trees=100,
+        n_rows=5000,
+        random_state=42,
+        champion_rounds=CHAMPION_ROUNDS,
+    )
     (workdir / "forest.pkl").write_bytes(pickle.dumps(forest))
     synthetic_bundle(
-        workdir / "bundle-merchants", model_version="bench", n_trees=100, n_rows=5000, feature_names=TWO_ENTITY_FEATURES
+        workdir / "bundle-merchants",
+        model_version="bench",
+        n_trees=100,
+        n_rows=5000,
+        feature_names=TWO_ENTITY_FEATURES,
+        champion_rounds=CHAMPION_ROUNDS,
     )
     return {
         "counter": len(lines),
@@ -302,15 +316,18 @@ def synthetic_bundle(
     alert_threshold: float = 0.5,
     random_state: int = 0,
     feature_names: tuple[str, ...] = FEATURE_NAMES,
+    champion_rounds: int = 0,
 ) -> tuple[ModelBundle, Any]:
     """A bundle of a forest fitted on standard normal rows, saved to ``folder``; the bundle and the forest.
 
-    For benchmarks and tests that need a model of a given size, not a trained one.
+    For benchmarks and tests that need a model of a given size, not a trained one. With
+    ``champion_rounds``, the bundle also holds a LightGBM champion of at most that many trees,
+    trained on the same rows (:func:`synthetic_champion`).
     """
     from sklearn.ensemble import IsolationForest
 
     from streamflow.datasets import ModelBundleDataset
-    from streamflow.modeling.packaging import build_bundle
+    from streamflow.modeling.packaging import build_bundle, with_champion
 
     rows = np.random.default_rng(0).normal(size=(n_rows, len(feature_names)))
     forest = IsolationForest(n_estimators=n_trees, random_state=random_state).fit(rows)
@@ -324,8 +341,35 @@ def synthetic_bundle(
         alpha=0.3,
         feature_names=feature_names,
     )
+    if champion_rounds:
+        bundle = with_champion(bundle, synthetic_champion(bundle, rows, champion_rounds, random_state))
     ModelBundleDataset(filepath=str(folder)).save(bundle)
     return bundle, forest
+
+
+def synthetic_champion(bundle: ModelBundle, rows: NDArray[np.float64], rounds: int, random_state: int) -> Any:
+    """A champion trained on ``rows`` over ten days, with random verdicts and a label that reads its inputs.
+
+    Fraud: a high first feature, the velocity rule (``FR-002``), or a high forest score; a blacklist
+    hit (``FR-005``) is the hard override.
+    """
+    import pandas as pd
+
+    from streamflow.core.rules import RULE_IDS
+    from streamflow.modeling.champion import ChampionParams, train_champion
+    from streamflow.modeling.protocol import DAY_MS
+
+    rng = np.random.default_rng(random_state + 1)
+    names = bundle.manifest.feature_names
+    frame = pd.DataFrame(rows, columns=list(names)).assign(
+        **{rule_id: rng.random(len(rows)) < 0.05 for rule_id in RULE_IDS},
+        rules_score=rng.random(len(rows)) * 0.6,
+        ml_score=bundle.ml_scores(rows),
+        event_time_ms=np.arange(len(rows), dtype=np.int64) * (10 * DAY_MS // len(rows)),
+    )
+    is_fraud = ((frame[names[0]] > 1.2) | frame["FR-002"] | (frame["ml_score"] > 0.8)).to_numpy(dtype=bool)
+    params = ChampionParams(n_estimators=rounds, validation_days=2.0, alert_budget=0.05, seed=random_state)
+    return train_champion(frame, is_fraud, names, params)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
             python_us.append(python_work_seconds(workdir) / n_lines["job"] * 1e6)
             cold_us.append(python_work_seconds(workdir, COLD_LINES, flush_bytes=CACHE_FLUSH_BYTES) / COLD_LINES * 1e6)
         sklearn_us = sklearn_call_us(workdir)
+        walk_us, lightgbm_us, champion_trees = champion_row_us(workdir)
         latency = None
         if broker is not None:
             rate = statistics.median(rates["kafka"])
@@ -432,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'(c) ceiling':<24} {median['sklearn']:>10,.0f} events/s   = 1 / one score_samples call "
             f"({sklearn_us / 1000:.1f} ms, median, outside Flink): (c) cannot run faster"
         )
+    print(
+        f"  {'champion, per event':<24} {walk_us:>10,.2f} us: the compiled walk ({champion_trees} trees), "
+        f"as the step runs it; LightGBM's Booster.predict, one row: {lightgbm_us:,.0f} us "
+        f"({lightgbm_us / walk_us:,.0f}x)"
+    )
     for name, goal in GOALS.items():
         top, bottom = name.split("/")
         if top in median and bottom in median:
@@ -462,6 +512,33 @@ def _paired(rates: dict[str, list[float]], top: str, bottom: str) -> str:
     if len(rates.get(top, [])) < 2 or len(rates.get(bottom, [])) != len(rates[top]):
         return ""
     return "   per repeat: " + ", ".join(f"{t / b:.2f}" for t, b in zip(rates[top], rates[bottom], strict=True))
+
+
+def champion_row_us(workdir: Path, rows: int = 20_000, calls: int = 300) -> tuple[float, float, int]:
+    """Microseconds a row: the champion's compiled walk (what the step runs per event), LightGBM's one-row predict.
+
+    The walk is timed over ``rows`` rows in one call (per row, as the step pays it inside its own
+    compiled call); LightGBM's ``Booster.predict`` one row a call, median of ``calls``. Also the
+    champion's tree count.
+    """
+    import lightgbm
+
+    bundle = ModelBundle.load(workdir / "bundle")
+    champion = bundle.manifest.champion
+    if champion is None or bundle.champion_model is None:
+        raise ValueError("the benchmark bundle has no champion")
+    inputs = np.random.default_rng(2).normal(size=(rows, len(champion.inputs)))
+    bundle.champion_scores(inputs[:10])  # compiled
+    started = time.perf_counter()
+    bundle.champion_scores(inputs)
+    walk_us = (time.perf_counter() - started) / rows * 1e6
+    booster = lightgbm.Booster(model_str=bundle.champion_model)
+    timings = []
+    for row in inputs[:calls]:
+        started = time.perf_counter()
+        booster.predict(row.reshape(1, -1))
+        timings.append((time.perf_counter() - started) * 1e6)
+    return walk_us, statistics.median(timings), champion.n_trees
 
 
 def sklearn_call_us(workdir: Path, calls: int = 300) -> float:

@@ -26,14 +26,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from streamflow.core.boosting import OVERRIDE_RULE, champion_inputs, overridden_scores
 from streamflow.core.config import build_dataclass
-from streamflow.core.rules import RULE_IDS
 from streamflow.modeling.protocol import DAY_MS, FRAUD, Windows, labels_at
 from streamflow.modeling.scoring import threshold_for_alert_rate
 from streamflow.modeling.training import feature_matrix
 
-BLACKLIST_RULE = "FR-005"  # a hit is a hard override: the champion's score is 1.0
-ANOMALY_INPUT = "ml_score"  # the forest's normalised anomaly score, one of the champion's inputs
+__all__ = ["Champion", "ChampionParams", "champion_inputs", "train_champion", "training_labels"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,9 @@ class Champion:
     def scores(self, frame: pd.DataFrame) -> NDArray[np.float64]:
         """The fraud probability of each row, 1.0 where the blacklist rule fired (a hard override)."""
         probability = np.asarray(self.booster.predict(feature_matrix(frame, self.inputs)), dtype=np.float64)
-        return np.where(frame[BLACKLIST_RULE].to_numpy(dtype=bool), 1.0, probability)
+        scores = np.zeros_like(probability)
+        overridden_scores(probability, frame[OVERRIDE_RULE].to_numpy(dtype=np.float64), scores)
+        return scores
 
     def to_dict(self) -> dict[str, Any]:
         """The model as LightGBM's text format, with its inputs, threshold and training report (JSON-safe)."""
@@ -97,11 +98,6 @@ class Champion:
         """Read back :meth:`to_dict`."""
         booster = lgb.Booster(model_str=saved["model"])
         return cls(booster, tuple(saved["inputs"]), float(saved["alert_threshold"]), dict(saved["report"]))
-
-
-def champion_inputs(feature_names: Sequence[str]) -> tuple[str, ...]:
-    """The champion's inputs: the declared features, each rule's verdict, the rules score, the anomaly score."""
-    return (*feature_names, *RULE_IDS, "rules_score", ANOMALY_INPUT)
 
 
 def training_labels(train: pd.DataFrame, outcomes: pd.DataFrame, windows: Windows) -> NDArray[np.bool_]:
