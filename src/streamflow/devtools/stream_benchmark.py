@@ -348,10 +348,11 @@ def synthetic_bundle(
 
 
 def synthetic_champion(bundle: ModelBundle, rows: NDArray[np.float64], rounds: int, random_state: int) -> Any:
-    """A champion trained on ``rows`` over ten days, with random verdicts and a label that reads its inputs.
+    """A champion of ``rounds`` trees trained on ``rows`` over ten days, with random verdicts and noisy labels.
 
-    Fraud: a high first feature, the velocity rule (``FR-002``), or a high forest score; a blacklist
-    hit (``FR-005``) is the hard override.
+    Fraud: more likely with a high first feature, the velocity rule (``FR-002``) or a high forest
+    score; a blacklist hit (``FR-005``) is the hard override. No fraud in the validation days, so
+    nothing stops the boosting early: the champion has its full size.
     """
     import pandas as pd
 
@@ -367,8 +368,11 @@ def synthetic_champion(bundle: ModelBundle, rows: NDArray[np.float64], rounds: i
         ml_score=bundle.ml_scores(rows),
         event_time_ms=np.arange(len(rows), dtype=np.int64) * (10 * DAY_MS // len(rows)),
     )
-    is_fraud = ((frame[names[0]] > 1.2) | frame["FR-002"] | (frame["ml_score"] > 0.8)).to_numpy(dtype=bool)
-    params = ChampionParams(n_estimators=rounds, validation_days=2.0, alert_budget=0.05, seed=random_state)
+    log_odds = 2.0 * frame[names[0]] + 2.0 * frame["FR-002"] + 4.0 * frame["ml_score"] - 5.0
+    is_fraud = rng.random(len(rows)) < 1.0 / (1.0 + np.exp(-log_odds.to_numpy(dtype=np.float64)))
+    validation_days = 2.0
+    is_fraud &= frame["event_time_ms"].to_numpy() < frame["event_time_ms"].max() - validation_days * DAY_MS
+    params = ChampionParams(n_estimators=rounds, validation_days=validation_days, seed=random_state)
     return train_champion(frame, is_fraud, names, params)
 
 
