@@ -19,7 +19,7 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help env system-packages run train stream test lint typecheck unit bench clean viz viz-check lab notebooks dags
+.PHONY: help env system-packages run train stream test lint typecheck unit bench clean viz viz-check lab notebooks dags mlflow
 .PHONY: coverage security bandit audit checkov workflows infra dags-check deploy bundle image image-push
 
 help: ## List the targets
@@ -177,6 +177,9 @@ viz: env ## Build the kedro-viz lineage site into data/08_reporting/viz (live: k
 
 viz-check: viz ## Draw the lineage site in headless Chromium; screenshot in data/08_reporting
 	$(BIN)/python -m streamflow.devtools.lineage check --site $(VIZ_SITE) --screenshot data/08_reporting/lineage.png
+
+mlflow: env ## The MLflow UI on 127.0.0.1:5000 over this project's training runs and registered champions (data/10_tracking)
+	$(BIN)/python -m streamflow.tracking ui
 
 lab: env ## JupyterLab on notebooks/ (installs the nbstripout git filter first)
 	$(BIN)/nbstripout --install --attributes .gitattributes

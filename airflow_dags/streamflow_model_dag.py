@@ -29,6 +29,7 @@ NODES_BY_TASK: dict[str, list[str]] = {
     "package_champion_node": ["package_champion_node"],
     "evaluate_model_node": ["evaluate_model_node"],
     "explain_model_node": ["explain_model_node"],
+    "tracked_metrics_node": ["tracked_metrics_node"],
 }
 # (upstream, downstream): the downstream task reads a dataset the upstream one writes
 EDGES: list[tuple[str, str]] = [
@@ -49,6 +50,7 @@ EDGES: list[tuple[str, str]] = [
     ("fit_isolation_forest_node", "explain_model_node"),
     ("package_champion_node", "explain_model_node"),
     ("split_features_node", "explain_model_node"),
+    ("evaluate_model_node", "tracked_metrics_node"),
 ]
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from kedro.config import OmegaConfigLoader
 from streamflow.card_key import CardPseudonymKeyHooks
 from streamflow.datasets.kafka_topic import KafkaOffsetsHooks
 from streamflow.hooks import ConfigCheckHooks, DemoLandingZoneHooks, GoldDatabaseHooks, RunSummaryHooks
+from streamflow.tracking import TrackingHooks
 
 # Kedro 1.7's OmegaConfigLoader calls an OmegaConf API that warns on every command; not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
@@ -22,7 +23,11 @@ HOOKS = (
     GoldDatabaseHooks(),
     DemoLandingZoneHooks(),
     ConfigCheckHooks(),
+    TrackingHooks(),  # training runs in MLflow (kedro-mlflow's hook, for pipelines that train), the champion registered
 )
+
+# kedro-mlflow's hook starts only for runs that train, through TrackingHooks (streamflow.tracking)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)  # its distribution name
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

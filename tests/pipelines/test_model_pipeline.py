@@ -3,8 +3,15 @@
 import json
 import os
 import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,3 +113,81 @@ def test_features_cover_every_silver_event(trained_project: Path) -> None:
     features = pd.read_parquet(trained_project / "data/04_feature/transaction_features.parquet")
     silver = pd.read_parquet(trained_project / "data/03_primary/silver_transactions.parquet")
     assert sorted(features["transaction_id"]) == sorted(silver["transaction_id"])
+
+
+def _tracking_client(project: Path) -> Any:
+    import mlflow
+
+    from streamflow.tracking import local_tracking_uri
+
+    return mlflow.MlflowClient(tracking_uri=local_tracking_uri(project))
+
+
+def test_the_training_run_is_recorded_in_mlflow_with_its_bundle_and_registered_champion(trained_project: Path) -> None:
+    import mlflow
+
+    from streamflow.tracking import REGISTERED_MODEL
+
+    assert mlflow.active_run() is None  # the run ended with the pipeline: the next session's is its own
+    client = _tracking_client(trained_project)
+    runs = client.search_runs([client.get_experiment_by_name("streamflow").experiment_id])
+    assert len(runs) == 1  # the default pipeline's run; generation and the medallion record none of their own
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["training.champion.learning_rate"] == "0.05"
+    report = json.loads(
+        _latest(trained_project / "data/08_reporting/model_metrics.json", "model_metrics.json").read_text()
+    )
+    champion_ap = report["scorers"]["champion"]["average_precision"]
+    assert run.data.metrics["evaluation.champion.average_precision"] == pytest.approx(champion_ap)
+    logged = Path(client.download_artifacts(run.info.run_id, "model_bundle", str(trained_project / "downloaded")))
+    bundle = ModelBundle.load(logged)  # the logged bundle: every file checksummed, as the catalog's
+    latest = _latest(trained_project / "data/06_models/model_bundle", "model_bundle")
+    assert sorted(path.read_bytes() for path in logged.iterdir()) == sorted(
+        path.read_bytes() for path in latest.iterdir()
+    )
+    champion = bundle.manifest.champion
+    assert champion is not None
+    (version,) = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    assert version.run_id == run.info.run_id
+    assert version.tags == {
+        "model_version": champion.model_version,
+        "challenger_version": bundle.manifest.model_version,
+    }
+
+
+def test_make_mlflow_serves_the_runs_on_loopback_to_a_browser(trained_project: Path, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from streamflow.devtools.lineage import headless_chromium
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # what `make mlflow` runs
+        [sys.executable, "-m", "streamflow.tracking", "ui", "--port", str(port)],
+        cwd=trained_project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, "the MLflow UI exited"
+                assert time.monotonic() < deadline, "the MLflow UI did not answer within 60 s"
+                time.sleep(0.3)
+        with headless_chromium() as driver:
+            driver.get(f"{url}/#/models/streamflow-champion")
+            WebDriverWait(driver, 60).until(lambda d: "Version 1" in d.find_element(By.TAG_NAME, "body").text)
+            assert driver.save_screenshot(str(tmp_path / "mlflow.png"))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its workers, by the PID it started with
+        server.wait(timeout=30)

@@ -123,6 +123,16 @@ def metrics_table(metrics: dict[str, dict[str, Any]], *, k: int) -> str:
     return "\n".join(lines)
 
 
+def headline_metrics(scorers: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | int]]:
+    """Each scorer's table metrics as ``<scorer>.<metric>`` (what a tracking run records); unmeasured ones left out."""
+    return {
+        f"{name}.{metric}": {"value": float(values[metric]), "step": 0}
+        for name, values in scorers.items()
+        for metric, _, _ in COLUMNS
+        if values.get(metric) is not None and not math.isnan(values[metric])
+    }
+
+
 def pr_curve_figure(frame: pd.DataFrame, metrics: dict[str, dict[str, Any]]) -> Figure:
     """Precision-recall curves of the scorers on the test window."""
     figure, axes = plt.subplots(figsize=(6, 4.5))

@@ -62,3 +62,8 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_safe(item) for item in value]
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def tracked_metrics(model_metrics: dict[str, Any]) -> dict[str, dict[str, float | int]]:
+    """The report's headline metrics per scorer, for the run's MLflow metrics."""
+    return evaluation.headline_metrics(model_metrics["scorers"])

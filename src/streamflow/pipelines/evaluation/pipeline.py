@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from streamflow.pipelines.evaluation.nodes import evaluate_model
+from streamflow.pipelines.evaluation.nodes import evaluate_model, tracked_metrics
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -23,5 +23,6 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 ["model_metrics", "pr_curve_plot"],
                 name="evaluate_model_node",
             ),
+            Node(tracked_metrics, "model_metrics", "tracked_metrics", name="tracked_metrics_node"),
         ]
     )
