@@ -33,6 +33,7 @@ NODES_BY_TASK: dict[str, list[str]] = {
 }
 # (upstream, downstream): the downstream task reads a dataset the upstream one writes
 EDGES: list[tuple[str, str]] = [
+    ("build_outcomes_node", "build_transaction_features_node"),
     ("build_outcomes_node", "split_features_node"),
     ("build_transaction_features_node", "split_features_node"),
     ("split_features_node", "fit_isolation_forest_node"),

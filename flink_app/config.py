@@ -273,7 +273,12 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
     stream = _merged(path for folder in folders for path in sorted(folder.glob("stream*.yml")))
     features = FeaturesConfig.from_dict(parameters.get("features"))
     job = job_settings(stream.get("stream") or {})
-    merchant_names = features.feature_set.merchant_names
+    merchant_names, outcome_names = features.feature_set.merchant_names, features.feature_set.outcome_names
+    if outcome_names:  # refused at load, before a job starts
+        raise ConfigError(
+            f"features.model lists features that read known outcomes {list(outcome_names)}: the stream does not "
+            "read outcomes yet (issue 21); batch computes them (kedro run), the stream cannot score such a model"
+        )
     if merchant_names and job.keying != "mini_batch":  # refused at load, before a job starts
         raise ConfigError(
             f"features.model lists merchant features {list(merchant_names)}: the merchant stage needs "

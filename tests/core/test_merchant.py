@@ -22,7 +22,7 @@ from streamflow.core import (
     merchant_replay,
 )
 from streamflow.core.forest import ModelBundle, ModelFeatureError
-from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION
+from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION, OUTCOME_INPUT
 from streamflow.core.signals import EVENT_INPUT, event_input_of
 from streamflow.core.windows import WINDOW_LABELS
 from streamflow.devtools.stream_benchmark import synthetic_bundle
@@ -87,7 +87,7 @@ def test_arrival_order_within_the_lag_does_not_change_any_merchant_feature() -> 
 
 
 def test_the_merchant_state_is_bounded() -> None:
-    assert MERCHANT_STATE.itemsize == 816  # whatever the merchant's volume
+    assert MERCHANT_STATE.itemsize == 1360  # whatever the merchant's volume
 
 
 def test_the_feature_table_holds_merchant_columns_beside_unchanged_customer_ones() -> None:
@@ -202,3 +202,64 @@ def test_a_bundle_records_its_merchant_lag_and_refuses_another(tmp_path: Path) -
     customer_only, _ = synthetic_bundle(tmp_path / "c", model_version="c", n_trees=2, n_rows=50)
     assert customer_only.manifest.merchant_lag_ms is None
     customer_only.check_features(FEATURE_NAMES, 600_000)  # it reads no merchant feature
+
+
+OUTCOME_NAMES = ("merchant_fraud_count_1h", "merchant_fraud_rate_1h", "merchant_count_1h")
+WITH_OUTCOMES = feature_set(OUTCOME_NAMES)
+
+
+def _with_outcomes(minutes: list[float], outcomes: list[tuple[float, bool]]) -> list[tuple[float, ...]]:
+    """Each event's fraud count, fraud rate and count over the hour at one merchant, with outcomes known at minutes."""
+    events = [make_event(minutes=at, amount=10.0, store_id="S1") for at in minutes]
+    inputs = np.array([event_input_of(event, RULES) for event in events], dtype=EVENT_INPUT).reshape(-1)
+    known = np.zeros(len(outcomes), dtype=OUTCOME_INPUT)
+    known["labelled_at_ms"] = [events[0].event_time_ms + round(at * 60_000) for at, _ in outcomes]
+    known["is_fraud"] = [is_fraud for _, is_fraud in outcomes]
+    merchants = np.zeros(len(events), dtype=np.int64)
+    vectors = merchant_replay(inputs, merchants, 1, LAG_MS, WITH_OUTCOMES, known, np.zeros(len(known), dtype=np.int64))
+    return [tuple(row) for row in vectors.tolist()]
+
+
+def test_an_outcome_counts_only_for_events_after_it_was_known_and_behind_the_lag() -> None:
+    # frauds known at minutes 3 and 4, a legitimate outcome at minute 4; 5-minute tiles, a 5-minute lag
+    got = _with_outcomes([0, 1, 2, 6, 9, 11, 30], [(3, True), (4, True), (4, False)])
+    assert got[3] == (0.0, 0.0, 0.0)  # minute 6: no tile has ended 5 minutes before it
+    assert got[5] == (2.0, 2.0 / 3.0, 3.0)  # minute 11: the tile of minutes 0-5, three events, two frauds known
+    assert got[6] == (2.0, 2.0 / 6.0, 6.0)  # minute 30: the tiles up to minute 25 hold the six events before
+    late = _with_outcomes([0, 11, 20], [(12, True)])
+    assert late[1] == (0.0, 0.0, 1.0)  # known at minute 12: after the event at minute 11
+    assert late[2][0] == 1.0  # minute 20: the tile of minutes 10-15 ended by minute 15
+
+
+def test_the_stream_refuses_features_that_read_outcomes(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    features = {"features": {"model": [*FEATURE_NAMES, "merchant_fraud_rate_7d"]}}
+    (conf / "base" / "parameters_features.yml").write_text(json.dumps(features), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"read known outcomes \['merchant_fraud_rate_7d'\]"):
+        load_config(conf)
+
+
+def test_the_feature_table_reads_the_silver_outcomes_known_before_each_event() -> None:
+    records = [
+        {"transaction_id": f"t{i}", "timestamp": f"2026-01-05T12:{2 * i:02d}:00Z", "store_id": f"S{1 + i % 2}"}
+        for i in range(20)
+    ]
+    raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
+    bronze = ingest_files({"d.jsonl": raw}, pd.Timestamp("2026-02-01T00:00:00Z"))
+    silver = run_silver(bronze, ContractConfig(future_tolerance_minutes=0)).silver
+    start_ms = int(silver["event_time_ms"].min())
+    outcomes = pd.DataFrame(  # at S1 two frauds known at minutes 3 and 21, and one at a store without events
+        {
+            "store_id": ["S1", "S9", "S1"],
+            "labelled_at_ms": [start_ms + 21 * 60_000, start_ms, start_ms + 3 * 60_000],
+            "is_fraud": [True, True, True],
+        }
+    )
+    frame = replay_features(silver, RULES, WITH_OUTCOMES, LAG_MS, outcomes).set_index("transaction_id")
+    counts = frame["merchant_fraud_count_1h"]
+    assert counts["t6"] == 1.0  # S1 at minute 12: the tile of minutes 0-5 holds the fraud known at minute 3
+    assert counts["t14"] == 1.0  # S1 at minute 28: the tiles up to minute 20; minute 21's tile ends at 25
+    assert counts["t16"] == 2.0  # S1 at minute 32: the tiles up to minute 25 hold both
+    assert counts["t7"] == 0.0  # S2 at minute 14: its merchant's outcomes only
+    assert counts["t15"] == 0.0

@@ -42,6 +42,7 @@ from streamflow.core.windows import MAX_MERCHANT_LAG_MS, TILES_PER_WINDOW, WINDO
 FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
 MERCHANT = "merchant"
 MERCHANT_FEATURES: set[str] = set()  # the registered features that read the merchant's state (core.merchant)
+OUTCOME_FEATURES: set[str] = set()  # the merchant features that read known outcomes (core.merchant)
 
 
 def feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
@@ -71,6 +72,17 @@ def merchant_feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
     """
     compiled_function = feature(function)
     MERCHANT_FEATURES.add(function.__name__)
+    return compiled_function
+
+
+def outcome_feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
+    """Register a merchant feature that reads the outcomes known at the event's time (:func:`merchant_feature`).
+
+    Batch replays outcomes with the events (``core.merchant.merchant_replay``); the stream needs
+    them as a second input, which it does not read yet: it refuses these features.
+    """
+    compiled_function = merchant_feature(function)
+    OUTCOME_FEATURES.add(function.__name__)
     return compiled_function
 
 
@@ -219,6 +231,7 @@ class FeatureSet:
         # the customer's features come from the customer step, the merchant's from the merchant replay
         self.customer_names = tuple(name for name in self.names if name not in MERCHANT_FEATURES)
         self.merchant_names = tuple(name for name in self.names if name in MERCHANT_FEATURES)
+        self.outcome_names = tuple(name for name in self.names if name in OUTCOME_FEATURES)
         self.key = feature_key(self.customer_names)
         self.merchant_key = feature_key(self.merchant_names)
 

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled, literally
 from streamflow.core.errors import StateError, StateVersionError
-from streamflow.core.features import FeatureSet, compute_features, merchant_feature, register_as
+from streamflow.core.features import FeatureSet, compute_features, merchant_feature, outcome_feature, register_as
 from streamflow.core.signals import SIGNALS
 from streamflow.core.state import (
     CRC_BYTES,
@@ -61,11 +61,17 @@ MERCHANT_STATE = np.dtype(
         ("window_newest_tile", np.int64, (N_WINDOWS,)),  # per window: the newest tile seen
         ("window_counts", np.uint32, (N_WINDOWS, MERCHANT_RING)),  # events per tile, ring by tile % MERCHANT_RING
         ("window_amount_units", np.int64, (N_WINDOWS, MERCHANT_RING)),  # amount sums per tile, in AMOUNT_UNITS
+        # known outcomes, in tiles of their labelled_at: per window the newest tile, then outcomes and frauds per tile
+        ("outcome_newest_tile", np.int64, (N_WINDOWS,)),
+        ("window_outcomes", np.uint32, (N_WINDOWS, MERCHANT_RING)),
+        ("window_frauds", np.uint32, (N_WINDOWS, MERCHANT_RING)),
     ],
     align=True,
 )
 MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)], align=True)
-MERCHANT_STATE_VERSION = 1
+# Where an outcome of the label contract is folded from: its merchant's index, when it was known, whether fraud.
+OUTCOME_INPUT = np.dtype([("labelled_at_ms", np.int64), ("is_fraud", np.bool_)], align=True)
+MERCHANT_STATE_VERSION = 2  # 2: the known outcomes
 _MAGIC_M = 77  # b"SM"
 _RECORD_BYTES = MERCHANT_STATE.itemsize
 MAX_MERCHANT_STATE_BYTES = HEADER_BYTES + _RECORD_BYTES + CRC_BYTES
@@ -94,6 +100,34 @@ def fold_merchant(state: Any, time_ms: int, amount: float) -> None:
         add_to_ring(
             state["window_newest_tile"], state["window_counts"], state["window_amount_units"], window, time_ms, units
         )
+
+
+@compiled
+def fold_outcome(state: Any, labelled_at_ms: int, is_fraud: bool) -> None:
+    """Fold one known outcome of a transaction at this merchant into ``state``, in the tiles of its ``labelled_at``."""
+    for window in range(N_WINDOWS):
+        add_to_ring(
+            state["outcome_newest_tile"],
+            state["window_outcomes"],
+            state["window_frauds"],
+            window,
+            labelled_at_ms,
+            1 if is_fraud else 0,
+        )
+
+
+@compiled
+def merchant_outcome_totals(state: Any, window: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
+    """Outcomes and frauds known in the window's whole tiles that ended at least ``lag_ms`` before ``time_ms``.
+
+    The tiles :func:`merchant_window_totals` reads, by ``labelled_at``: only outcomes known
+    before the event count.
+    """
+    last_tile = (time_ms - lag_ms) // TILE_LENGTHS_MS[window] - 1
+    outcomes, frauds = ring_totals(
+        state["outcome_newest_tile"], state["window_outcomes"], state["window_frauds"], window, last_tile
+    )
+    return outcomes, int(frauds)
 
 
 @compiled
@@ -184,8 +218,35 @@ def _merchant_window_features(window: int, label: str) -> None:
     register_as(definitions, scope, merchant_feature)
 
 
+def _merchant_outcome_features(window: int, label: str) -> None:
+    """Register the merchant's known frauds and fraud rate over window ``label``, behind the lag."""
+
+    def fraud_count(state: Any, event: Any, signals: Any, params: Any) -> float:
+        return float(merchant_outcome_totals(state, window, event["event_time_ms"], params["lag_ms"])[1])
+
+    def fraud_rate(state: Any, event: Any, signals: Any, params: Any) -> float:
+        time_ms, lag_ms = event["event_time_ms"], params["lag_ms"]
+        frauds = merchant_outcome_totals(state, window, time_ms, lag_ms)[1]
+        events = merchant_window_totals(state, window, time_ms, lag_ms)[0]
+        return frauds / events if events > 0 else 0.0
+
+    definitions = {
+        f"merchant_fraud_count_{label}": (fraud_count, "Fraud outcomes of the merchant's transactions known"),
+        f"merchant_fraud_rate_{label}": (
+            fraud_rate,
+            "Fraud outcomes known over the merchant's events (0.0 with none), both counted",
+        ),
+    }
+    scope = (
+        f"in the {label} of whole tiles (1/{TILES_PER_WINDOW} of it; outcomes by their labelled_at) that "
+        "ended at least features.merchant_lag_minutes before this event."
+    )
+    register_as(definitions, scope, outcome_feature)
+
+
 for _window, _label in enumerate(WINDOW_LABELS):
     _merchant_window_features(_window, _label)
+    _merchant_outcome_features(_window, _label)
 
 
 @compiled
@@ -196,30 +257,65 @@ def merchant_step(state: Any, event: Any, params: Any, signals: Any, features: A
 
 
 @compiled
-def _merchant_replay(events: Any, merchants: Any, n_merchants: int, params: Any, n_features: int, key: str) -> Any:
+def _merchant_replay(
+    events: Any,
+    merchants: Any,
+    n_merchants: int,
+    params: Any,
+    n_features: int,
+    key: str,
+    outcomes: Any,
+    outcome_merchants: Any,
+) -> Any:
     states = np.zeros(n_merchants, dtype=MERCHANT_STATE)
     signals = np.zeros(1, dtype=SIGNALS)  # merchant features read no signals
     features = np.zeros((events.shape[0], n_features), dtype=np.float64)
+    folded = 0
     for index in range(events.shape[0]):
+        time_ms = events[index]["event_time_ms"]
+        while folded < outcomes.shape[0] and outcomes[folded]["labelled_at_ms"] < time_ms:  # known before it
+            outcome = outcomes[folded]
+            fold_outcome(states[outcome_merchants[folded]], outcome["labelled_at_ms"], outcome["is_fraud"])
+            folded += 1
         merchant_step(states[merchants[index]], events[index], params[0], signals[0], features[index], key)
     return features
 
 
 def merchant_replay(
-    events: NDArray[Any], merchants: NDArray[np.int64], n_merchants: int, lag_ms: int, features: FeatureSet
+    events: NDArray[Any],
+    merchants: NDArray[np.int64],
+    n_merchants: int,
+    lag_ms: int,
+    features: FeatureSet,
+    outcomes: NDArray[Any] | None = None,
+    outcome_merchants: NDArray[np.int64] | None = None,
 ) -> NDArray[np.float64]:
     """Every event's merchant features (``features.merchant_names``), one state per merchant.
 
+    Events and known outcomes are replayed in one time order: an outcome is folded into its
+    merchant's state before every event later than its ``labelled_at``.
+
     Args:
-        events: ``EVENT_INPUT`` records of the accepted events (any order within the lag).
+        events: ``EVENT_INPUT`` records of the accepted events, in event-time order.
         merchants: Each event's merchant as an index in ``range(n_merchants)``.
         n_merchants: How many merchants.
         lag_ms: How long before an event a tile must have ended to count (``MERCHANT_PARAMS``).
         features: The model's features.
+        outcomes: ``OUTCOME_INPUT`` records of the known outcomes, in ``labelled_at`` order (none: no outcome known).
+        outcome_merchants: Each outcome's merchant as an index in ``range(n_merchants)``.
 
     """
     params = merchant_params(lag_ms)
+    if outcomes is None or outcome_merchants is None:
+        outcomes, outcome_merchants = np.zeros(0, dtype=OUTCOME_INPUT), np.zeros(0, dtype=np.int64)
     vectors: NDArray[np.float64] = _merchant_replay(
-        events, merchants, n_merchants, params, len(features.merchant_names), features.merchant_key
+        events,
+        merchants,
+        n_merchants,
+        params,
+        len(features.merchant_names),
+        features.merchant_key,
+        outcomes,
+        outcome_merchants,
     )
     return vectors

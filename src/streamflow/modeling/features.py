@@ -7,12 +7,15 @@ stream runs, one state per customer, in event-time order (ties in landing order)
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from streamflow.core import Event, FeaturesConfig, FeatureSet, RulesConfig, feature_set, merchant_replay
 from streamflow.core.features import replay
+from streamflow.core.merchant import OUTCOME_INPUT
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, blacklisted_ids, rule_params, rule_results
 from streamflow.core.signals import EVENT_INPUT, event_input
 
@@ -32,17 +35,20 @@ def replay_features(
     rules: RulesConfig,
     features: FeatureSet | None = None,
     merchant_lag_ms: int = FeaturesConfig().merchant_lag_ms,
+    outcomes: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per event: ids, time, the model's features, each rule's verdict and the rules score.
 
     Customer features come from the customer replay, merchant features (``core.merchant``) from
-    a replay per merchant of the same events.
+    a replay per merchant of the same events and of the known outcomes, in one time order.
 
     Args:
         silver: Silver transactions.
         rules: Rule thresholds.
         features: The model's features (default: ``DEFAULT_FEATURES``).
         merchant_lag_ms: ``features.merchant_lag_minutes``, for merchant features.
+        outcomes: Silver outcomes (``store_id``, ``labelled_at_ms``, ``is_fraud``), for the merchant
+            features that read them (``merchant_fraud_*``); none: no outcome known.
 
     Returns:
         Columns ``transaction_id, customer_id, card_id, store_id, event_time_ms, amount`` + the
@@ -77,7 +83,10 @@ def replay_features(
     vectors[:, [chosen.names.index(name) for name in chosen.customer_names]] = customer_vectors
     if chosen.merchant_names:
         merchants, stores = pd.factorize(ordered["store_id"])
-        merchant_vectors = merchant_replay(inputs, merchants.astype(np.int64), len(stores), merchant_lag_ms, chosen)
+        known, known_merchants = outcome_inputs(outcomes, pd.Index(stores))
+        merchant_vectors = merchant_replay(
+            inputs, merchants.astype(np.int64), len(stores), merchant_lag_ms, chosen, known, known_merchants
+        )
         vectors[:, [chosen.names.index(name) for name in chosen.merchant_names]] = merchant_vectors
     frame = ordered[list(ID_COLUMNS)].astype({"event_time_ms": "int64", "amount": "float64"})
     any_fired = np.logical_or.reduce([out[name] for name in RULE_NAMES]) if len(out) else np.zeros(0, dtype=bool)
@@ -91,6 +100,22 @@ def replay_features(
         rules_score=out["rules_score"].astype(np.float64),
         rule_reasons=pd.Series(reasons, dtype=object),
     )
+
+
+def outcome_inputs(outcomes: pd.DataFrame | None, stores: pd.Index[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """The ``OUTCOME_INPUT`` records of the outcomes at ``stores`` in ``labelled_at`` order; each one's store index.
+
+    An outcome at a merchant without an event in this replay changes no feature, and is left out.
+    """
+    if outcomes is None or outcomes.empty:
+        return np.zeros(0, dtype=OUTCOME_INPUT), np.zeros(0, dtype=np.int64)
+    ordered = outcomes.sort_values("labelled_at_ms", kind="stable")
+    merchants = stores.get_indexer(ordered["store_id"])
+    at_known = merchants >= 0
+    records = np.zeros(int(at_known.sum()), dtype=OUTCOME_INPUT)
+    records["labelled_at_ms"] = ordered["labelled_at_ms"].to_numpy(dtype=np.int64)[at_known]
+    records["is_fraud"] = ordered["is_fraud"].to_numpy(dtype=bool)[at_known]
+    return records, merchants[at_known].astype(np.int64)
 
 
 def _iso(epoch_ms: int) -> str:

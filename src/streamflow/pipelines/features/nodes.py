@@ -12,13 +12,15 @@ from streamflow.modeling.protocol import DelayProtocol, in_window, protocol_wind
 
 
 def build_transaction_features(
-    silver_transactions: pd.DataFrame, fraud_rules: dict[str, Any], features: dict[str, Any]
+    silver_transactions: pd.DataFrame,
+    silver_outcomes: pd.DataFrame,
+    fraud_rules: dict[str, Any],
+    features: dict[str, Any],
 ) -> pd.DataFrame:
-    """Replay silver events per customer in event-time order through the core: the configured features."""
+    """Replay silver events in event-time order through the core, with the outcomes as they became known."""
     config = FeaturesConfig.from_dict(features)
-    return replay_features(
-        silver_transactions, RulesConfig.from_dict(fraud_rules), config.feature_set, config.merchant_lag_ms
-    )
+    rules = RulesConfig.from_dict(fraud_rules)
+    return replay_features(silver_transactions, rules, config.feature_set, config.merchant_lag_ms, silver_outcomes)
 
 
 def split_features(

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
         [
             Node(
                 build_transaction_features,
-                ["silver_transactions", "params:fraud_rules", "params:features"],
+                ["silver_transactions", "silver_outcomes", "params:fraud_rules", "params:features"],
                 "transaction_features",
                 name="build_transaction_features_node",
             ),
