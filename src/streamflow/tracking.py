@@ -188,6 +188,14 @@ def ui_command(project_path: Path, port: int = UI_PORT) -> list[str]:
     return [str(mlflow), "ui", "--backend-store-uri", store, "--host", UI_HOST, "--port", str(port)]
 
 
+def ui_environment() -> dict[str, str]:
+    """The UI server's environment: without MLflow's background jobs (GenAI scorers), which this UI never runs.
+
+    Their queue would live in a folder the server makes in ``/dev/shm`` and leaves behind when stopped.
+    """
+    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """``ui``: serve the local store's UI on 127.0.0.1 until stopped."""
     parser = argparse.ArgumentParser(prog="python -m streamflow.tracking", description=main.__doc__)
@@ -200,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"MLflow UI on http://{UI_HOST}:{args.port} (Ctrl-C stops it)", flush=True)
     try:
-        return subprocess.call(ui_command(project, args.port), env=os.environ.copy())  # nosec B603 - fixed command
+        return subprocess.call(ui_command(project, args.port), env=ui_environment())  # nosec B603 - fixed command
     except KeyboardInterrupt:
         return 0
 

@@ -162,6 +162,7 @@ def test_make_mlflow_serves_the_runs_on_loopback_to_a_browser(trained_project: P
 
     from streamflow.devtools.lineage import headless_chromium
 
+    shared_memory = set(Path("/dev/shm").iterdir()) if Path("/dev/shm").is_dir() else set()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -191,3 +192,4 @@ def test_make_mlflow_serves_the_runs_on_loopback_to_a_browser(trained_project: P
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and its workers, by the PID it started with
         server.wait(timeout=30)
+    assert (set(Path("/dev/shm").iterdir()) if Path("/dev/shm").is_dir() else set()) == shared_memory  # nothing left
