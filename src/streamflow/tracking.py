@@ -102,6 +102,7 @@ class TrackingHooks:
         settings = _mlflow_settings(context)
         names = run_params.get("pipeline_names") or ["__default__"]
         if set(names) <= set(settings.get("tracking", {}).get("disable_tracking", {}).get("pipelines", [])):
+            _silence_mlflow_datasets(pipeline, catalog)
             return
         if settings.get("server", {}).get("mlflow_tracking_uri") is None:
             (context.project_path / LOCAL_STORE).parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +151,14 @@ class TrackingHooks:
         if self._mlflow is not None:
             self._mlflow.on_pipeline_error(error, run_params, pipeline, catalog)
             self._mlflow = None
+
+
+def _silence_mlflow_datasets(pipeline: Pipeline, catalog: Any) -> None:
+    """Turn off the logging of kedro-mlflow's datasets a run without MLflow writes (they would need a run)."""
+    for name in pipeline.all_outputs():
+        dataset = catalog.get(name)
+        if type(dataset).__name__.startswith("Mlflow"):
+            dataset._logging_activated = False
 
 
 def _mlflow_settings(context: KedroContext) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from kedro.io.core import Version
 
 from streamflow.core import FEATURE_NAMES
@@ -193,3 +194,17 @@ def test_make_mlflow_serves_the_runs_on_loopback_to_a_browser(trained_project: P
         os.killpg(server.pid, signal.SIGTERM)  # the server and its workers, by the PID it started with
         server.wait(timeout=30)
     assert (set(Path("/dev/shm").iterdir()) if Path("/dev/shm").is_dir() else set()) == shared_memory  # nothing left
+
+
+def test_a_pipeline_mlflow_yml_leaves_untracked_runs_without_mlflow(trained_project: Path) -> None:
+    """The evaluation, untracked by a local mlflow.yml: its metrics dataset writes nothing, no run is recorded."""
+    local = trained_project / "conf/local/mlflow.yml"
+    settings = yaml.safe_load((trained_project / "conf/base/mlflow.yml").read_text())
+    settings["tracking"]["disable_tracking"]["pipelines"].append("evaluation")
+    local.write_text(yaml.safe_dump(settings))
+    try:
+        _run(trained_project, pipeline="evaluation", params=SMALL)
+    finally:
+        local.unlink()
+    client = _tracking_client(trained_project)
+    assert len(client.search_runs([client.get_experiment_by_name("streamflow").experiment_id])) == 1
