@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.boosting import BOOSTED_ARRAYS, champion_scores
+from streamflow.core.boosting import ANOMALY_INPUT, BOOSTED_ARRAYS, champion_inputs, champion_scores
 from streamflow.core.compiled import compiled
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
@@ -116,6 +116,10 @@ _NO_CHAMPION: dict[str, NDArray[Any]] = {
     "leaf_value": np.zeros(1, dtype=np.float64),
 }
 N_RULES = len(RULE_IDS)
+# After the features, the champion reads what the compiled call writes in this order (``_model_scores``)
+CHAMPION_EXTRA_INPUTS = len(champion_inputs(()))
+if champion_inputs(()) != (*RULE_IDS, "rules_score", ANOMALY_INPUT):
+    raise TypeError("the champion's inputs after the features must be the verdicts, the rules score, ml_score")
 
 
 def struct_of(dtype: np.dtype[Any], names: tuple[str, ...] | None = None) -> struct.Struct:
@@ -200,7 +204,7 @@ def _champion_sections(bundle: ModelBundle | None) -> dict[str, NDArray[Any]]:
 
 def champion_width(features: FeatureSet) -> int:
     """How many inputs the champion reads (``streamflow.core.boosting.champion_inputs``)."""
-    return len(features.names) + N_RULES + 2
+    return len(champion_inputs(features.names))
 
 
 class StepResult(NamedTuple):
@@ -618,7 +622,7 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     feature_values = _section(work, 8, 8 * n_features).view(np.float64)
     x32 = _section(work, 9, 4 * n_features).view(np.float32).reshape((1, n_features))
     model = _section(work, 10, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
-    n_inputs = n_features + N_RULES + 2
+    n_inputs = n_features + CHAMPION_EXTRA_INPUTS
     champion_inputs = _section(work, 11, 8 * n_inputs).view(np.float64).reshape((1, n_inputs))
     if ids.shape[0] % 16 != 0:
         result["status"] = STATUS_BAD_IDS
@@ -676,7 +680,7 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
     model = _section(work, 17, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
     event_signals = _section(work, 18, capacity * _SIGNALS_BYTES).reshape((capacity, _SIGNALS_BYTES))
     scores = _section(work, 19, 16 * capacity).view(np.float64).reshape((capacity, 2))
-    n_inputs = n_features + N_RULES + 2
+    n_inputs = n_features + CHAMPION_EXTRA_INPUTS
     champion_inputs = _section(work, 20, 8 * capacity * n_inputs).view(np.float64).reshape((capacity, n_inputs))
     for merchant in range(n_merchants):
         record_bytes = records[merchant : merchant + 1].view(np.uint8)
