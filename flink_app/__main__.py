@@ -3,11 +3,14 @@
 ``python -m flink_app compile`` compiles the job's numba code into numba's cache (the image
 build runs it, so that TaskManagers start without compiling).
 
-Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of them,
-``--output`` receives ``scored/``, ``alerts/`` and ``dlq/``, and the run's checkpoints go to
-``--state-dir`` (by default ``<output>/state``). In Kafka mode (``stream.io: kafka``; ``--env
-prod``) topics and servers come from ``conf/<env>/stream.yml``; ``--until-end`` reads the
-input topic up to its end at the start, then finishes (``make kafka-demo``, tests, benchmark).
+Locally (``stream.io: files``): ``--input`` is a JSON-lines file or a folder of them, ``--output``
+receives ``scored/``, ``alerts/`` and ``dlq/``, and the run's checkpoints go to ``--state-dir`` (by
+default ``<output>/state``). ``--labels`` (a label file or a folder of them, CSV or JSON lines,
+``docs/label_contract.md``) gives the job the known outcomes beside the events (ADR 0014). In Kafka
+mode (``stream.io: kafka``; ``--env prod``) topics and servers come from ``conf/<env>/stream.yml``;
+``--until-end`` reads the input topic up to its end at the start, then finishes (``make
+kafka-demo``, tests, benchmark), and the outcomes come from the outcomes topic
+(``stream.kafka.read_outcomes``).
 With ``--savepoint-dir``, Ctrl-C or SIGTERM stops the job with a savepoint there (Flink's
 stop-with-savepoint: what was read before it is committed) and prints its path, to resume from
 with ``--recover-from`` (at another ``--parallelism`` if wanted).
@@ -45,14 +48,16 @@ from flink_app.config import (
 )
 from flink_app.errors import JobFailedError, ModelRequiredError, SetupError, StreamCliError
 from flink_app.job import (
+    OutcomeInput,
     Outputs,
     build_job,
     compile_scoring,
     file_source,
+    kafka_outcomes,
     kafka_source,
     stream_environment,
 )
-from flink_app.summary import OutputProgress, scan_input, summarize
+from flink_app.summary import LABELS_ORIGIN, LabelInput, OutputProgress, scan_input, scan_labels, summarize
 from streamflow.core import CoreError
 
 PROGRESS_SECONDS = 1.0
@@ -68,6 +73,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     score = commands.add_parser("score", help="score a stream of transaction events")
     score.add_argument("--input", type=Path, help="a JSON-lines file or a folder of them (files mode)")
     score.add_argument("--output", type=Path, help="receives alerts/, scored/ and dlq/ (files mode)")
+    score.add_argument(
+        "--labels", type=Path, help="known outcomes: a label file or a folder of them, CSV or JSON lines (files mode)"
+    )
     score.add_argument("--model", help="bundle folder, 'latest' or 'none' (rules only); default: stream.model.path")
     score.add_argument("--env", default="base", help="configuration environment under conf/ (default: base)")
     score.add_argument(
@@ -349,13 +357,18 @@ def score_command(args: argparse.Namespace) -> int:
             raise SetupError("input_missing", f"--input {args.input} does not exist")
         if args.until_end:
             raise SetupError("usage", "--until-end is for Kafka mode (stream.io: kafka); files mode ends by itself")
+        if args.labels is not None and not args.labels.exists():
+            raise SetupError("labels_missing", f"--labels {args.labels} does not exist")
         output_dir = writable_folder(args.output, what="--output")
     else:
+        if args.labels is not None:
+            raise SetupError("usage", "--labels is for files mode; Kafka mode reads stream.kafka.outcomes_topic")
         check_kafka_usage(args)
         check_connector(config)
     config = config.with_checkpoint_dir(checkpoint_location(args, config, output_dir))
     model = choose_model(args.model, config)
     env = stream_environment(config.job, recover_from=args.recover_from)
+    labels, outcomes = None, None
     if output_dir is not None:
         stream_input = scan_input(args.input.resolve(), count=not args.follow)
         for error in stream_input.rejected.values():
@@ -365,12 +378,15 @@ def score_command(args: argparse.Namespace) -> int:
         follow = 1.0 if args.follow else None
         source = file_source(env, [args.input.resolve()] if args.follow else stream_input.files, follow_seconds=follow)
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
-        source_name, origin_first = str(args.input), False
+        source_name = str(args.input)
+        if args.labels is not None:
+            labels, outcomes = label_input(env, args.labels, output_dir)
     else:
         topics = config.job.kafka.topics
-        source, origin_first = kafka_source(env, config.job, until_end=args.until_end)
+        source = kafka_source(env, config.job, until_end=args.until_end)
         outputs = Outputs(topics["scored"], topics["alerts"], topics["dead_letters"])
         source_name = f"kafka:{topics['transactions']}"
+        outcomes = kafka_outcomes(config.job.kafka)
     model_version, model_problem = build_job(
         env,
         config,
@@ -378,7 +394,7 @@ def score_command(args: argparse.Namespace) -> int:
         source_name=source_name,
         outputs=outputs,
         model=model,
-        origin_first=origin_first,
+        outcomes=outcomes,
     )
     if model_problem is not None:
         print(
@@ -406,6 +422,7 @@ def score_command(args: argparse.Namespace) -> int:
         output_dir,
         seconds=time.perf_counter() - started,
         model_version=model_version if model_problem is None else f"{model_version} ({model_problem.code})",
+        labels=labels,
     )
     if savepoint is not None:
         summary = replace(summary, stopped_at=savepoint)
@@ -415,6 +432,28 @@ def score_command(args: argparse.Namespace) -> int:
         args.summary_file.parent.mkdir(parents=True, exist_ok=True)
         args.summary_file.write_text(summary.render() + "\n", encoding="utf-8")
     return 0 if summary.balanced or savepoint is not None else 1
+
+
+def label_input(env: Any, path: Path, output_dir: Path) -> tuple[LabelInput, OutcomeInput]:
+    """``--labels`` as the job reads it: each label file's records as JSON lines, in ``<output>/state/labels``.
+
+    CSV rows become JSON objects (``core.outcomes.label_lines``), so one parser reads both forms;
+    the files are read once, at the start. A file the contract does not read is reported.
+    """
+    labels = scan_labels(path.resolve())
+    for name, error in labels.rejected.items():
+        print(f"WARNING [{error.code}]: {name}: {error} (not read)", file=sys.stderr)
+    folder = output_dir / "state" / "labels"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    files = []
+    for index, lines in enumerate(labels.files.values()):
+        files.append(folder / f"labels-{index:05d}.jsonl")
+        files[-1].write_bytes(b"".join(line + b"\n" for line in lines))
+    if not files:
+        raise SetupError("labels_empty", f"--labels {path} holds no label file to read (*.csv, *.jsonl, .gz)")
+    origin = f"{LABELS_ORIGIN}{path}"
+    return labels, OutcomeInput((LABELS_ORIGIN,), ((origin, file_source(env, files)),))
 
 
 def print_savepoint(savepoint: str | None) -> None:

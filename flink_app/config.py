@@ -156,7 +156,8 @@ class KafkaSettings:
     secrets reach them from the environment (``${oc.env:NAME}``), never from the file.
     ``connector_jar`` is a path (relative: under the project) or a ``file://`` URI;
     ``partitions`` is what topics get when they are created here (``make kafka-demo``, tests);
-    ``outcomes_topic`` is where ``make kafka-demo`` produces the landed outcomes (the job does not read it).
+    ``outcomes_topic`` holds the outcomes of the label contract, one JSON object a record (``make
+    kafka-demo`` produces the landed outcomes there); the job reads it with ``read_outcomes`` (ADR 0014).
     """
 
     bootstrap_servers: str = "localhost:9092"
@@ -165,6 +166,7 @@ class KafkaSettings:
     connector_jar: str | None = None
     partitions: int = 6
     outcomes_topic: str = "transaction-outcomes"
+    read_outcomes: bool = False
     transactional_id_prefix: str = "streamflow-scoring"
     transaction_timeout_ms: int = 900_000  # within the brokers' default transaction.max.timeout.ms
     topics: dict[str, str] = field(
@@ -273,12 +275,7 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
     stream = _merged(path for folder in folders for path in sorted(folder.glob("stream*.yml")))
     features = FeaturesConfig.from_dict(parameters.get("features"))
     job = job_settings(stream.get("stream") or {})
-    merchant_names, outcome_names = features.feature_set.merchant_names, features.feature_set.outcome_names
-    if outcome_names:  # refused at load, before a job starts
-        raise ConfigError(
-            f"features.model lists features that read known outcomes {list(outcome_names)}: the stream does not "
-            "read outcomes yet (issue 21); batch computes them (kedro run), the stream cannot score such a model"
-        )
+    merchant_names = features.feature_set.merchant_names
     if merchant_names and job.keying != "mini_batch":  # refused at load, before a job starts
         raise ConfigError(
             f"features.model lists merchant features {list(merchant_names)}: the merchant stage needs "
@@ -291,6 +288,16 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
         features=features,
         project_root=conf_dir.resolve().parent,
     )
+
+
+def check_outcome_input(features: FeaturesConfig, *, reads_outcomes: bool) -> None:
+    """Refuse a model that reads known outcomes (``merchant_fraud_*``) in a job that reads none: they would all be 0."""
+    outcome_features = features.feature_set.outcome_names
+    if outcome_features and not reads_outcomes:
+        raise ConfigError(
+            f"features.model reads known outcomes {list(outcome_features)}: give the job its outcomes "
+            "(--labels in files mode; stream.kafka.read_outcomes: true in Kafka mode; docs/adr/0014)"
+        )
 
 
 def job_settings(block: dict[str, Any]) -> JobSettings:

@@ -23,12 +23,13 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, cast
+from typing import Any, Generic, TypeVar, cast
 
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
 from pyflink.common.serialization import Encoder, SimpleStringSchema
 from pyflink.common.time import Time
 from pyflink.datastream import (
+    DataStream,
     KeyedProcessFunction,
     OutputTag,
     RuntimeContext,
@@ -47,7 +48,14 @@ from pyflink.datastream.connectors.hybrid_source import HybridSource
 from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 from pyflink.java_gateway import get_gateway
 
-from flink_app.config import JobSettings, StreamConfig, connector_path, flink_settings
+from flink_app.config import (
+    JobSettings,
+    KafkaSettings,
+    StreamConfig,
+    check_outcome_input,
+    connector_path,
+    flink_settings,
+)
 from flink_app.errors import ModelRequiredError, ShardCountChangedError
 from flink_app.keying import (
     BATCH_TYPE,
@@ -63,7 +71,7 @@ from flink_app.keying import (
 )
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import dead_letter, deciding_version, score_step, to_json, utc_now
-from flink_app.scoring_step import MerchantStep, StepResult, StreamStep, verdicts_of
+from flink_app.scoring_step import MerchantStep, StepResult, StreamStep, verdicts_of, waiting_outcomes
 from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache
 from streamflow import __version__ as job_version
 from streamflow.core import (
@@ -77,7 +85,8 @@ from streamflow.core import (
 from streamflow.core.errors import ConfigError
 from streamflow.core.features import FeaturesConfig
 from streamflow.core.forest import ModelBundle, ModelError
-from streamflow.core.merchant import MERCHANT_STATE_VERSION
+from streamflow.core.merchant import MERCHANT_STATE_VERSION, OUTCOME_INPUT
+from streamflow.core.outcomes import Outcome, outcome_of_line
 from streamflow.core.state import STATE_VERSION
 
 logger = logging.getLogger(__name__)
@@ -87,6 +96,10 @@ DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 METRIC_GROUP = "streamflow"
 # the customer's new slot, the scored record (handing on: the merchant stage's payload), the alert
 Scored = tuple[CustomerSlot, str | bytes, str | None]
+# A merchant's slot: its serialized state; while outcomes wait for its events, (state, waiting OUTCOME_INPUT records).
+MerchantSlot = bytes | tuple[bytes, bytes]
+OUTCOME_BYTES = OUTCOME_INPUT.itemsize
+Admitted = TypeVar("Admitted", Event, Outcome)  # a parsed line: an event or an outcome
 LANDED_CHARSET = "ISO-8859-1"  # raw lines travel as their bytes, one character each (keying.landed_bytes)
 LATENCY_SAMPLE_EVERY = 16  # one scoring-latency sample per this many events (each costs a JVM call)
 HANDOFF_MARSHAL_VERSION = 4  # the merchant stage's payloads (handoff_payload), checkpointed while they wait
@@ -131,9 +144,13 @@ class ScoringFunction(ModelScoring):
     than ``max_out_of_orderness`` is still scored, flagged ``late`` and counted. The task's
     watermark (newest event time minus the bound) is a gauge for the latency objective.
 
-    With ``origin_first`` (the Kafka source), each line begins with its origin
-    (``kafka:<topic>/<partition>@<offset>``, ``KafkaLines.java``): a dead letter names it as its
-    ``source``; otherwise every dead letter names ``source``.
+    A line that begins with its origin and a newline (the Kafka source's
+    ``kafka:<topic>/<partition>@<offset>``, ``KafkaLines.java``; ``labels:<path>`` for the lines
+    of ``--labels``, ``OriginLines.java``) names it in its dead letter's ``source``; otherwise a
+    dead letter names ``source``. A line whose origin begins with one of ``outcome_origins`` is an
+    outcome of the label contract (``core.outcomes``): checked, dead-lettered with its code if it
+    breaks the contract, else handed on to the merchant stage, whose state counts it
+    (``merchant_fraud_*``); without merchant features, checked and counted only.
 
     A customer's state is a :data:`CustomerSlot`: the core's versioned serialized
     ``CustomerState`` and the ids seen within the dedup window; it expires after
@@ -148,13 +165,13 @@ class ScoringFunction(ModelScoring):
         model: str | ModelBundle | None,
         *,
         source: str,
-        origin_first: bool = False,
+        outcome_origins: tuple[str, ...] = (),
     ) -> None:
         super().__init__(config, model)
         job = config.job
         self._contract = config.contract
         self._source = source
-        self._origin_first = origin_first
+        self._outcome_origins = outcome_origins
         self._bound_ms = job.event_time.max_out_of_orderness_ms
         self._dedup_window_ms = job.event_time.dedup_window_ms
         self._bundle: ModelBundle | None = None
@@ -181,7 +198,7 @@ class ScoringFunction(ModelScoring):
         version = deciding_version(self._bundle)
         self._model_version = version
         self._metrics = FlinkCounters(
-            runtime_context, ("events_in", "events_scored", "alerts", "late_events", "dead_letters")
+            runtime_context, ("events_in", "events_scored", "alerts", "late_events", "dead_letters", "outcomes_in")
         )
         loaded = 1 if self._bundle is not None else 0
         self._metrics.group.add_group("model_version", version).gauge("model_loaded", lambda: loaded)
@@ -199,11 +216,16 @@ class ScoringFunction(ModelScoring):
         return StateTtlConfig.new_builder(Time.milliseconds(self._state_ttl_ms)).build()
 
     def _origin(self, line: str) -> tuple[str, str]:
-        """Where ``line`` came from (a dead letter's ``source``) and the raw line itself."""
-        if self._origin_first:
-            origin, _, value = line.partition(ORIGIN_SEPARATOR)
-            return origin, value
-        return self._source, line
+        """Where ``line`` came from (a dead letter's ``source``) and the raw line itself.
+
+        A raw line holds no newline: one that does begins with its origin.
+        """
+        origin, separator, value = line.partition(ORIGIN_SEPARATOR)
+        return (origin, value) if separator else (self._source, line)
+
+    def _is_outcome(self, source: str) -> bool:
+        """Whether a line from ``source`` is an outcome (a line of ``--labels``, a record of the outcomes topic)."""
+        return bool(self._outcome_origins) and source.startswith(self._outcome_origins)
 
     def _admit(self, value: str, current_key: Callable[[], str], received_at_ms: int, source: str) -> Event | str:
         """The parsed event, or its dead-letter record: unparseable, from the future, or keyed by another customer id.
@@ -216,12 +238,32 @@ class ScoringFunction(ModelScoring):
             event = parse_event(raw, self._contract, received_at_ms=received_at_ms)
         except EventError as error:
             return self._dead_letter(raw, error, source)
+        return self._routed(value, raw, event, current_key, source)
+
+    def _admit_outcome(
+        self, value: str, current_key: Callable[[], str], received_at_ms: int, source: str
+    ) -> Outcome | str:
+        """The parsed outcome, or its dead-letter record: against the label contract, or keyed as another customer."""
+        self._counts["outcomes_in"] += 1
+        raw = landed_bytes(value)
+        try:
+            outcome = outcome_of_line(
+                raw, received_at_ms=received_at_ms, tolerance_ms=self._contract.future_tolerance_ms
+            )
+        except EventError as error:
+            return self._dead_letter(raw, error, source)
+        return self._routed(value, raw, outcome, current_key, source)
+
+    def _routed(
+        self, value: str, raw: bytes, parsed: Admitted, current_key: Callable[[], str], source: str
+    ) -> Admitted | str:
+        """``parsed``, or the dead-letter record of a line keyed by a JSON parser as another customer than its own."""
         if not keyed_without_parser(value):  # the key came from a JSON parser: check it
             key = current_key()
-            if key != event.customer_id:
+            if key != parsed.customer_id:
                 unroutable = UnroutableEventError(f"keyed as {key!r}, not by its customer_id", field="customer_id")
                 return self._dead_letter(raw, unroutable, source)
-        return event
+        return parsed
 
     def _score(
         self, value: str, event: Event, stored: CustomerSlot | None, source: str, scored_at: str
@@ -278,10 +320,15 @@ class ScoreEvents(ScoringFunction):
     def process_element(self, value: str, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the scored event (and its alert), or one dead-letter record."""
         counts = self._counts
+        source, line = self._origin(value)
+        if self._is_outcome(source):  # no merchant stage to hand it on to: checked and counted
+            labelled = self._admit_outcome(line, ctx.get_current_key, time.time_ns() // 1_000_000, source)
+            if isinstance(labelled, str):
+                yield DEAD_LETTERS, labelled
+            return
         counts["events_in"] += 1
         sampled = counts["events_in"] % LATENCY_SAMPLE_EVERY == 0
         started = time.perf_counter_ns() if sampled else 0
-        source, line = self._origin(value)
         event = self._admit(line, ctx.get_current_key, time.time_ns() // 1_000_000, source)
         if isinstance(event, str):
             yield DEAD_LETTERS, event
@@ -325,9 +372,14 @@ class ScoreMiniBatches(ScoringFunction):
     """
 
     def __init__(
-        self, config: StreamConfig, model: str | ModelBundle | None, *, source: str, origin_first: bool = False
+        self,
+        config: StreamConfig,
+        model: str | ModelBundle | None,
+        *,
+        source: str,
+        outcome_origins: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(config, model, source=source, origin_first=origin_first)
+        super().__init__(config, model, source=source, outcome_origins=outcome_origins)
         self._cached_customers = config.job.mini_batch.cached_customers
         self._shards = config.job.mini_batch.shards
         self._width = 3 if self._hands_on else 2  # [key, stamp, line] when stamped for the merchant stage
@@ -354,6 +406,14 @@ class ScoreMiniBatches(ScoringFunction):
         for index in range(0, len(value), width):
             key = value[index]
             source, line = self._origin(value[index + width - 1])
+            if self._is_outcome(source):
+                labelled = self._admit_outcome(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
+                if isinstance(labelled, str):
+                    yield DEAD_LETTERS, labelled
+                elif hands_on:
+                    payload = marshal.dumps((labelled.labelled_at_ms, labelled.is_fraud), HANDOFF_MARSHAL_VERSION)
+                    outputs.append(handoff_frame(labelled.store_id, int(value[index + 1]), payload))
+                continue
             counts["events_in"] += 1
             event = self._admit(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
             if isinstance(event, str):
@@ -385,9 +445,10 @@ def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> 
     """What the merchant stage needs of an accepted event (``marshal``).
 
     The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.handoff``), its
-    ``SIGNALS`` record and whether it was late. ``marshal`` is the fastest encoding of these
-    plain values. Events waiting in ``MerchantBatches`` at a checkpoint are stored as these
-    bytes, so the format is pinned: ``marshal`` version 4, which every Python 3 since 3.4 reads.
+    ``SIGNALS`` record and whether it was late; an outcome's is ``(labelled_at_ms, is_fraud)``.
+    ``marshal`` is the fastest encoding of these plain values. Events waiting in ``MerchantBatches``
+    at a checkpoint are stored as these bytes, so the format is pinned: ``marshal`` version 4, which
+    every Python 3 since 3.4 reads.
     """
     event_input, customer_features = stream_step.handoff()
     fields: Any = (tuple(event), event_input, customer_features, step.signals, step.late)
@@ -427,6 +488,11 @@ class ScoreMerchants(ModelScoring):
     alert are written as the customer-only job writes them. An event whose tile a scored event had already read
     (``core.merchant.read_too_late``) is scored and counted, ``merchant_read_too_late``: its merchant
     features may differ from batch's.
+
+    Handed-on outcomes (ADR 0014) wait in their merchant's slot (:data:`MerchantSlot`) until an
+    event of the merchant comes after their ``labelled_at``: then they are folded before it, the
+    batch replay's rule (``core.merchant.fold_known_outcomes``). One folded after a scored event had
+    read its tile is counted, ``outcome_read_too_late``.
     """
 
     def __init__(self, config: StreamConfig, model: str | ModelBundle | None) -> None:
@@ -441,10 +507,13 @@ class ScoreMerchants(ModelScoring):
         if self._bundle is not None:
             warm_up(self._bundle)
         self._step = MerchantStep(self._bundle, features, merchant_lag_ms=self._features_config.merchant_lag_ms)
-        self._merchants: ShardedSlots[bytes] = ShardedSlots(
+        self._merchants: ShardedSlots[MerchantSlot] = ShardedSlots(
             runtime_context, "merchants", self._state_ttl_ms, self._shards, self._cached_merchants
         )
-        self._metrics = FlinkCounters(runtime_context, ("events_scored", "alerts", "merchant_read_too_late"))
+        self._metrics = FlinkCounters(
+            runtime_context,
+            ("events_scored", "alerts", "merchant_read_too_late", "outcomes_folded", "outcome_read_too_late"),
+        )
         self._latency = self._metrics.group.distribution("merchant_scoring_latency_us")
         self._counts = self._metrics.counts.values
         self._flushed_at = 0
@@ -456,18 +525,34 @@ class ScoreMerchants(ModelScoring):
         now_ms = time.time_ns() // 1_000_000
         scored_at = utc_now()  # one stamp a batch: it is scored within a millisecond or two
         counts = self._counts
-        frames = list(handed_on(value))
-        events = [
-            marshal.loads(payload)  # nosec B302 - written by this job's customer stage (handoff_payload), never input
-            for _, _, payload in frames
-        ]
         merchant_index: dict[str, int] = {}  # the merchants this batch touched, in order
-        merchant_of = [merchant_index.setdefault(store, len(merchant_index)) for store, _, _ in frames]
+        merchant_of: list[int] = []
+        events: list[Any] = []
+        arrived: dict[int, list[tuple[int, bool]]] = {}  # per merchant, the outcomes handed on in this batch
+        for store, _, payload in handed_on(value):
+            merchant = merchant_index.setdefault(store, len(merchant_index))
+            fields = marshal.loads(payload)  # nosec B302 - written by this job's customer stage, never input
+            if len(fields) == 2:  # an outcome: (labelled_at_ms, is_fraud)
+                arrived.setdefault(merchant, []).append(fields)
+                continue
+            merchant_of.append(merchant)
+            events.append(fields)
         merchants = list(merchant_index)
-        stored = [self._merchants.get(store, now_ms) for store in merchants]
+        slots = [self._merchants.get(store, now_ms) for store in merchants]
+        stored = [slot[0] if isinstance(slot, tuple) else slot for slot in slots]
+        waiting = self._waiting(slots, arrived)
         event_inputs, customer_features = [fields[1] for fields in events], [fields[2] for fields in events]
-        batch = self._step(stored, merchant_of, event_inputs, customer_features, [fields[3] for fields in events])
-        self._merchants.put_all(dict(zip(merchants, batch.states, strict=True)), now_ms)
+        batch = self._step(
+            stored, merchant_of, event_inputs, customer_features, [fields[3] for fields in events], waiting
+        )
+        new_slots: list[MerchantSlot] = list(batch.states)
+        if batch.waiting is not None:
+            new_slots = [
+                (state, left) if left else state for state, left in zip(batch.states, batch.waiting, strict=True)
+            ]
+            counts["outcomes_folded"] += (sum(map(len, waiting)) - sum(map(len, batch.waiting))) // OUTCOME_BYTES
+            counts["outcome_read_too_late"] += batch.outcomes_read_too_late
+        self._merchants.put_all(dict(zip(merchants, new_slots, strict=True)), now_ms)
         unscored: list[Any] = [None] * len(merchant_of)
         ml_scores, champion_scores = batch.ml_scores or unscored, batch.champion_scores or unscored
         champion_inputs = batch.champion_inputs or [b""] * len(merchant_of)
@@ -502,6 +587,16 @@ class ScoreMerchants(ModelScoring):
             self._flushed_at = counts["events_scored"]
         if scored_lines:
             yield scored_lines
+
+    @staticmethod
+    def _waiting(slots: list[MerchantSlot | None], arrived: dict[int, list[tuple[int, bool]]]) -> list[bytes]:
+        """Each merchant's waiting outcomes with those arrived in the batch; none when no merchant has any."""
+        if not arrived and not any(isinstance(slot, tuple) for slot in slots):
+            return []
+        return [
+            waiting_outcomes(slot[1] if isinstance(slot, tuple) else b"", arrived.get(merchant, ()))
+            for merchant, slot in enumerate(slots)
+        ]
 
 
 class ShardedSlots(Generic[Slot]):
@@ -656,19 +751,27 @@ def build_job(
     source_name: str,
     outputs: Outputs,
     model: str | ModelBundle | None,
-    origin_first: bool = False,
+    outcomes: OutcomeInput | None = None,
 ) -> tuple[str, ModelError | None]:
     """Wire source, key by customer, the scoring function and the three sinks into ``env``.
 
     The bundle is loaded here first, so a required one that is missing or corrupt fails before
-    the job starts. ``origin_first``: the source's lines begin with their origin (the Kafka
-    source, :func:`kafka_source`). Returns the model version the job scores with, and why a
+    the job starts. ``outcomes``: the job also reads outcomes (ADR 0014), whose lines join the
+    events' before the customer stage. Returns the model version the job scores with, and why a
     configured bundle could not be used (the job then scores with rules only).
+
+    Raises:
+        ConfigError: The model reads known outcomes (``merchant_fraud_*``) and the job reads none.
+
     """
     job = config.job
+    check_outcome_input(config.features, reads_outcomes=outcomes is not None)
     bundle, problem = load_bundle(model, config.features, required=job.model.required)  # fail at start, not in a task
     model_version = deciding_version(bundle)
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
+    for origin, labels in outcomes.sources if outcomes is not None else ():
+        lines = lines.union(_with_origin(env, labels, origin))
+    outcome_origins = outcomes.origins if outcomes is not None else ()
     batching = job.mini_batch
     two_entities = bool(config.features.feature_set.merchant_names)
     batches = None
@@ -679,11 +782,10 @@ def build_job(
             batching.shards,
             batching.size,
             batching.allow_latency_ms,
-            origin_first=origin_first,
             stamped=two_entities,
         )
     if batches is not None:
-        function = ScoreMiniBatches(config, model, source=source_name, origin_first=origin_first)
+        function = ScoreMiniBatches(config, model, source=source_name, outcome_origins=outcome_origins)
         scoring = batches.process(function, output_type=HANDOFF_TYPE if two_entities else BATCH_TYPE)
         # The uid names the state version: state saved under another is refused, not misread. The
         # shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
@@ -698,8 +800,8 @@ def build_job(
         raise ConfigError("merchant features need the mini-batch topology, and it needs a JDK (javac) here")
     else:  # one line at a time (mini-batches without a JDK: keyed in Python, said by routing_jar)
         keying = "python" if job.keying == "mini_batch" else job.keying
-        scoring = key_by_customer(env, lines, keying, origin_first=origin_first).process(
-            ScoreEvents(config, model, source=source_name, origin_first=origin_first), output_type=Types.STRING()
+        scoring = key_by_customer(env, lines, keying).process(
+            ScoreEvents(config, model, source=source_name, outcome_origins=outcome_origins), output_type=Types.STRING()
         )
         scored = scoring = scoring.uid(f"score-events-v{STATE_VERSION}").name("score-events")
         alerts = scoring.get_side_output(ALERTS)
@@ -708,6 +810,32 @@ def build_job(
     sink(alerts, outputs.alerts, "alerts", job)
     sink(scoring.get_side_output(DEAD_LETTERS), outputs.dead_letters, "dlq", job)
     return model_version, problem
+
+
+@dataclass(frozen=True)
+class OutcomeInput:
+    """The outcomes the job reads (ADR 0014): lines of the label contract, told from events by their origin.
+
+    ``origins``: the origins outcome lines begin with (``labels:``; ``kafka:<outcomes topic>/``).
+    ``sources``: sources of their own with the origin each line is given (files mode: ``--labels``);
+    none when the events' source carries them (Kafka: the outcomes topic beside the transactions').
+    """
+
+    origins: tuple[str, ...]
+    sources: tuple[tuple[str, Any], ...] = ()
+
+
+def _with_origin(env: StreamExecutionEnvironment, source: Any, origin: str) -> Any:
+    """The lines of ``source``, each after ``origin`` and a newline (``OriginLines.java``), as Kafka's lines are."""
+    jar = routing_jar()
+    if jar is None:
+        raise ConfigError("outcomes need the mini-batch topology's Java classes, and they need a JDK (javac) here")
+    env.add_jars(jar.as_uri())
+    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-outcomes", Types.STRING()).uid(
+        "raw-outcomes"
+    )
+    tagged = lines._j_data_stream.map(get_gateway().jvm.io.streamflow.flink.OriginLines(origin))
+    return DataStream(tagged.returns(Types.STRING().get_java_type_info()).uid("outcome-origin").name("outcome-origin"))
 
 
 def file_source(env: StreamExecutionEnvironment, paths: list[Path], *, follow_seconds: float | None = None) -> Any:
@@ -743,8 +871,8 @@ def file_source(env: StreamExecutionEnvironment, paths: list[Path], *, follow_se
     return chain.build()
 
 
-def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end: bool = False) -> tuple[Any, bool]:
-    """The transactions topic from the committed offsets (else the earliest); whether lines carry their origin.
+def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end: bool = False) -> Any:
+    """The transactions topic from the committed offsets (else the earliest), and the outcomes topic if read.
 
     Each record reaches the job as its value's bytes, one character each (``LANDED_CHARSET``), after
     its origin, ``kafka:<topic>/<partition>@<offset>`` and a newline (``KafkaLines.java``, compiled
@@ -753,7 +881,9 @@ def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end
     letters name the topic only. The reader is ``read_committed`` (the connector's default): it
     never sees records of an aborted or open transaction. With ``until_end``, the job reads up to
     the offsets that are the end of each partition at its start, then finishes (tests, the demo,
-    the benchmark); otherwise it runs until stopped.
+    the benchmark); otherwise it runs until stopped. With ``stream.kafka.read_outcomes``, the
+    same source reads the outcomes topic too (:func:`kafka_outcomes`): its records are told apart
+    by their origin, so it needs ``KafkaLines`` (a JDK).
     """
     from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
 
@@ -766,7 +896,7 @@ def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end
     builder = (
         KafkaSource.builder()
         .set_bootstrap_servers(kafka.bootstrap_servers)
-        .set_topics(kafka.topics["transactions"])
+        .set_topics(*kafka_topics_read(kafka))
         .set_group_id(kafka.group_id)
         .set_starting_offsets(offsets)
     )
@@ -774,6 +904,8 @@ def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end
     if jar is not None:
         env.add_jars(jar.as_uri())
         builder._j_builder.setDeserializer(get_gateway().jvm.io.streamflow.flink.kafka.KafkaLines())
+    elif kafka.read_outcomes:
+        raise ConfigError("stream.kafka.read_outcomes needs KafkaLines, compiled with a JDK (javac): none here")
     else:
         logger.warning("No JDK: Kafka records are read by value only; dead letters name the topic, not the offset")
         builder = builder.set_value_only_deserializer(SimpleStringSchema(LANDED_CHARSET))  # the bytes, one each
@@ -781,7 +913,17 @@ def kafka_source(env: StreamExecutionEnvironment, job: JobSettings, *, until_end
         builder = builder.set_bounded(KafkaOffsetsInitializer.latest())
     for name, value in kafka.properties.items():
         builder = builder.set_property(name, value)
-    return builder.build(), jar is not None
+    return builder.build()
+
+
+def kafka_topics_read(kafka: KafkaSettings) -> list[str]:
+    """The topics the job reads: the transactions', and the outcomes' with ``read_outcomes``."""
+    return [kafka.topics["transactions"], *([kafka.outcomes_topic] if kafka.read_outcomes else [])]
+
+
+def kafka_outcomes(kafka: KafkaSettings) -> OutcomeInput | None:
+    """With ``read_outcomes``, the outcomes topic's records: their origin is ``kafka:<topic>/<partition>@<offset>``."""
+    return OutcomeInput((f"kafka:{kafka.outcomes_topic}/",)) if kafka.read_outcomes else None
 
 
 def _file_sink(stream: Any, folder: str, name: str, job: JobSettings) -> None:

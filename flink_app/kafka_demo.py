@@ -10,16 +10,14 @@
 6. prints a few alerts from the alerts topic;
 7. stops the broker (by its PID), also when a step fails.
 
-The job does not read the outcomes topic yet: outcomes reach the model through the batch ``labels``
-pipeline. Everything lives under ``--workdir`` (data/09_stream_state/kafka-demo), emptied at the
+The demo's job does not read the outcomes topic (``stream.kafka.read_outcomes`` is off): its model
+reads no outcome feature. Everything lives under ``--workdir`` (data/09_stream_state/kafka-demo), emptied at the
 start: each demo starts from a new broker.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import shutil
@@ -40,8 +38,8 @@ from flink_app.kafka_topics import (
     read_outputs,
     summarize_run,
 )
-from flink_app.summary import scan_input
-from streamflow.core.landing import is_ignored, landed_lines
+from flink_app.summary import scan_input, scan_labels
+from streamflow.core.landing import landed_lines
 
 ENV = "kafka"
 ALERT_FIELDS = ("transaction_id", "customer_id", "amount", "currency", "final_score", "reasons")
@@ -58,17 +56,14 @@ def landed_events(folder: Path) -> tuple[list[bytes], list[str]]:
 
 
 def landed_outcomes(folder: Path) -> Iterator[bytes]:
-    """Each landed outcome as one JSON record: lines of ``*.jsonl`` as they are, rows of ``*.csv`` as objects."""
+    """Each landed outcome as one JSON record, as the job reads them (``flink_app.summary.scan_labels``)."""
     if not folder.is_dir():
         return
-    for file in sorted(path for path in folder.rglob("*") if path.is_file()):
-        if is_ignored(file.relative_to(folder).as_posix()):
-            continue
-        if file.name.endswith(".jsonl"):
-            yield from (line for line in file.read_bytes().split(b"\n") if line.strip())
-        elif file.name.endswith(".csv"):
-            for row in csv.DictReader(io.StringIO(file.read_text(encoding="utf-8"))):
-                yield json.dumps(row, separators=(",", ":")).encode("utf-8")
+    labels = scan_labels(folder)
+    for name, error in labels.rejected.items():
+        print(f"WARNING [{error.code}]: {name}: {error} (not produced)", file=sys.stderr)
+    for lines in labels.files.values():
+        yield from lines
 
 
 def step(number: int, text: str) -> None:

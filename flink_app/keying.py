@@ -3,7 +3,7 @@
 Mini-batches (``MiniBatchLines.java``, ADR 0009) and the per-line key (``RoutingKey.java``, ADR
 0008) come from small Java classes compiled here on first use; so does the Kafka source's
 deserializer (``kafka/KafkaLines.java``, compiled against the Kafka connector, ADR 0010), whose
-lines begin with their origin (``split_origin``). In PyFlink's thread mode every
+lines begin with their origin (``after_origin``). In PyFlink's thread mode every
 Python operator of a TaskManager shares one interpreter lock: keyed in the JVM, the source task
 runs no Python and it runs beside the scoring function (see the flink_app README, Speed).
 ``RoutingKey`` reads ``customer_id`` by the rule of ``streamflow.core.routing_key``; the scoring
@@ -138,31 +138,31 @@ def landed_routing_key(line: str) -> str:
     return routing_key(landed_bytes(line))
 
 
-def split_origin(line: str) -> tuple[str, str]:
-    """A Kafka source line's origin (``kafka:<topic>/<partition>@<offset>``) and the raw line after it."""
-    origin, _, value = line.partition(ORIGIN_SEPARATOR)
-    return origin, value
+def after_origin(line: str) -> str:
+    """The raw line after its origin (``kafka:<topic>/<partition>@<offset>``, ``labels:<path>``), if it has one.
+
+    A raw line holds no newline: one that does begins with its origin, ended by the first.
+    """
+    return line[line.find(ORIGIN_SEPARATOR) + 1 :]
 
 
 def origin_routing_key(line: str) -> str:
-    """``landed_routing_key`` of the raw line after its origin (keying Kafka lines in Python)."""
-    return routing_key(landed_bytes(line.partition(ORIGIN_SEPARATOR)[2]))
+    """``landed_routing_key`` of the raw line after its origin, if it has one (keying in Python)."""
+    return routing_key(landed_bytes(after_origin(line)))
 
 
-def key_by_customer(
-    env: StreamExecutionEnvironment, lines: DataStream, keying: str, *, origin_first: bool = False
-) -> KeyedStream:
+def key_by_customer(env: StreamExecutionEnvironment, lines: DataStream, keying: str) -> KeyedStream:
     """``lines`` keyed by ``customer_id``: in the JVM (``keying: jvm``, when a jar can be had) or in Python.
 
-    With ``origin_first``, each line begins with its origin (the Kafka source): the key is read after it.
+    A line that begins with its origin is keyed by the raw line after it.
     """
     jar = routing_jar() if keying != "python" else None
     if jar is None:
-        return lines.key_by(origin_routing_key if origin_first else landed_routing_key, key_type=Types.STRING())
+        return lines.key_by(origin_routing_key, key_type=Types.STRING())
     env.add_jars(jar.as_uri())
     gateway: Any = get_gateway()
     with_key = Types.ROW([Types.STRING(), Types.STRING()]).get_java_type_info()
-    pairs = lines._j_data_stream.map(gateway.jvm.io.streamflow.flink.RoutingKey(origin_first)).returns(with_key)
+    pairs = lines._j_data_stream.map(gateway.jvm.io.streamflow.flink.RoutingKey()).returns(with_key)
     pairs.uid("routing-key").name("routing-key")
     # What PyFlink's own key_by builds after its Python map: key = field 0 of (key, line).
     key_type = Types.ROW([Types.STRING()]).get_java_type_info()
@@ -182,7 +182,7 @@ def cut_batches(lines: Iterable[str], shards: int, size: int) -> Iterator[list[s
     """The batches ``MiniBatchLines`` cuts from landed ``lines`` by count alone (no time, no checkpoints)."""
     batches: dict[int, list[str]] = {}
     for line in lines:
-        key = landed_routing_key(line)
+        key = origin_routing_key(line)
         batch = batches.setdefault(shard_of(key, shards), [])
         batch += (key, line)
         if len(batch) >= 2 * size:
@@ -198,13 +198,12 @@ def mini_batches(
     size: int,
     allow_latency_ms: int,
     *,
-    origin_first: bool = False,
     stamped: bool = False,
 ) -> KeyedStream | None:
     """``lines`` in mini-batches keyed by shard of ``customer_id`` (``MiniBatchLines.java``); ``None`` without a JDK.
 
-    With ``origin_first``, each line begins with its origin (the Kafka source): the key is read after it.
-    With ``stamped`` (the two-entity job), a batch is ``[key, stamp, line, ...]``: each line's
+    A line that begins with its origin is keyed by the raw line after it. With ``stamped`` (the
+    two-entity job), a batch is ``[key, stamp, line, ...]``: each line's
     ingestion stamp, which the watermarks that follow the batches pass (ADR 0012).
     """
     jar = routing_jar()
@@ -212,7 +211,7 @@ def mini_batches(
         return None
     env.add_jars(jar.as_uri())
     gateway: Any = get_gateway()
-    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms, origin_first, stamped)
+    operator = gateway.jvm.io.streamflow.flink.MiniBatchLines(shards, size, allow_latency_ms, stamped)
     batches = lines._j_data_stream.transform("mini-batches", _with_shard(), operator)
     return _keyed_by_shard(batches, "mini-batches", lines)
 

@@ -41,8 +41,10 @@ from streamflow.core.merchant import (
     MAX_MERCHANT_STATE_BYTES,
     MERCHANT_PARAMS,
     MERCHANT_STATE,
+    OUTCOME_INPUT,
     decode_merchant_state,
     encode_merchant_state,
+    fold_known_outcomes,
     merchant_params,
     merchant_state_error,
     merchant_step,
@@ -154,6 +156,7 @@ _PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT
 _MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
 _MODEL_PARAMS_BYTES = MODEL_PARAMS.itemsize
 _MERCHANT_RECORD_BYTES = MERCHANT_STATE.itemsize
+_OUTCOME_BYTES = OUTCOME_INPUT.itemsize
 MERCHANT_BATCH_CAPACITY = 64  # events a merchant workspace holds at first (MerchantBatches' batch size); it grows
 _SIGNAL_NAMES = SIGNALS.names or ()
 # Every event needs the verdicts and the score (they end the SIGNALS record); the rest only an alert.
@@ -344,6 +347,16 @@ class MerchantBatch(NamedTuple):
     ml_scores: list[float] | None = None  # per event (None: rules only)
     champion_scores: list[float] | None = None  # per event (None: no champion)
     champion_inputs: list[bytes] | None = None  # per event, the champion's inputs (float64; None: no champion)
+    waiting: list[bytes] | None = None  # per merchant, its outcomes not known at its events yet (OUTCOME_INPUT)
+    outcomes_read_too_late: int = 0  # outcomes folded after a scored event had read their tile
+
+
+def waiting_outcomes(waiting: bytes, arrived: Sequence[tuple[int, bool]]) -> bytes:
+    """A merchant's waiting ``OUTCOME_INPUT`` records with the ``(labelled_at_ms, is_fraud)`` arrived, by time."""
+    records = np.frombuffer(waiting, dtype=OUTCOME_INPUT)
+    if arrived:
+        records = np.concatenate([records, np.array(arrived, dtype=OUTCOME_INPUT)])
+    return records[np.argsort(records["labelled_at_ms"], kind="stable")].tobytes()
 
 
 class MerchantStep:
@@ -368,15 +381,15 @@ class MerchantStep:
         self._model = model_params(bundle)
         self._champion = _champion_sections(bundle)
         self._params = merchant_params(merchant_lag_ms)
-        self._capacity = 0
-        self._allocate(MERCHANT_BATCH_CAPACITY)
+        self._capacity = self._waiting_capacity = 0
+        self._allocate(MERCHANT_BATCH_CAPACITY, MERCHANT_BATCH_CAPACITY)
 
-    def _allocate(self, capacity: int) -> None:
-        """A workspace for batches of up to ``capacity`` events and merchants."""
+    def _allocate(self, capacity: int, waiting_capacity: int) -> None:
+        """A workspace for batches of up to ``capacity`` events and merchants, and ``waiting_capacity`` outcomes."""
         features = self._features
         n_customer, n_features = len(features.customer_names), len(features.names)
         by_source = (*features.customer_names, *features.merchant_names)  # where each input sits in the vector
-        batch = np.array([capacity, 0, 0], dtype=np.int64)
+        batch = np.array([capacity, 0, 0, waiting_capacity], dtype=np.int64)
         self._work, views = _workspace(
             _MERCHANT_SECTIONS,
             batch=batch,
@@ -402,13 +415,17 @@ class MerchantStep:
             champion_inputs=np.zeros((capacity, champion_width(features)), dtype=np.float64),
             **_tree_sections(self._trees),
             **self._champion,
+            waiting=np.zeros(waiting_capacity, dtype=OUTCOME_INPUT),
+            waiting_bounds=np.zeros((capacity, 2), dtype=np.int64),
+            outcomes_too_late=np.zeros(1, dtype=np.int64),
         )
         self._views = views
         packed = ("events", "customer_features", "states_in", "states_out", "event_signals")
         self._events_bytes, self._customer_bytes, self._states_in_bytes, self._states_out_bytes, self._signals_bytes = (
             views[name].reshape(-1).view(np.uint8).data for name in packed
         )
-        self._capacity = capacity
+        self._waiting_bytes = views["waiting"].view(np.uint8).data
+        self._capacity, self._waiting_capacity = capacity, waiting_capacity
         self._run = _entry(self._work, features, "merchant")
 
     def __call__(
@@ -418,6 +435,7 @@ class MerchantStep:
         event_inputs: Sequence[bytes],
         customer_features: Sequence[bytes],
         signals: Sequence[bytes] = (),
+        waiting: Sequence[bytes] = (),
     ) -> MerchantBatch:
         """A batch's merchant steps, in order, from what :meth:`StreamStep.handoff` packed for each event.
 
@@ -428,16 +446,29 @@ class MerchantStep:
             customer_features: Each event's packed customer features.
             signals: Each event's ``SIGNALS`` record: the champion reads its verdicts and rules score (a
                 bundle without a champion needs none).
+            waiting: Each merchant's outcomes not folded yet (:func:`waiting_outcomes`; none: no outcome):
+                before each of its events, those known before it are folded
+                (``core.merchant.fold_known_outcomes``); the rest wait in ``MerchantBatch.waiting``.
 
         Raises:
             StateError: a state is not a readable merchant state.
 
         """
         n_events, n_merchants = len(merchant_of), len(states)
-        if max(n_events, n_merchants) > self._capacity:
-            self._allocate(1 << (max(n_events, n_merchants) - 1).bit_length())
+        waiting_sizes = [len(outcomes) // _OUTCOME_BYTES for outcomes in waiting] or [0] * n_merchants
+        n_waiting = sum(waiting_sizes)
+        if max(n_events, n_merchants) > self._capacity or n_waiting > self._waiting_capacity:
+            self._allocate(
+                max(self._capacity, 1 << (max(n_events, n_merchants) - 1).bit_length()),
+                max(self._waiting_capacity, 1 << max(n_waiting - 1, 0).bit_length()),
+            )
         views = self._views
-        views["batch"][1:] = n_events, n_merchants
+        views["batch"][1:3] = n_events, n_merchants
+        if n_waiting:
+            self._waiting_bytes[: n_waiting * _OUTCOME_BYTES] = b"".join(waiting)
+        ends = np.cumsum(waiting_sizes)
+        views["waiting_bounds"][:n_merchants, 0] = ends - waiting_sizes
+        views["waiting_bounds"][:n_merchants, 1] = ends
         self._events_bytes[: n_events * _EVENT_BYTES] = b"".join(event_inputs)
         packed_features = b"".join(customer_features)
         self._customer_bytes[: len(packed_features)] = packed_features
@@ -464,6 +495,10 @@ class MerchantStep:
             packed_inputs = views["champion_inputs"][:n_events].tobytes()
             row = len(packed_inputs) // max(n_events, 1)
             champion_inputs = [packed_inputs[index * row : (index + 1) * row] for index in range(n_events)]
+        still_waiting = None
+        if n_waiting:
+            bounds, packed = views["waiting_bounds"][:n_merchants].tolist(), self._waiting_bytes
+            still_waiting = [bytes(packed[first * _OUTCOME_BYTES : end * _OUTCOME_BYTES]) for first, end in bounds]
         return MerchantBatch(
             [make(vector) for vector in views["features"][:n_events].tolist()],
             views["depths"][:n_events].tolist() if self._has_model else None,
@@ -472,6 +507,8 @@ class MerchantStep:
             scores[:, 0].tolist() if self._has_model else None,
             scores[:, 1].tolist() if self._has_champion else None,
             champion_inputs,
+            still_waiting,
+            int(views["outcomes_too_late"][0]),
         )
 
 
@@ -517,7 +554,11 @@ _MERCHANT_SECTIONS = (
     "champion_inputs",
     *_TREE_SECTIONS,
     *_CHAMPION_SECTIONS,
+    "waiting",
+    "waiting_bounds",
+    "outcomes_too_late",
 )
+_WAITING = _MERCHANT_SECTIONS.index("waiting")
 
 
 def _tree_sections(trees: tuple[NDArray[Any], ...]) -> dict[str, NDArray[Any]]:
@@ -658,8 +699,8 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
 @compiled
 def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> None:
     """Decode each merchant's state, the core's merchant step for each event in order, its vector and walk, encode."""
-    batch = _section(work, 0, 24).view(np.int64)
-    capacity, n_events, n_merchants = batch[0], batch[1], batch[2]
+    batch = _section(work, 0, 32).view(np.int64)
+    capacity, n_events, n_merchants, waiting_capacity = batch[0], batch[1], batch[2], batch[3]
     n_features = n_customer + n_merchant
     params = _section(work, 1, _MERCHANT_PARAMS_BYTES).view(MERCHANT_PARAMS)[0]
     events = _section(work, 2, capacity * _EVENT_BYTES).view(EVENT_INPUT)
@@ -682,6 +723,10 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
     scores = _section(work, 19, 16 * capacity).view(np.float64).reshape((capacity, 2))
     n_inputs = n_features + CHAMPION_EXTRA_INPUTS
     champion_inputs = _section(work, 20, 8 * capacity * n_inputs).view(np.float64).reshape((capacity, n_inputs))
+    waiting = _section(work, _WAITING, waiting_capacity * _OUTCOME_BYTES).view(OUTCOME_INPUT)
+    waiting_bounds = _section(work, _WAITING + 1, 16 * capacity).view(np.int64).reshape((capacity, 2))
+    outcomes_too_late = _section(work, _WAITING + 2, 8).view(np.int64)
+    outcomes_too_late[0] = 0
     for merchant in range(n_merchants):
         record_bytes = records[merchant : merchant + 1].view(np.uint8)
         statuses[merchant] = decode_merchant_state(states_in[merchant, : state_sizes[merchant]], record_bytes)
@@ -690,6 +735,10 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
         if statuses[merchant] != STATE_READ:
             continue
         state, event, vector = records[merchant], events[index], feature_values[index]
+        first, end = waiting_bounds[merchant, 0], waiting_bounds[merchant, 1]
+        first, late_outcomes = fold_known_outcomes(state, waiting, first, end, event["event_time_ms"], params["lag_ms"])
+        waiting_bounds[merchant, 0] = first
+        outcomes_too_late[0] += late_outcomes
         too_late[index] = read_too_late(state, event["event_time_ms"], params["lag_ms"])
         merchant_step(state, event, params, signals, merchant_values, key)
         for column in range(n_customer):

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from streamflow.core.errors import LandingFileError
 from streamflow.core.landing import is_ignored, landed_kind, landed_lines
+from streamflow.core.outcomes import label_lines
 
 OUTPUT_NAMES = ("scored", "alerts", "dlq")
+LABELS_ORIGIN = "labels:"  # the origin of the lines of --labels: "labels:<file>" (a dead letter's source)
 LATE_MARK = b'"late":true'  # as records.to_json writes it: compact JSON
 
 
@@ -51,6 +53,40 @@ def scan_input(path: Path, *, count: bool = True) -> StreamInput:
     return StreamInput(files, lines, rejected)
 
 
+@dataclass(frozen=True)
+class LabelInput:
+    """What ``--labels`` holds by the label contract: each file read with its records as JSON lines, the others."""
+
+    files: dict[str, list[bytes]]
+    rejected: dict[str, LandingFileError] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> int:
+        """Outcome records read."""
+        return sum(map(len, self.files.values()))
+
+
+def scan_labels(path: Path) -> LabelInput:
+    """The label files of ``--labels`` (a file or a folder, in name order), each record as one JSON line.
+
+    ``core.outcomes.label_lines``: JSON lines as they landed, CSV rows as objects. A file the
+    contract does not read (its name, its compression, a CSV header without a required column)
+    is reported, not read.
+    """
+    candidates = [path] if path.is_file() else [file for file in sorted(path.rglob("*")) if file.is_file()]
+    files: dict[str, list[bytes]] = {}
+    rejected: dict[str, LandingFileError] = {}
+    for file in candidates:
+        name = file.name if file == path else file.relative_to(path).as_posix()
+        if is_ignored(name):
+            continue
+        try:
+            files[name] = label_lines(name, file.read_bytes())
+        except LandingFileError as error:
+            rejected[name] = error
+    return LabelInput(files, rejected)
+
+
 def committed_files(folder: Path) -> list[Path]:
     """The sink's finished part files, in name order (in-progress files are hidden and left out)."""
     if not folder.is_dir():
@@ -76,13 +112,15 @@ def count_late(files: list[Path]) -> int:
     return sum(file.read_bytes().count(LATE_MARK) for file in files)
 
 
-def dead_letter_codes(folder: Path) -> Counter[str]:
-    """Dead letters by error code."""
-    codes: Counter[str] = Counter()
+def dead_letter_codes(folder: Path) -> tuple[Counter[str], Counter[str]]:
+    """Dead letters by error code: the events', and the outcomes' (from ``--labels``)."""
+    events: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
     for file in committed_files(folder):
         for line in file.read_text(encoding="utf-8").splitlines():
-            codes[json.loads(line)["error_code"]] += 1
-    return codes
+            record = json.loads(line)
+            (outcomes if record["source"].startswith(LABELS_ORIGIN) else events)[record["error_code"]] += 1
+    return events, outcomes
 
 
 class OutputProgress:
@@ -132,6 +170,8 @@ class RunSummary:
     late: int = 0
     not_read: dict[str, str] = field(default_factory=dict)  # input files the landing contract does not read: code
     stopped_at: str | None = None  # the savepoint of a run stopped before its input's end
+    outcomes_in: int | None = None  # outcome records of --labels (None: no labels input)
+    outcome_dead_letters: Counter[str] = field(default_factory=Counter)
 
     @property
     def dead_lettered(self) -> int:
@@ -159,6 +199,7 @@ class RunSummary:
                 f"  scored           {self.scored:,} ({self.late:,} late)",
                 f"  alerts           {self.alerts:,}",
                 f"  dead-lettered    {self.dead_lettered:,} ({codes})",
+                *_outcome_counts(self),
                 f"  throughput       {rate:,.0f} events/s ({self.seconds:.1f} s, start-up included)",
                 f"  model            {self.model_version}",
                 f"  check            {verdict}",
@@ -166,16 +207,42 @@ class RunSummary:
         )
 
 
-def summarize(stream_input: StreamInput, output_dir: Path, *, seconds: float, model_version: str) -> RunSummary:
-    """Count the run's committed outputs, beside its input's lines and the files it did not read."""
+def _outcome_counts(summary: RunSummary) -> list[str]:
+    """The summary's lines on the outcomes of ``--labels``: read, dead-lettered, handed to the merchant state."""
+    if summary.outcomes_in is None:
+        return []
+    dead = sum(summary.outcome_dead_letters.values())
+    codes = ", ".join(f"{code} {count:,}" for code, count in summary.outcome_dead_letters.most_common()) or "none"
+    return [
+        f"  outcomes in      {summary.outcomes_in:,}",
+        f"    dead-lettered  {dead:,} ({codes})",
+        f"    to merchants   {summary.outcomes_in - dead:,} (each folded before its merchant's first event after it)",
+    ]
+
+
+def summarize(
+    stream_input: StreamInput,
+    output_dir: Path,
+    *,
+    seconds: float,
+    model_version: str,
+    labels: LabelInput | None = None,
+) -> RunSummary:
+    """Count the run's committed outputs, beside its inputs' lines and the files it did not read."""
     scored = committed_files(output_dir / "scored")
+    dead_letters, outcome_dead_letters = dead_letter_codes(output_dir / "dlq")
+    not_read = {name: error.code for name, error in stream_input.rejected.items()}
+    if labels is not None:
+        not_read |= {name: error.code for name, error in labels.rejected.items()}
     return RunSummary(
         events_in=stream_input.lines,
-        not_read={name: error.code for name, error in stream_input.rejected.items()},
+        not_read=not_read,
         scored=count_lines(scored),
         late=count_late(scored),
         alerts=count_lines(committed_files(output_dir / "alerts")),
-        dead_letters=dead_letter_codes(output_dir / "dlq"),
+        dead_letters=dead_letters,
         seconds=seconds,
         model_version=model_version,
+        outcomes_in=None if labels is None else labels.lines,
+        outcome_dead_letters=outcome_dead_letters,
     )

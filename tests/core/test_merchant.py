@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from flink_app.config import load_config
+from flink_app.config import check_outcome_input, load_config
 from flink_app.scoring_step import MerchantStep, StreamStep
 
 from streamflow.core import (
@@ -231,13 +231,15 @@ def test_an_outcome_counts_only_for_events_after_it_was_known_and_behind_the_lag
     assert late[2][0] == 1.0  # minute 20: the tile of minutes 10-15 ended by minute 15
 
 
-def test_the_stream_refuses_features_that_read_outcomes(tmp_path: Path) -> None:
+def test_the_stream_refuses_features_that_read_outcomes_without_its_outcomes(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     (conf / "base").mkdir(parents=True)
     features = {"features": {"model": [*FEATURE_NAMES, "merchant_fraud_rate_7d"]}}
     (conf / "base" / "parameters_features.yml").write_text(json.dumps(features), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"read known outcomes \['merchant_fraud_rate_7d'\]"):
-        load_config(conf)
+    config = load_config(conf)
+    with pytest.raises(ConfigError, match=r"reads known outcomes \['merchant_fraud_rate_7d'\]: give the job"):
+        check_outcome_input(config.features, reads_outcomes=False)
+    check_outcome_input(config.features, reads_outcomes=True)
 
 
 def test_the_feature_table_reads_the_silver_outcomes_known_before_each_event() -> None:

@@ -128,13 +128,14 @@ def test_summary_counts_lines_and_dead_letters_by_code(tmp_path: Path) -> None:
     (tmp_path / "in" / "notes.txt").write_text("not events\n")
     dlq = tmp_path / "out" / "dlq" / "2026-01-01--00"
     dlq.mkdir(parents=True)
-    (dlq / "dlq-0.jsonl").write_text(json.dumps({"error_code": "bad_type"}) + "\n")
-    (dlq / ".dlq-1.jsonl.inprogress.x").write_text(json.dumps({"error_code": "bad_value"}) + "\n")
+    records = [{"error_code": "bad_type", "source": "in"}, {"error_code": "bad_timestamp", "source": "labels:a.csv"}]
+    (dlq / "dlq-0.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    (dlq / ".dlq-1.jsonl.inprogress.x").write_text(json.dumps({"error_code": "bad_value", "source": "in"}) + "\n")
     stream_input = scan_input(tmp_path / "in")
     assert [file.name for file in stream_input.files] == ["a.jsonl", "b.jsonl.gz"]
     assert stream_input.lines == 5
     assert {name: error.code for name, error in stream_input.rejected.items()} == {"notes.txt": "unsupported_file"}
-    assert dead_letter_codes(tmp_path / "out" / "dlq") == Counter({"bad_type": 1})
+    assert dead_letter_codes(tmp_path / "out" / "dlq") == (Counter({"bad_type": 1}), Counter({"bad_timestamp": 1}))
     scored = tmp_path / "out" / "scored" / "2026-01-01--00"
     scored.mkdir(parents=True)
     (scored / "scored-0.jsonl").write_text(to_json({"late": True}) + "\n" + to_json({"late": False}) + "\n")

@@ -69,6 +69,34 @@ def test_a_rule_parameter_of_the_wrong_type_is_refused_at_load(small_input: Path
     )
 
 
+def test_labels_that_cannot_be_read_are_refused_before_the_job_starts(small_input: Path, tmp_path: Path) -> None:
+    common = ("--input", str(small_input), "--output", str(tmp_path / "out"), "--model", "none")
+    missing = _score(*common, "--labels", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert _error_line(missing) == f"error [labels_missing]: --labels {tmp_path / 'nowhere'} does not exist"
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "outcomes.csv").write_text("transaction_id,is_fraud\nT1,true\n", encoding="utf-8")
+    no_header = _score(*common, "--labels", str(tmp_path / "labels"))
+    assert no_header.returncode == 2
+    assert "WARNING [bad_header]: outcomes.csv" in no_header.stderr  # said, and not read
+    assert _error_line(no_header).startswith("error [labels_empty]: --labels")
+    assert "Scoring with" not in missing.stdout + no_header.stdout
+
+
+def test_a_model_that_reads_outcomes_is_refused_without_them(small_input: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO_ROOT / "conf", conf, ignore=shutil.ignore_patterns("local"))
+    features = conf / "base/parameters_features.yml"
+    features.write_text(
+        features.read_text().replace("    - amount_ratio\n", "    - amount_ratio\n    - merchant_fraud_rate_7d\n")
+    )
+    result = _score("--input", str(small_input), "--output", str(tmp_path / "out"), "--conf-dir", str(conf))
+    assert result.returncode == 2
+    assert _error_line(result).startswith(
+        "error [config_error]: features.model reads known outcomes ['merchant_fraud_rate_7d']: give the job"
+    )
+
+
 @pytest.fixture
 def tampered_bundle(tmp_path: Path) -> Path:
     """A bundle whose manifest was edited after packaging (``alpha`` as a string)."""

@@ -26,10 +26,12 @@ from tests.factories import sink_records
 from tests.flink_app.test_job_minicluster import expected_decisions
 from tests.flink_app.test_recovery import RUN_TIMEOUT_S, run, score_command, write_events
 from tests.flink_app.test_two_entities import (
+    OUTCOME_FEATURES,
     TWO_ENTITY_FEATURES,
     assert_stream_equals_batch,
     batch_expectation,
     conf_with_features,
+    write_labels,
 )
 
 
@@ -41,7 +43,8 @@ class Rescaled(NamedTuple):
     stopped: str  # what the stopped run printed
     stdout: str
     scored: list[dict[str, Any]]
-    dlq: list[dict[str, Any]]
+    dlq: list[dict[str, Any]]  # the events'
+    outcome_lines: list[bytes]
 
 
 def _conf_with_shards(source: Path, folder: Path, shards: int) -> Path:
@@ -85,6 +88,10 @@ def _rescaled_run(
     conf = conf_with_features(base / "conf-features", names)
     command = [*score_command(base / "in", output, checkpoints), "--model", str(base / "bundle")]
     command += ["--conf-dir", str(conf)]
+    outcome_lines: list[bytes] = []
+    if set(OUTCOME_FEATURES) & set(names):  # and outcomes waiting in merchant state
+        outcome_lines = write_labels(base / "labels", lines)
+        command += ["--labels", str(base / "labels")]
     stopping = [*command, "--parallelism", str(before), "--savepoint-dir", str(base / "savepoints")]
     savepoint, stopped = stop_with_savepoint(stopping, output)
     committed_before = len(sink_records(output / "scored"))
@@ -113,7 +120,8 @@ def _rescaled_run(
         stopped,
         restored.stdout,
         sink_records(output / "scored"),
-        sink_records(output / "dlq"),
+        [record for record in sink_records(output / "dlq") if not record["source"].startswith("labels:")],
+        outcome_lines,
     )
 
 
@@ -135,7 +143,8 @@ def test_a_restore_at_a_lower_parallelism_keeps_every_customers_state(tmp_path: 
 
 
 def test_a_restore_at_a_higher_parallelism_keeps_every_customers_and_merchants_state(tmp_path: Path) -> None:
-    """The two-entity job (ADR 0012), 1 to 2: customer and merchant state, and events waiting for the merchant stage.
+    """The two-entity job (ADR 0012), 1 to 2: customer and merchant state, events waiting for the merchant stage, and
+    outcomes waiting in merchant state for their merchants' later events (ADR 0014).
 
     First the same savepoint restored under another shard count: refused within the bound.
     """
@@ -145,6 +154,6 @@ def test_a_restore_at_a_higher_parallelism_keeps_every_customers_and_merchants_s
     scored_ids = [record["transaction_id"] for record in result.scored]
     assert len(scored_ids) == len(set(scored_ids))
     assert len(result.scored) + len(result.dlq) == len(result.lines)
-    batch = batch_expectation(result.lines, TWO_ENTITY_FEATURES, result.conf)
+    batch = batch_expectation(result.lines, TWO_ENTITY_FEATURES, result.conf, result.outcome_lines)
     assert len(batch) == len(result.scored)
     assert_stream_equals_batch(result.scored, batch, TWO_ENTITY_FEATURES, result.bundle)

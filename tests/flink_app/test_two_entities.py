@@ -4,10 +4,15 @@ With a merchant feature in ``features.model`` the job runs two keyed stages (ADR
 customer stage (parse, dedup, customer state, rules) and the merchant stage (merchant state,
 the model, the records), the second fed in ingestion order by ``MerchantBatches``. The stream is
 a generated one with malformed lines, read from three files, under the default mini-batching.
+Its known outcomes (``--labels``, a JSON-lines file and a CSV file with malformed records) reach
+the merchant state too (ADR 0014): the model reads merchant fraud counts and rates.
 """
 
+import csv
+import io
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +20,11 @@ import numpy as np
 import pytest
 from flink_app.config import load_config
 from flink_app.job import ScoreMerchants, ScoreMiniBatches, handed_on, handoff_frame
-from flink_app.keying import as_landed, landed_routing_key, shard_of
+from flink_app.keying import as_landed, origin_routing_key, shard_of
 
-from streamflow.core import FEATURE_NAMES, ContractConfig, feature_set
+from streamflow.core import FEATURE_NAMES, ContractConfig, EventError, feature_set, parse_event
 from streamflow.core.forest import ModelBundle
+from streamflow.core.outcomes import REQUIRED_OUTCOME_FIELDS, OutcomeError, outcome_of_line
 from streamflow.core.rules import RULE_IDS
 from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from streamflow.medallion.silver import deduplicate, parse_payloads
@@ -28,7 +34,78 @@ from tests.flink_app.test_job_minicluster import LATE_CUSTOMER, expected_decisio
 from tests.flink_app.test_recovery import run, score_command
 
 MERCHANT_FEATURES = ("merchant_count_1h", "merchant_amount_mean_1d", "merchant_count_7d")
-TWO_ENTITY_FEATURES = (*FEATURE_NAMES, *MERCHANT_FEATURES)
+OUTCOME_FEATURES = ("merchant_fraud_count_1d", "merchant_fraud_rate_1d")
+TWO_ENTITY_FEATURES = (*FEATURE_NAMES, *MERCHANT_FEATURES, *OUTCOME_FEATURES)
+MALFORMED_OUTCOMES = {"bad_value": 1, "labelled_before_event": 1, "invalid_json": 1}
+
+
+def outcome_records(lines: list[str]) -> list[dict[str, Any]]:
+    """Outcomes of every fifth valid event, known 15 minutes to 12 hours after it; every third of them fraud."""
+    records = []
+    for index, line in enumerate(lines):
+        try:
+            event = parse_event(line)
+        except EventError:
+            continue
+        if index % 5:
+            continue
+        known = event.event_time_ms + ((index // 5) % 48 + 1) * 900_000
+        fraud = (index // 5) % 3 == 0
+        records.append(
+            {
+                "transaction_id": event.transaction_id,
+                "is_fraud": fraud,
+                "labelled_at": datetime.fromtimestamp(known / 1000, UTC).isoformat(),
+                "source": "confirmed" if fraud else "cleared",
+                "customer_id": event.customer_id,
+                "store_id": event.store_id,
+                "event_time": datetime.fromtimestamp(event.event_time_ms / 1000, UTC).isoformat(),
+            }
+        )
+    return records
+
+
+def write_labels(folder: Path, lines: list[str]) -> list[bytes]:
+    """The outcomes of ``lines`` with malformed ones, half as JSON lines, half as CSV; each as the stream reads it."""
+    records = outcome_records(lines)
+    first = records[0]
+    malformed = [
+        {**first, "is_fraud": "maybe"},
+        {**first, "labelled_at": "2020-01-01T00:00:00+00:00"},
+    ]
+    half = len(records) // 2
+    folder.mkdir()
+    json_lines = [json.dumps(record) for record in [*records[:half], *malformed]] + ["{not json"]
+    (folder / "outcomes-a.jsonl").write_text("\n".join(json_lines) + "\n", encoding="utf-8")
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(REQUIRED_OUTCOME_FIELDS), lineterminator="\n")
+    writer.writeheader()
+    for record in records[half:]:
+        writer.writerow({**record, "is_fraud": str(record["is_fraud"]).lower()})
+    (folder / "outcomes-b.csv").write_text(table.getvalue(), encoding="utf-8")
+    as_read = [line.encode() for line in json_lines]
+    return as_read + [
+        json.dumps({**record, "is_fraud": str(record["is_fraud"]).lower()}).encode() for record in records[half:]
+    ]
+
+
+def known_outcomes(outcome_lines: list[bytes]) -> Any:
+    """The outcomes the label contract accepts among ``outcome_lines``, as the features pipeline reads silver's."""
+    import pandas as pd
+
+    kept = []
+    for line in outcome_lines:
+        try:
+            kept.append(outcome_of_line(line))
+        except OutcomeError:
+            continue
+    return pd.DataFrame(
+        {
+            "store_id": [outcome.store_id for outcome in kept],
+            "labelled_at_ms": [outcome.labelled_at_ms for outcome in kept],
+            "is_fraud": [outcome.is_fraud for outcome in kept],
+        }
+    )
 
 
 def conf_with_features(folder: Path, names: tuple[str, ...]) -> Path:
@@ -40,15 +117,17 @@ def conf_with_features(folder: Path, names: tuple[str, ...]) -> Path:
     return folder
 
 
-def batch_expectation(lines: list[str], names: tuple[str, ...], conf: Path) -> Any:
-    """The feature table the Kedro features pipeline computes from the lines' silver (merchant features included)."""
+def batch_expectation(lines: list[str], names: tuple[str, ...], conf: Path, outcome_lines: list[bytes]) -> Any:
+    """The feature table the Kedro features pipeline computes from the lines' silver and the known outcomes."""
     payloads = [line.encode() for line in lines]
     parsed, positions, _, _ = parse_payloads(payloads, ContractConfig())
     silver, _ = deduplicate(parsed.assign(source_file="events.jsonl", line_number=[p + 1 for p in positions]))
     config = load_config(conf)
-    return replay_features(silver, config.rules, feature_set(names), config.features.merchant_lag_ms).set_index(
-        "transaction_id"
+    outcomes = known_outcomes(outcome_lines)
+    table = replay_features(
+        silver, config.rules, feature_set(names), config.features.merchant_lag_ms, outcomes=outcomes
     )
+    return table.set_index("transaction_id")
 
 
 def assert_stream_equals_batch(
@@ -80,6 +159,7 @@ def assert_stream_equals_batch(
 def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("two-entities")
     lines = write_generated_thirds(base / "in")
+    outcome_lines = write_labels(base / "labels", lines)
     bundle, _ = synthetic_bundle(
         base / "bundle",
         model_version="two-entity-model",
@@ -91,28 +171,51 @@ def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     conf = conf_with_features(base / "conf", TWO_ENTITY_FEATURES)
     command = [*score_command(base / "in", base / "out", base / "checkpoints"), "--model", str(base / "bundle")]
-    result = run([*command, "--conf-dir", str(conf)])
+    result = run([*command, "--conf-dir", str(conf), "--labels", str(base / "labels")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return {"lines": lines, "bundle": bundle, "conf": conf, "stdout": result.stdout, **outputs_of(base / "out")}
+    outputs = outputs_of(base / "out")
+    return {
+        "lines": lines,
+        "outcome_lines": outcome_lines,
+        "bundle": bundle,
+        "conf": conf,
+        "stdout": result.stdout,
+        **outputs,
+    }
 
 
 def test_every_line_is_scored_once_or_dead_lettered_with_its_code(two_entity_run: dict[str, Any]) -> None:
     scored, lines = two_entity_run["scored"], two_entity_run["lines"]
+    events_dlq = [record for record in two_entity_run["dlq"] if not record["source"].startswith("labels:")]
     assert len({record["transaction_id"] for record in scored}) == len(scored)
-    assert len(scored) + len(two_entity_run["dlq"]) == len(lines)
+    assert len(scored) + len(events_dlq) == len(lines)
     assert "every event scored or dead-lettered" in two_entity_run["stdout"]
     _, _, expected_codes = expected_decisions(lines, None)
-    assert sorted(record["error_code"] for record in two_entity_run["dlq"]) == sorted(expected_codes)
+    assert sorted(record["error_code"] for record in events_dlq) == sorted(expected_codes)
     assert [record["late"] for record in scored].count(True) == 1  # T-OOO-3, as in the customer-only job
 
 
+def test_every_outcome_reaches_the_merchant_state_or_is_dead_lettered_with_its_code(
+    two_entity_run: dict[str, Any],
+) -> None:
+    outcomes_dlq = [record for record in two_entity_run["dlq"] if record["source"].startswith("labels:")]
+    codes = {code: [record["error_code"] for record in outcomes_dlq].count(code) for code in MALFORMED_OUTCOMES}
+    assert codes == MALFORMED_OUTCOMES
+    assert len(outcomes_dlq) == sum(MALFORMED_OUTCOMES.values())
+    read = len(two_entity_run["outcome_lines"])
+    assert f"outcomes in      {read:,}" in two_entity_run["stdout"]
+    assert f"to merchants   {read - len(outcomes_dlq):,}" in two_entity_run["stdout"]
+
+
 def test_merchant_and_customer_features_and_scores_equal_the_batch_table(two_entity_run: dict[str, Any]) -> None:
-    batch = batch_expectation(two_entity_run["lines"], TWO_ENTITY_FEATURES, two_entity_run["conf"])
+    run = two_entity_run
+    batch = batch_expectation(run["lines"], TWO_ENTITY_FEATURES, run["conf"], run["outcome_lines"])
     batch = batch[batch["customer_id"] != LATE_CUSTOMER]
-    scored = [record for record in two_entity_run["scored"] if record["customer_id"] != LATE_CUSTOMER]
+    scored = [record for record in run["scored"] if record["customer_id"] != LATE_CUSTOMER]
     assert {record["transaction_id"] for record in scored} == set(batch.index)
-    assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, two_entity_run["bundle"])
+    assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, run["bundle"])
     assert batch["merchant_count_1h"].gt(0).mean() > 0.5  # the merchant features are not all empty
+    assert batch["merchant_fraud_count_1d"].gt(0).mean() > 0.2  # nor are the outcomes'
 
 
 def test_alerts_come_from_the_merchant_stage_with_reasons_and_top_features(two_entity_run: dict[str, Any]) -> None:
@@ -133,6 +236,7 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
     sorted by stamp and batched per merchant shard (``MerchantBatches``): the batch table's numbers.
     """
     lines = write_generated_thirds(tmp_path / "in")
+    outcome_lines = write_labels(tmp_path / "labels", lines)
     conf = conf_with_features(tmp_path / "conf", TWO_ENTITY_FEATURES)
     config = load_config(conf)
     shards = config.job.mini_batch.shards
@@ -145,10 +249,12 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
         champion_rounds=30,
     )
     by_customer_shard: dict[int, list[str]] = {}
-    for stamp, line in enumerate(as_landed(line) for line in lines):
-        key = landed_routing_key(line)
+    labelled = [f"labels:x\n{line.decode()}" for line in outcome_lines]  # all outcomes first, as a fast source reads
+    for stamp, line in enumerate(as_landed(line) for line in [*labelled, *lines]):
+        key = origin_routing_key(line)
         by_customer_shard.setdefault(shard_of(key, shards), []).extend((key, str(stamp), line))
-    customers, customer_context = ScoreMiniBatches(config, str(tmp_path / "bundle"), source="t"), InMemoryContext()
+    customers = ScoreMiniBatches(config, str(tmp_path / "bundle"), source="t", outcome_origins=("labels:",))
+    customer_context = InMemoryContext()
     customers.open(customer_context)
     events, dead_letters = [], []
     for batch in by_customer_shard.values():
@@ -170,11 +276,12 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
             else:
                 scored += [json.loads(record) for record in output]
     merchants.close()
-    assert len(scored) + len(dead_letters) == len(lines)
+    assert len(scored) + len(dead_letters) == len(lines) + sum(MALFORMED_OUTCOMES.values())
     assert {alert["transaction_id"] for alert in alerts} == {
         record["transaction_id"] for record in scored if record["alert"]
     }
-    batch = batch_expectation(lines, TWO_ENTITY_FEATURES, conf)
+    batch = batch_expectation(lines, TWO_ENTITY_FEATURES, conf, outcome_lines)
     batch = batch[batch["customer_id"] != LATE_CUSTOMER]
     scored = [record for record in scored if record["customer_id"] != LATE_CUSTOMER]
     assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, bundle)
+    assert batch["merchant_fraud_count_1d"].gt(0).mean() > 0.2

@@ -22,12 +22,14 @@ CHECKPOINT_INTERVAL_MS = 1_000
 RUN_TIMEOUT_S = 300
 
 
-def kafka_conf(folder: Path, bootstrap: str, *, partitions: int = PARTITIONS) -> tuple[Path, StreamConfig]:
+def kafka_conf(
+    folder: Path, bootstrap: str, *, partitions: int = PARTITIONS, read_outcomes: bool = False
+) -> tuple[Path, StreamConfig]:
     """A copy of ``conf/base`` with an env ``kafkatest``: Kafka mode on ``bootstrap``, topics of its own (created).
 
     Topics, group id and transactional id prefix carry a random suffix, so runs on the shared
     broker never see each other's records or transactions. A ``conf/base`` already in ``folder``
-    (another model's features, say) is kept.
+    (another model's features, say) is kept. With ``read_outcomes``, the job reads its outcomes topic too.
     """
     suffix = uuid.uuid4().hex[:8]
     conf = folder / "conf"
@@ -41,13 +43,15 @@ def kafka_conf(folder: Path, bootstrap: str, *, partitions: int = PARTITIONS) ->
         "partitions": partitions,
         "connector_jar": str(REPO_ROOT / load_config().job.kafka.connector_jar),  # type: ignore[operator]
         "topics": {name: f"{name.replace('_', '-')}-{suffix}" for name in names},
+        "outcomes_topic": f"outcomes-{suffix}",
+        "read_outcomes": read_outcomes,
     }
     (conf / ENV).mkdir()
     (conf / ENV / "stream.yml").write_text(
         yaml.safe_dump({"stream": {"io": "kafka", "kafka": kafka}}), encoding="utf-8"
     )
     config = load_config(conf, ENV)
-    create_topics(bootstrap, config.job.kafka.topics.values(), partitions)
+    create_topics(bootstrap, [*config.job.kafka.topics.values(), config.job.kafka.outcomes_topic], partitions)
     return conf, config
 
 

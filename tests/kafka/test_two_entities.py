@@ -3,6 +3,8 @@
 One partition: the topic's order is the ingestion order, as a file's is, so the merchant stage
 sees each merchant's events in event-time order and the stream's features and scores equal the
 batch table's bit for bit, through the Kafka source (lines after their origin) and exactly-once sinks.
+The outcomes come from the outcomes topic, read by the same source (``stream.kafka.read_outcomes``,
+ADR 0014), and reach the merchant state as they do from files.
 """
 
 import subprocess
@@ -14,19 +16,24 @@ from streamflow.devtools.stream_benchmark import synthetic_bundle
 from tests.conftest import REPO_ROOT
 from tests.flink_app.test_job_minicluster import expected_decisions
 from tests.flink_app.test_two_entities import (
+    MALFORMED_OUTCOMES,
     TWO_ENTITY_FEATURES,
     assert_stream_equals_batch,
     batch_expectation,
     conf_with_features,
+    write_labels,
 )
 from tests.kafka.runs import RUN_TIMEOUT_S, generated_lines, kafka_conf, records, score_command
 
 
 def test_a_two_entity_run_from_kafka_equals_the_batch_table(kafka_broker: str, tmp_path: Path) -> None:
     conf_with_features(tmp_path / "conf", TWO_ENTITY_FEATURES)
-    conf, config = kafka_conf(tmp_path, kafka_broker, partitions=1)
+    conf, config = kafka_conf(tmp_path, kafka_broker, partitions=1, read_outcomes=True)
     lines = generated_lines(2_000)
-    produce_lines(kafka_broker, config.job.kafka.topics["transactions"], [line.encode("utf-8") for line in lines])
+    outcome_lines = write_labels(tmp_path / "labels", lines)
+    kafka = config.job.kafka
+    produce_lines(kafka_broker, kafka.outcomes_topic, outcome_lines)  # all known before the events come
+    produce_lines(kafka_broker, kafka.topics["transactions"], [line.encode("utf-8") for line in lines])
     bundle, _ = synthetic_bundle(
         tmp_path / "bundle", model_version="kafka-two", n_trees=20, n_rows=500, feature_names=TWO_ENTITY_FEATURES
     )
@@ -35,11 +42,18 @@ def test_a_two_entity_run_from_kafka_equals_the_batch_table(kafka_broker: str, t
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     outputs = read_outputs(kafka_broker, config.job.kafka, {})
     scored = records([record.value for record in outputs["scored"]])
-    dead_letters = records([record.value for record in outputs["dead_letters"]])
+    all_dead_letters = records([record.value for record in outputs["dead_letters"]])
+    from_outcomes = [
+        record for record in all_dead_letters if str(record["source"]).startswith(f"kafka:{kafka.outcomes_topic}/")
+    ]
+    assert sorted(str(record["error_code"]) for record in from_outcomes) == sorted(
+        code for code, count in MALFORMED_OUTCOMES.items() for _ in range(count)
+    )
+    dead_letters = [record for record in all_dead_letters if record not in from_outcomes]
     assert len({record["transaction_id"] for record in scored}) == len(scored)
     assert len(scored) + len(dead_letters) == len(lines)
     _, _, expected_codes = expected_decisions(lines, None)
     assert sorted(record["error_code"] for record in dead_letters) == sorted(expected_codes)
     assert all(record["source"].startswith("kafka:") for record in dead_letters)
-    batch = batch_expectation(lines, TWO_ENTITY_FEATURES, conf)
+    batch = batch_expectation(lines, TWO_ENTITY_FEATURES, conf, outcome_lines)
     assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, bundle)

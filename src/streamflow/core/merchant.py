@@ -117,6 +117,25 @@ def fold_outcome(state: Any, labelled_at_ms: int, is_fraud: bool) -> None:
 
 
 @compiled
+def fold_known_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
+    """Fold the merchant's ``outcomes[first:end]`` known before an event at ``time_ms``, into ``state``.
+
+    The rule batch and stream share: an outcome counts for the events after its ``labelled_at``.
+    ``outcomes`` are ``OUTCOME_INPUT`` records of this merchant, in ``labelled_at`` order; those
+    not known yet wait for a later event. Returns where they start, and how many folded outcomes
+    came after a scored event had read their tile (:func:`read_too_late`: those events counted
+    fewer outcomes than batch's).
+    """
+    too_late = 0
+    while first < end and outcomes[first]["labelled_at_ms"] < time_ms:
+        labelled_at_ms = outcomes[first]["labelled_at_ms"]
+        too_late += read_too_late(state, labelled_at_ms, lag_ms)
+        fold_outcome(state, labelled_at_ms, outcomes[first]["is_fraud"])
+        first += 1
+    return first, too_late
+
+
+@compiled
 def merchant_outcome_totals(state: Any, window: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
     """Outcomes and frauds known in the window's whole tiles that ended at least ``lag_ms`` before ``time_ms``.
 
@@ -265,19 +284,24 @@ def _merchant_replay(
     n_features: int,
     key: str,
     outcomes: Any,
-    outcome_merchants: Any,
+    outcome_bounds: Any,
 ) -> Any:
     states = np.zeros(n_merchants, dtype=MERCHANT_STATE)
     signals = np.zeros(1, dtype=SIGNALS)  # merchant features read no signals
     features = np.zeros((events.shape[0], n_features), dtype=np.float64)
-    folded = 0
+    lag_ms = params[0]["lag_ms"]
+    next_outcome = outcome_bounds[:-1].copy()  # per merchant, its first outcome not folded yet
     for index in range(events.shape[0]):
-        time_ms = events[index]["event_time_ms"]
-        while folded < outcomes.shape[0] and outcomes[folded]["labelled_at_ms"] < time_ms:  # known before it
-            outcome = outcomes[folded]
-            fold_outcome(states[outcome_merchants[folded]], outcome["labelled_at_ms"], outcome["is_fraud"])
-            folded += 1
-        merchant_step(states[merchants[index]], events[index], params[0], signals[0], features[index], key)
+        merchant = merchants[index]
+        next_outcome[merchant] = fold_known_outcomes(
+            states[merchant],
+            outcomes,
+            next_outcome[merchant],
+            outcome_bounds[merchant + 1],
+            events[index]["event_time_ms"],
+            lag_ms,
+        )[0]
+        merchant_step(states[merchant], events[index], params[0], signals[0], features[index], key)
     return features
 
 
@@ -292,8 +316,8 @@ def merchant_replay(
 ) -> NDArray[np.float64]:
     """Every event's merchant features (``features.merchant_names``), one state per merchant.
 
-    Events and known outcomes are replayed in one time order: an outcome is folded into its
-    merchant's state before every event later than its ``labelled_at``.
+    Events and known outcomes are replayed in one time order: before each event, its merchant's
+    outcomes known before it are folded (:func:`fold_known_outcomes`, the stream's rule too).
 
     Args:
         events: ``EVENT_INPUT`` records of the accepted events, in event-time order.
@@ -308,6 +332,8 @@ def merchant_replay(
     params = merchant_params(lag_ms)
     if outcomes is None or outcome_merchants is None:
         outcomes, outcome_merchants = np.zeros(0, dtype=OUTCOME_INPUT), np.zeros(0, dtype=np.int64)
+    by_merchant = np.argsort(outcome_merchants, kind="stable")  # each merchant's, still in labelled_at order
+    bounds = np.searchsorted(outcome_merchants[by_merchant], np.arange(n_merchants + 1)).astype(np.int64)
     vectors: NDArray[np.float64] = _merchant_replay(
         events,
         merchants,
@@ -315,7 +341,7 @@ def merchant_replay(
         params,
         len(features.merchant_names),
         features.merchant_key,
-        outcomes,
-        outcome_merchants,
+        outcomes[by_merchant],
+        bounds,
     )
     return vectors

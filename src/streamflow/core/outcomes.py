@@ -142,6 +142,43 @@ def label_records(name: str, data: bytes) -> list[LabelRecord]:
     return _csv_records(name, data)
 
 
+def label_lines(name: str, data: bytes) -> list[bytes]:
+    """Every record of one landed label file as one JSON line: what the stream reads (its labels input, a topic).
+
+    JSON lines as they landed; a CSV row as the JSON object of its cells (the header's names), so
+    the stream parses it as batch does. A CSV row the contract cannot read at all keeps its raw
+    text, which the stream then dead-letters (``invalid_json``).
+
+    Raises:
+        UnsupportedFileError: Not ``*.csv``, ``*.csv.gz``, ``*.jsonl`` or ``*.jsonl.gz``.
+        BadCompressionError: A ``.gz`` that is not a whole gzip stream.
+        BadHeaderError: A CSV file without a required column in its header.
+
+    """
+    records = label_records(name, data)
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return [record.payload for record in records]
+    return [
+        record.payload
+        if isinstance(record.fields, OutcomeError)
+        else json.dumps(record.fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        for record in records
+    ]
+
+
+def outcome_of_line(line: bytes, *, received_at_ms: int | None = None, tolerance_ms: int = 0) -> Outcome:
+    """One JSON line of the label contract as an :class:`Outcome` (the stream's outcome parser).
+
+    Raises:
+        OutcomeError: The line breaks the label contract, with the code batch gives the same record.
+
+    """
+    fields = _json_fields(line)
+    if isinstance(fields, OutcomeError):
+        raise fields
+    return parse_outcome(fields, received_at_ms=received_at_ms, tolerance_ms=tolerance_ms)
+
+
 def is_label_file(name: str) -> bool:
     """Whether a landed name is a label file the contract reads (hidden and marker files are not)."""
     return not is_ignored(name) and name.endswith(LABEL_SUFFIXES)

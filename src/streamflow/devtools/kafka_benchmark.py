@@ -71,7 +71,7 @@ def run_kafka(workdir: Path, output_dir: Path, bootstrap: str, suffix: str, *, u
     """The scoring job from the run's events topic to its output topics; net runtime and steady time, seconds."""
     config = kafka_config(load_config(), bootstrap, suffix).with_checkpoint_dir(str(output_dir / "checkpoints"))
     env = stream_environment(config.job)
-    source, origin_first = kafka_source(env, config.job, until_end=until_end)
+    source = kafka_source(env, config.job, until_end=until_end)
     topics = config.job.kafka.topics
     outputs = Outputs(topics["scored"], topics["alerts"], topics["dead_letters"])
     build_job(
@@ -81,7 +81,6 @@ def run_kafka(workdir: Path, output_dir: Path, bootstrap: str, suffix: str, *, u
         source_name=f"kafka:{topics['transactions']}",
         outputs=outputs,
         model=str(workdir / "bundle"),
-        origin_first=origin_first,
     )
     result = env.execute("bench-kafka")
     net_seconds = float(result.get_net_runtime()) / 1000.0

@@ -16,7 +16,7 @@ import org.apache.flink.types.Row;
  * Raw lines gathered into mini-batches per shard of customer ids, so that Python is called once
  * per batch instead of once per event (the idea of Flink SQL's {@code table.exec.mini-batch}).
  *
- * <p>Each line is keyed by {@link RoutingKey#customerId} (after its origin, from Kafka) and goes to shard {@link #shardOf}. A
+ * <p>Each line is keyed by {@link RoutingKey#customerId} (after its origin, if it has one) and goes to shard {@link #shardOf}. A
  * batch leaves as {@code Row(shard, [key, line, key, line, ...])}, lines in arrival order, when
  * it holds {@code size} lines, every {@code allowLatencyMs} (all batches), before each checkpoint
  * barrier and at the end of the input. Since every batch leaves before the barrier, a checkpoint
@@ -37,7 +37,6 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     private final int shards;
     private final int size;
     private final long allowLatencyMs;
-    private final boolean originFirst;
     private final boolean stamped;
     private transient List<List<String>> batches;
     private transient long lastStamp;
@@ -48,22 +47,17 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     }
 
     /**
-     * With {@code originFirst}, each line begins with its origin and a newline (the Kafka source's
-     * {@code KafkaLines}): the key is read after it, and the line travels whole.
+     * With {@code stamped}, each line travels with its ingestion stamp, and watermarks follow the
+     * batches. A line that begins with its origin and a newline (the Kafka source's
+     * {@code KafkaLines}, {@code OriginLines}) is keyed by what follows it, and travels whole.
      */
-    public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean originFirst) {
-        this(shards, size, allowLatencyMs, originFirst, false);
-    }
-
-    /** With {@code stamped}, each line travels with its ingestion stamp, and watermarks follow the batches. */
-    public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean originFirst, boolean stamped) {
+    public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean stamped) {
         if (shards < 1 || size < 1 || allowLatencyMs < 1) {
             throw new IllegalArgumentException("shards, size and allowLatencyMs must be positive");
         }
         this.shards = shards;
         this.size = size;
         this.allowLatencyMs = allowLatencyMs;
-        this.originFirst = originFirst;
         this.stamped = stamped;
     }
 
@@ -100,7 +94,7 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     @Override
     public void processElement(StreamRecord<String> record) {
         String line = record.getValue();
-        String key = RoutingKey.customerId(originFirst ? RoutingKey.value(line) : line);
+        String key = RoutingKey.customerId(RoutingKey.value(line)); // after its origin, if it has one
         int shard = shardOf(key, shards);
         List<String> batch = batches.get(shard);
         batch.add(key);

@@ -21,21 +21,15 @@ public final class RoutingKey implements MapFunction<String, Row> {
     private static final String KEY = "\"customer_id\"";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final boolean originFirst;
-
-    /** Keys lines as the file source carries them. */
-    public RoutingKey() {
-        this(false);
-    }
-
-    /** With {@code originFirst}, lines begin with their origin and a newline (the Kafka source's {@code KafkaLines}). */
-    public RoutingKey(boolean originFirst) {
-        this.originFirst = originFirst;
-    }
+    /**
+     * Keys lines as the sources carry them; a line that begins with its origin and a newline (the
+     * Kafka source's {@code KafkaLines}, {@code OriginLines}) is keyed by what follows it.
+     */
+    public RoutingKey() {}
 
     @Override
     public Row map(String line) {
-        return Row.of(customerId(originFirst ? value(line) : line), line);
+        return Row.of(customerId(value(line)), line);
     }
 
     /**

@@ -24,7 +24,7 @@ import org.apache.flink.util.Collector;
 public final class KafkaLines implements KafkaRecordDeserializationSchema<String> {
 
     private static final long serialVersionUID = 1L;
-    /** Ends the origin; {@code RoutingKey.value} and {@code flink_app.keying.split_origin} split at it. */
+    /** Ends the origin; {@code RoutingKey.value} and {@code flink_app.keying.after_origin} split at it. */
     public static final char SEPARATOR = '\n';
 
     @Override
