@@ -47,10 +47,10 @@ run: env ## The main job on the embedded defaults: kedro run, then the stream (e
 train: env ## Your own data: medallion, outcomes, features, training, packaging, evaluation on what is landed (never generates)
 	$(BIN)/kedro run --pipelines train
 
-stream: env ## Replay the landed events through the Flink job (local MiniCluster, latest bundle); alerts into gold
+stream: env ## Replay the landed events and outcomes through the Flink job (local MiniCluster, latest bundle); alerts into gold
 	rm -rf $(STREAM_OUT)   # its checkpoints go with it (STREAM_OUT/state)
 	$(BIN)/python -m flink_app score --input data/01_raw/transactions --output $(STREAM_OUT) --model latest \
-		--summary-file $(STREAM_SUMMARY)
+		$(if $(wildcard data/01_raw/labels/*),--labels data/01_raw/labels) --summary-file $(STREAM_SUMMARY)
 	$(BIN)/kedro run --pipelines gold   # fact_fraud_alerts loads the stream's alerts
 	@echo && cat $(STREAM_SUMMARY)
 

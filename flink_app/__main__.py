@@ -423,6 +423,7 @@ def score_command(args: argparse.Namespace) -> int:
         seconds=time.perf_counter() - started,
         model_version=model_version if model_problem is None else f"{model_version} ({model_problem.code})",
         labels=labels,
+        outcomes_used=bool(config.features.feature_set.outcome_names),
     )
     if savepoint is not None:
         summary = replace(summary, stopped_at=savepoint)

@@ -172,6 +172,7 @@ class RunSummary:
     stopped_at: str | None = None  # the savepoint of a run stopped before its input's end
     outcomes_in: int | None = None  # outcome records of --labels (None: no labels input)
     outcome_dead_letters: Counter[str] = field(default_factory=Counter)
+    outcomes_used: bool = False  # whether the model reads outcome features (merchant_fraud_*)
 
     @property
     def dead_lettered(self) -> int:
@@ -208,15 +209,16 @@ class RunSummary:
 
 
 def _outcome_counts(summary: RunSummary) -> list[str]:
-    """The summary's lines on the outcomes of ``--labels``: read, dead-lettered, handed to the merchant state."""
+    """The summary's lines on the outcomes of ``--labels``: read, dead-lettered, accepted."""
     if summary.outcomes_in is None:
         return []
     dead = sum(summary.outcome_dead_letters.values())
+    use = "in merchant state, for the events after them" if summary.outcomes_used else "the model reads none"
     codes = ", ".join(f"{code} {count:,}" for code, count in summary.outcome_dead_letters.most_common()) or "none"
     return [
         f"  outcomes in      {summary.outcomes_in:,}",
         f"    dead-lettered  {dead:,} ({codes})",
-        f"    to merchants   {summary.outcomes_in - dead:,} (each folded before its merchant's first event after it)",
+        f"    accepted       {summary.outcomes_in - dead:,} ({use})",
     ]
 
 
@@ -227,6 +229,7 @@ def summarize(
     seconds: float,
     model_version: str,
     labels: LabelInput | None = None,
+    outcomes_used: bool = False,
 ) -> RunSummary:
     """Count the run's committed outputs, beside its inputs' lines and the files it did not read."""
     scored = committed_files(output_dir / "scored")
@@ -245,4 +248,5 @@ def summarize(
         model_version=model_version,
         outcomes_in=None if labels is None else labels.lines,
         outcome_dead_letters=outcome_dead_letters,
+        outcomes_used=outcomes_used,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streamflow.core import ContractConfig
+from streamflow.core.forest import ModelBundle
 from streamflow.devtools.scratch import make_scratch_project
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.conftest import REPO_ROOT
@@ -78,6 +79,32 @@ def test_make_train_runs_on_the_landed_history_and_prints_the_evaluation(
     assert "Generated event stream" not in output  # never generates
     assert sorted(path.name for path in (project / "data/01_raw/labels").iterdir()) == ["chargebacks.csv"]
     assert list((project / "data/06_models/model_bundle").glob("*/model_bundle/manifest.json"))
+
+
+def test_the_stream_scores_the_landed_events_with_their_outcomes_and_the_trained_bundle(
+    trained: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    """The README's next step: ``python -m flink_app score --input ... --labels ... --model latest``."""
+    project, result = trained
+    assert result.returncode == 0
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    environment["PYTHONPATH"] = str(REPO_ROOT)  # the job's code is this checkout's, as the environment is
+    command = [sys.executable, "-m", "flink_app", "score", "--conf-dir", str(project / "conf")]
+    command += ["--input", "data/01_raw/transactions", "--labels", "data/01_raw/labels"]
+    command += ["--output", "data/08_stream_output", "--model", "latest"]
+    scored = subprocess.run(
+        command, cwd=project, env=environment, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert scored.returncode == 0, scored.stdout[-3000:] + scored.stderr[-3000:]
+    (bundle,) = (project / "data/06_models/model_bundle").glob("*/model_bundle")  # make train made one
+    champion = ModelBundle.load(bundle).manifest.champion
+    assert champion is not None
+    assert f"Scoring with {champion.model_version}" in scored.stdout
+    assert "every event scored or dead-lettered" in scored.stdout
+    outcomes = len((project / "data/01_raw/labels/chargebacks.csv").read_text().splitlines()) - 1
+    assert f"outcomes in      {outcomes:,}" in scored.stdout
+    assert "    dead-lettered  0 (none)" in scored.stdout  # the team's outcomes all follow the contract
+    assert "(the model reads none)" in scored.stdout  # its features read no outcome: checked, counted
 
 
 def test_the_demo_refuses_to_write_over_a_teams_landing_zone(
