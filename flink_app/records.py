@@ -1,11 +1,14 @@
 """The stream's output records: scored events, alerts and dead letters, as compact JSON lines.
 
 Plain Python, no Flink: the job's functions (``flink_app.job``) call these and emit what they
-return; tests drive them directly. The contracts are in ``docs/output_contracts.md``.
+return; tests drive them directly. The contracts are in ``docs/output_contracts.md``. An alert
+leaves the scoring function pending (:func:`pending_alert`): the explain stage adds its top
+features (:func:`explain`), off the scoring thread.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ from streamflow.core.forest import ModelBundle
 
 PAYLOAD_LIMIT_BYTES = 10_240
 RULES_ONLY_VERSION = "rules-only"
+EXPLAIN_INPUTS = "explain_inputs"  # a pending alert's: what its top features come from (float64 bytes, base64)
 
 
 def score_step(
@@ -32,10 +36,10 @@ def score_step(
     rules_only_threshold: float,
     scored_at: str,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The scored record and the alert for an event ``StreamStep`` (or ``MerchantStep``) stepped.
+    """The scored record and the pending alert for an event ``StreamStep`` (or ``MerchantStep``) stepped.
 
-    An alert's reasons are written from the same step's signals (``signals_of``), its top features
-    from the champion's inputs as the step read them.
+    An alert's reasons are written from the same step's signals (``signals_of``); its top features
+    are left to :func:`explain`, from the champion's inputs as the step read them (else the features).
     """
     scored = scored_record(
         event,
@@ -52,8 +56,13 @@ def score_step(
     if not scored["alert"]:
         return scored, None
     fired = tuple(result for result in event_rule_results(signals_of(step), event, rules) if result.fired)
-    champion_inputs = np.frombuffer(step.champion_inputs, dtype=np.float64) if step.champion_inputs else None
-    return scored, alert_record(scored, fired, top_features(bundle, step.features, champion_inputs))
+    if bundle is None:
+        inputs = b""
+    elif step.champion_inputs:
+        inputs = step.champion_inputs
+    else:
+        inputs = np.array(step.features, dtype=np.float64).tobytes()
+    return scored, pending_alert(scored, fired, inputs)
 
 
 def scored_record(
@@ -118,15 +127,28 @@ def deciding_version(bundle: ModelBundle | None) -> str:
     return champion.model_version if champion is not None else bundle.manifest.model_version
 
 
-def top_features(
-    bundle: ModelBundle | None, features: Any, champion_inputs: NDArray[np.float64] | None
-) -> list[tuple[str, float]]:
-    """The deciding model's three largest pushes towards fraud: the champion's TreeSHAP, else the forest's."""
-    if bundle is None:
+def top_features(bundle: ModelBundle | None, inputs: NDArray[np.float64]) -> list[tuple[str, float]]:
+    """The deciding model's three largest pushes towards fraud: the champion's TreeSHAP, else the forest's.
+
+    ``inputs``: the champion's inputs, or without a champion the model's features.
+    """
+    if bundle is None or not len(inputs):
         return []
-    if champion_inputs is not None and bundle.manifest.champion is not None:
-        return bundle.champion_top_contributions(champion_inputs)
-    return bundle.top_contributions(features)
+    if bundle.manifest.champion is not None:
+        return bundle.champion_top_contributions(inputs)
+    return bundle.top_contributions(inputs.tolist())
+
+
+def pending_alert(scored: dict[str, Any], fired: tuple[RuleResult, ...], inputs: bytes) -> dict[str, Any]:
+    """The alert without its top features yet, with the deciding model's ``inputs`` (float64 bytes) to find them."""
+    return {**alert_record(scored, fired, []), EXPLAIN_INPUTS: base64.b64encode(inputs).decode("ascii")}
+
+
+def explain(alert: dict[str, Any], bundle: ModelBundle | None) -> dict[str, Any]:
+    """A pending alert (:func:`pending_alert`) with its top features, in place (:func:`top_features`)."""
+    inputs = np.frombuffer(base64.b64decode(alert.pop(EXPLAIN_INPUTS)), dtype=np.float64)
+    alert["top_features"] = [{"feature": name, "contribution": value} for name, value in top_features(bundle, inputs)]
+    return alert
 
 
 def alert_record(scored: dict[str, Any], fired: tuple[RuleResult, ...], top: list[tuple[str, float]]) -> dict[str, Any]:

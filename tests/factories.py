@@ -115,6 +115,6 @@ def core_decisions(
             "",
             False,
         )
-        top = top_features(bundle, features, champion_row)
+        top = top_features(bundle, champion_row if champion_row is not None else np.array(features, dtype=np.float64))
         decisions.append((scored, alert_record(scored, fired, top) if scored["alert"] else None))
     return decisions

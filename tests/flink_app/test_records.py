@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flink_app.records import PAYLOAD_LIMIT_BYTES, dead_letter, score_step, to_json, utc_now
+from flink_app.records import EXPLAIN_INPUTS, PAYLOAD_LIMIT_BYTES, dead_letter, explain, score_step, to_json, utc_now
 from flink_app.scoring_step import StreamStep
 from flink_app.task_state import EventClock, SlotCache
 
@@ -19,11 +19,11 @@ RULES = RulesConfig.from_dict({"blacklist": {"store_ids": ["S-bad"]}})
 
 
 def _score_one(event: Event, bundle: ModelBundle | None) -> tuple[dict[str, Any], dict[str, Any] | None, bytes]:
-    """A new customer's first event through the job's step: the scored record, the alert, the new state."""
+    """A new customer's first event through the job's step: the scored record, the alert explained, the new state."""
     step = StreamStep(RULES, bundle, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)(None, b"", event)
     assert step is not None
     scored, alert = score_step(event, step, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
-    return scored, alert, step.state
+    return scored, alert if alert is None else explain(json.loads(to_json(alert)), bundle), step.state
 
 
 def test_rules_only_scoring_alerts_on_the_rules_score() -> None:
@@ -128,6 +128,9 @@ def test_the_champion_decides_and_the_blend_scores_in_shadow_as_in_batch(tmp_pat
         assert result is not None
         scored, alert = score_step(event, result, RULES, bundle, rules_only_threshold=0.5, scored_at="")
         assert scored == expected_scored  # bit for bit: ml_score, the champion's score, the challenger's
+        if alert is not None:  # pending: the explain stage adds its top features, from the step's inputs
+            assert set(alert) - set(expected_alert or {}) == {EXPLAIN_INPUTS}
+            alert = explain(json.loads(to_json(alert)), bundle)  # as it crosses to the explain stage
         assert alert == expected_alert
         assert scored["model_version"] == champion.model_version
         assert scored["challenger_version"] == "m"

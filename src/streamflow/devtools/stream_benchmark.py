@@ -1,14 +1,15 @@
 """Stream throughput on one input, three ways, each on its own local MiniCluster.
 
-(a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python function here),
-(b) the scoring job with rules and the model bundle (a LightGBM champion decides, the forest's blend is
-its challenger), (e) the two-entity job (``TWO_ENTITY_FEATURES``: merchant features too, so a customer
-stage and a merchant stage, ADR 0012), (d) the same job from Kafka to Kafka, exactly-once,
-on a local broker, with the end-to-end latency of its alerts (``kafka_benchmark``), (c) the same job
-scoring each event with scikit-learn's ``score_samples`` (the naive design; not run by default: importing
-scikit-learn deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one
-``score_samples`` call, stands in for it). Also the job's own Python work outside Flink,
-which bounds (b). Run by ``make bench``:
+(a) a bare keyed counter, keyed as the job is (the framework's own ceiling for a keyed Python
+function here), (b) the scoring job with rules and the model bundle (a LightGBM champion decides,
+the forest's blend is its challenger) and the label input (the stream's known outcomes, ADR 0014),
+(e) the two-entity job (``TWO_ENTITY_FEATURES``: merchant features too, so a customer stage and a
+merchant stage, ADR 0012), (d) the same job from Kafka to Kafka, exactly-once, on a local broker,
+with the end-to-end latency of its alerts (``kafka_benchmark``), (c) the same job scoring each event
+with scikit-learn's ``score_samples`` (the naive design; not run by default: importing scikit-learn
+deadlocks in PyFlink's embedded interpreter, so the (c) ceiling, one ``score_samples`` call, stands
+in for it). Also the job's own Python work outside Flink, which bounds (b).
+Run by ``make bench``:
 ``python -m streamflow.devtools.stream_benchmark --events 200000 --repeats 5``.
 It imports the job (``flink_app``); the job never imports it.
 
@@ -39,6 +40,7 @@ import numpy as np
 import orjson
 from flink_app.config import DEFAULT_CONF_DIR, StreamConfig, load_config
 from flink_app.job import (
+    OutcomeInput,
     Outputs,
     ScoreEvents,
     ScoreMiniBatches,
@@ -51,6 +53,7 @@ from flink_app.job import (
 )
 from flink_app.kafka_broker import LocalKafka
 from flink_app.keying import cut_batches, key_by_customer, landed_routing_key
+from flink_app.summary import LABELS_ORIGIN
 from numpy.typing import NDArray
 from pyflink.common import Types, WatermarkStrategy
 from pyflink.datastream import KeyedProcessFunction, RuntimeContext
@@ -72,6 +75,7 @@ INPUT_FILES = {
     "kafka": "events.jsonl",
     "sklearn": "events_head.jsonl",
 }
+LABELS_FILE = "labels.jsonl"  # the stream's known outcomes, read beside the events by (b) and (e)
 # the job's six features and the merchant's count and mean amount over the hour, the day and the week
 TWO_ENTITY_FEATURES = (
     *FEATURE_NAMES,
@@ -152,7 +156,13 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, f
             forest = pickle.loads((workdir / "forest.pkl").read_bytes())  # nosec B301 - pickled by prepare() in this run
             model = SklearnBundle(ModelBundle.load(workdir / "bundle"), forest)
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
-        build_job(env, config, source=source, source_name=str(input_file), outputs=outputs, model=model)
+        outcomes = None
+        if variant in ("job", "merchants"):
+            labels = workdir / LABELS_FILE
+            outcomes = OutcomeInput((LABELS_ORIGIN,), ((f"{LABELS_ORIGIN}{labels}", file_source(env, [labels])),))
+        build_job(
+            env, config, source=source, source_name=str(input_file), outputs=outputs, model=model, outcomes=outcomes
+        )
     result = env.execute(f"bench-{variant}")
     net_seconds = float(result.get_net_runtime()) / 1000.0
     if variant == "counter":
@@ -281,6 +291,8 @@ def prepare(workdir: Path, n_events: int, n_sklearn_events: int) -> dict[str, in
     head = lines[:n_sklearn_events]
     (workdir / INPUT_FILES["job"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
     (workdir / INPUT_FILES["sklearn"]).write_text("\n".join(head) + "\n", encoding="utf-8")
+    outcomes = stream.outcomes.drop(columns="pattern").to_dict("records")
+    (workdir / LABELS_FILE).write_bytes(b"".join(orjson.dumps(outcome) + b"\n" for outcome in outcomes))
     _, forest = synthetic_bundle(
         workdir / "bundle",
         model_version="bench",
