@@ -376,11 +376,14 @@ def score_command(args: argparse.Namespace) -> int:
         if not stream_input.files and not args.follow:
             raise SetupError("input_empty", f"--input {args.input} holds no *.jsonl or *.jsonl.gz file to read")
         follow = 1.0 if args.follow else None
-        source = file_source(env, [args.input.resolve()] if args.follow else stream_input.files, follow_seconds=follow)
+        first = None
+        if args.labels is not None:  # read first: every outcome is known before any event comes (ADR 0014)
+            labels, label_files = label_input(args.labels, output_dir)
+            first, outcomes = (f"{LABELS_ORIGIN}{args.labels}", label_files), OutcomeInput((LABELS_ORIGIN,))
+        events = [args.input.resolve()] if args.follow else stream_input.files
+        source = file_source(env, events, follow_seconds=follow, first=first)
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
         source_name = str(args.input)
-        if args.labels is not None:
-            labels, outcomes = label_input(env, args.labels, output_dir)
     else:
         topics = config.job.kafka.topics
         source = kafka_source(env, config.job, until_end=args.until_end)
@@ -435,7 +438,7 @@ def score_command(args: argparse.Namespace) -> int:
     return 0 if summary.balanced or savepoint is not None else 1
 
 
-def label_input(env: Any, path: Path, output_dir: Path) -> tuple[LabelInput, OutcomeInput]:
+def label_input(path: Path, output_dir: Path) -> tuple[LabelInput, list[Path]]:
     """``--labels`` as the job reads it: each label file's records as JSON lines, in ``<output>/state/labels``.
 
     CSV rows become JSON objects (``core.outcomes.label_lines``), so one parser reads both forms;
@@ -453,8 +456,7 @@ def label_input(env: Any, path: Path, output_dir: Path) -> tuple[LabelInput, Out
         files[-1].write_bytes(b"".join(line + b"\n" for line in lines))
     if not files:
         raise SetupError("labels_empty", f"--labels {path} holds no label file to read (*.csv, *.jsonl, .gz)")
-    origin = f"{LABELS_ORIGIN}{path}"
-    return labels, OutcomeInput((LABELS_ORIGIN,), ((origin, file_source(env, files)),))
+    return labels, files
 
 
 def print_savepoint(savepoint: str | None) -> None:

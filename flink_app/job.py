@@ -87,9 +87,9 @@ from streamflow.core import (
 from streamflow.core.errors import ConfigError
 from streamflow.core.features import FeaturesConfig
 from streamflow.core.forest import ModelBundle, ModelError
-from streamflow.core.merchant import MERCHANT_STATE_VERSION, OUTCOME_INPUT
+from streamflow.core.merchant import MERCHANT_STATE_VERSION
 from streamflow.core.outcomes import Outcome, outcome_of_line
-from streamflow.core.state import STATE_VERSION
+from streamflow.core.state import OUTCOME_INPUT, STATE_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -272,8 +272,8 @@ class ScoringFunction(ModelScoring):
 
         Handing on to the merchant stage, the merchant stage's payload stands for the scored record.
         """
-        state_bytes, packed_ids = stored if stored is not None else EMPTY_SLOT
-        step = self._step(state_bytes, packed_ids, event)
+        slot = stored if stored is not None else EMPTY_SLOT
+        step = self._step(slot[0], slot[1], event, slot[2] if len(slot) == 3 else b"")
         if step is None:
             duplicate = DuplicateEventError(
                 f"transaction {event.transaction_id} was seen before", field="transaction_id"
@@ -282,14 +282,23 @@ class ScoringFunction(ModelScoring):
         self._clock.observe(event.event_time_ms)
         counts = self._counts
         counts["late_events"] += step.late
+        new_slot: CustomerSlot = (step.state, step.ids, step.waiting) if step.waiting else (step.state, step.ids)
         if self._hands_on:
-            return (step.state, step.ids), handoff_payload(event, step, self._step), None
+            return new_slot, handoff_payload(event, step, self._step), None
         scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, scored_at)
         counts["events_scored"] += 1
         if alert is None:
-            return (step.state, step.ids), to_json(scored), None
+            return new_slot, to_json(scored), None
         counts["alerts"] += 1
-        return (step.state, step.ids), to_json(scored), to_json(alert)
+        return new_slot, to_json(scored), to_json(alert)
+
+    def _awaiting(self, stored: CustomerSlot | None, outcome: Outcome) -> CustomerSlot | None:
+        """The slot with ``outcome`` waiting for the customer's next event, if its features read outcomes; else none."""
+        if not self._features.customer_outcome_names:
+            return None
+        slot = stored if stored is not None else EMPTY_SLOT
+        arrived = [(outcome.labelled_at_ms, outcome.is_fraud)]
+        return slot[0], slot[1], waiting_outcomes(slot[2] if len(slot) == 3 else b"", arrived)
 
     def _dead_letter(self, payload: bytes, error: EventError, source: str) -> str:
         self._counts["dead_letters"] += 1
@@ -321,10 +330,14 @@ class ScoreEvents(ScoringFunction):
         """Yield the scored event (and its alert), or one dead-letter record."""
         counts = self._counts
         source, line = self._origin(value)
-        if self._is_outcome(source):  # no merchant stage to hand it on to: checked and counted
+        if self._is_outcome(source):  # no merchant stage: the customer's state, or checked and counted
             labelled = self._admit_outcome(line, ctx.get_current_key, time.time_ns() // 1_000_000, source)
             if isinstance(labelled, str):
                 yield DEAD_LETTERS, labelled
+                return
+            awaiting = self._awaiting(self._slot.value(), labelled)
+            if awaiting is not None:
+                self._slot.update(awaiting)
             return
         counts["events_in"] += 1
         sampled = counts["events_in"] % LATENCY_SAMPLE_EVERY == 0
@@ -410,7 +423,13 @@ class ScoreMiniBatches(ScoringFunction):
                 labelled = self._admit_outcome(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
                 if isinstance(labelled, str):
                     yield DEAD_LETTERS, labelled
-                elif hands_on:
+                    continue
+                customer = labelled.customer_id
+                stored = slots[customer] if customer in slots else self._customers.get(customer, now_ms)
+                awaiting = self._awaiting(stored, labelled)
+                if awaiting is not None:
+                    slots[customer] = awaiting
+                if hands_on:
                     payload = marshal.dumps((labelled.labelled_at_ms, labelled.is_fraud), HANDOFF_MARSHAL_VERSION)
                     outputs.append(handoff_frame(labelled.store_id, int(value[index + 1]), payload))
                 continue
@@ -798,8 +817,6 @@ def build_job(
     bundle, problem = load_bundle(model, config.features, required=job.model.required)  # fail at start, not in a task
     model_version = deciding_version(bundle)
     lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING()).uid("raw-events")
-    for origin, labels in outcomes.sources if outcomes is not None else ():
-        lines = lines.union(_with_origin(env, labels, origin))
     outcome_origins = outcomes.origins if outcomes is not None else ()
     batching = job.mini_batch
     two_entities = bool(config.features.feature_set.merchant_names)
@@ -843,31 +860,22 @@ def build_job(
 
 @dataclass(frozen=True)
 class OutcomeInput:
-    """The outcomes the job reads (ADR 0014): lines of the label contract, told from events by their origin.
+    """The outcomes the job reads (ADR 0014): lines of the label contract in the events' source, told by their origin.
 
-    ``origins``: the origins outcome lines begin with (``labels:``; ``kafka:<outcomes topic>/``).
-    ``sources``: sources of their own with the origin each line is given (files mode: ``--labels``);
-    none when the events' source carries them (Kafka: the outcomes topic beside the transactions').
+    ``origins``: the origins outcome lines begin with (``labels:``, the files of ``--labels`` read
+    first by :func:`file_source`; ``kafka:<outcomes topic>/``, the topic beside the transactions').
     """
 
     origins: tuple[str, ...]
-    sources: tuple[tuple[str, Any], ...] = ()
 
 
-def _with_origin(env: StreamExecutionEnvironment, source: Any, origin: str) -> Any:
-    """The lines of ``source``, each after ``origin`` and a newline (``OriginLines.java``), as Kafka's lines are."""
-    jar = routing_jar()
-    if jar is None:
-        raise ConfigError("outcomes need the mini-batch topology's Java classes, and they need a JDK (javac) here")
-    env.add_jars(jar.as_uri())
-    lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-outcomes", Types.STRING()).uid(
-        "raw-outcomes"
-    )
-    tagged = lines._j_data_stream.map(get_gateway().jvm.io.streamflow.flink.OriginLines(origin))
-    return DataStream(tagged.returns(Types.STRING().get_java_type_info()).uid("outcome-origin").name("outcome-origin"))
-
-
-def file_source(env: StreamExecutionEnvironment, paths: list[Path], *, follow_seconds: float | None = None) -> Any:
+def file_source(
+    env: StreamExecutionEnvironment,
+    paths: list[Path],
+    *,
+    follow_seconds: float | None = None,
+    first: tuple[str, list[Path]] | None = None,
+) -> Any:
     r"""Raw lines of the given files, one file after the other in the given order; or of a watched folder.
 
     Lines are split by the landing contract and carried as their bytes (``JsonLinesFormat.java``;
@@ -877,21 +885,40 @@ def file_source(env: StreamExecutionEnvironment, paths: list[Path], *, follow_se
     ``HybridSource`` chains one source per file instead. A watched folder reads the files of one
     scan in no set order. Without a JDK, Flink's own line reader stands in, said loudly: it also
     splits at a bare ``\r``.
+
+    ``first``: an origin and files read before all the others, each of their lines after the
+    origin and a newline (the outcomes of ``--labels``, ADR 0014: all known before any event comes).
+
+    Raises:
+        ConfigError: ``first`` without a JDK (the origin needs ``JsonLinesFormat``).
+
     """
     jar = routing_jar()
     if jar is None:
+        if first is not None:
+            raise ConfigError("--labels needs the job's Java classes (JsonLinesFormat), and they need a JDK (javac)")
         logger.warning(r"No JDK: lines are split by Flink's text reader, which also ends a line at a bare \r")
         lines, files = StreamFormat.text_line_format("ISO-8859-1"), None
     else:
         env.add_jars(jar.as_uri())
         flink: Any = get_gateway().jvm.io.streamflow.flink
         lines, files = StreamFormat(flink.JsonLinesFormat()), FileEnumeratorProvider(flink.JsonLinesFiles())
+    leading = []
+    if first is not None:
+        origin, first_paths = first
+        tagged = StreamFormat(flink.JsonLinesFormat(origin))
+        leading = [FileSource.for_record_stream_format(tagged, str(path)).build() for path in first_paths]
     if follow_seconds is not None:
         builder = FileSource.for_record_stream_format(lines, *map(str, paths))
         if files is not None:
             builder = builder.set_file_enumerator(files)
-        return builder.monitor_continuously(Duration.of_millis(int(follow_seconds * 1000))).build()
-    sources = [FileSource.for_record_stream_format(lines, str(path)).build() for path in paths]
+        watched = builder.monitor_continuously(Duration.of_millis(int(follow_seconds * 1000))).build()
+        return _chained([*leading, watched])
+    return _chained([*leading, *(FileSource.for_record_stream_format(lines, str(path)).build() for path in paths)])
+
+
+def _chained(sources: list[Any]) -> Any:
+    """One source reading ``sources`` one after the other (``HybridSource``)."""
     if len(sources) == 1:
         return sources[0]
     chain = HybridSource.builder(sources[0])

@@ -41,7 +41,6 @@ from streamflow.core.merchant import (
     MAX_MERCHANT_STATE_BYTES,
     MERCHANT_PARAMS,
     MERCHANT_STATE,
-    OUTCOME_INPUT,
     decode_merchant_state,
     encode_merchant_state,
     fold_known_outcomes,
@@ -55,10 +54,12 @@ from streamflow.core.signals import EVENT_INPUT, SIGNALS, event_input_of
 from streamflow.core.state import (
     CUSTOMER_STATE,
     MAX_STATE_BYTES,
+    OUTCOME_INPUT,
     STATE_READ,
     decode_state,
     encode_state,
     field_layout,
+    fold_known_customer_outcomes,
     state_error,
 )
 
@@ -68,6 +69,7 @@ STREAM_INPUT = np.dtype(
         ("transaction_hash", np.int64),
         ("max_out_of_orderness_ms", np.int64),
         ("dedup_window_ms", np.int64),
+        ("n_waiting", np.int64),  # the customer's waiting outcomes in the workspace (OUTCOME_INPUT, by time)
     ],
     align=True,
 )
@@ -81,6 +83,7 @@ STREAM_OUTPUT = np.dtype(
         ("depth", np.float64),
         ("ml_score", np.float64),
         ("champion_score", np.float64),
+        ("waiting_folded", np.int64),  # how many of the waiting outcomes were known before the event: folded
     ],
     align=True,
 )
@@ -167,6 +170,8 @@ if _SIGNAL_NAMES[-len(RULE_NAMES) - 1 :] != (*RULE_NAMES, "rules_score"):
 if [field_layout(SIGNALS, name)[1] - _VERDICTS_AT for name in RULE_NAMES] != list(range(len(RULE_NAMES))):
     raise TypeError("the rules' verdicts must be consecutive bytes of SIGNALS (the champion reads them so)")
 _TRANSACTION_HASH = struct.Struct("=q")
+_N_WAITING = struct.Struct("=q")
+_N_WAITING_OFFSET = field_layout(STREAM_INPUT, "n_waiting")[1]
 
 
 _FIRED_RULES = {
@@ -225,6 +230,7 @@ class StepResult(NamedTuple):
     ml_score: float | None = None  # the forest's normalised score (None: rules only, or walked later)
     champion_score: float | None = None  # None: the bundle has no champion
     champion_inputs: bytes = b""  # the champion's inputs as it read them (float64), what explains an alert
+    waiting: bytes = b""  # the customer's outcomes not known at this event: they wait for a later one
 
 
 def signals_of(step: StepResult) -> dict[str, Any]:
@@ -271,23 +277,31 @@ class StreamStep:
         stream_input = np.zeros(1, dtype=STREAM_INPUT)
         stream_input[0]["max_out_of_orderness_ms"] = max_out_of_orderness_ms
         stream_input[0]["dedup_window_ms"] = dedup_window_ms
-        self._work, views = _workspace(
-            _SECTIONS,
-            params=rule_params(rules),
-            event=np.zeros(1, dtype=EVENT_INPUT),
-            stream_input=stream_input,
-            signals=np.zeros(1, dtype=SIGNALS),
-            stream_output=np.zeros(1, dtype=STREAM_OUTPUT),
-            state=np.zeros(1, dtype=CUSTOMER_STATE),
-            state_out=np.zeros(MAX_STATE_BYTES, dtype=np.uint8),
-            ids_out=np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
-            features=np.zeros(n_features, dtype=np.float64),
-            x32=np.zeros((1, n_features), dtype=np.float32),
-            model=model_params(bundle),
-            champion_inputs=np.zeros((1, champion_width(self._features)), dtype=np.float64),
+        self._arrays = {
+            "params": rule_params(rules),
+            "event": np.zeros(1, dtype=EVENT_INPUT),
+            "stream_input": stream_input,
+            "signals": np.zeros(1, dtype=SIGNALS),
+            "stream_output": np.zeros(1, dtype=STREAM_OUTPUT),
+            "state": np.zeros(1, dtype=CUSTOMER_STATE),
+            "state_out": np.zeros(MAX_STATE_BYTES, dtype=np.uint8),
+            "ids_out": np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
+            "features": np.zeros(n_features, dtype=np.float64),
+            "x32": np.zeros((1, n_features), dtype=np.float32),
+            "model": model_params(bundle),
+            "champion_inputs": np.zeros((1, champion_width(self._features)), dtype=np.float64),
             **_tree_sections(trees),
             **_champion_sections(bundle),
-        )
+            "waiting": np.zeros(MERCHANT_BATCH_CAPACITY, dtype=OUTCOME_INPUT),
+        }
+        self._build()
+
+    def _build(self) -> None:
+        """The workspace of the arrays in ``self._arrays``, and the views the calls read and write."""
+        self._work, views = _workspace(_SECTIONS, **self._arrays)
+        n_features = len(self._features.customer_names)
+        self._waiting_bytes = views["waiting"].view(np.uint8).data
+        self._waiting_capacity = views["waiting"].shape[0]
         self._champion_inputs_bytes = views["champion_inputs"].data.cast("B")
         self._event_bytes, self._stream_input_bytes, self._signals_bytes, self._output_bytes = (
             views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
@@ -297,18 +311,29 @@ class StreamStep:
         self._feature_values = struct.Struct(f"={n_features}d")
         self._run = _entry(self._work, self._features, "customer")
 
-    def __call__(self, state: bytes | None, ids: bytes, event: Event) -> StepResult | None:
+    def __call__(self, state: bytes | None, ids: bytes, event: Event, waiting: bytes = b"") -> StepResult | None:
         """The event's step; ``None`` when the customer's ids already hold its transaction id.
+
+        ``waiting``: the customer's outcomes not folded yet (``waiting_outcomes``): those known
+        before the event are folded first (``core.state.fold_known_customer_outcomes``); the rest
+        are the result's ``waiting``.
 
         Raises:
             StateError: ``state`` is not a readable customer state.
 
         """
+        n_waiting = len(waiting) // _OUTCOME_BYTES
+        if n_waiting > self._waiting_capacity:
+            self._arrays["waiting"] = np.zeros(1 << (n_waiting - 1).bit_length(), dtype=OUTCOME_INPUT)
+            self._build()
+        if n_waiting:
+            self._waiting_bytes[: len(waiting)] = waiting
+        _N_WAITING.pack_into(self._stream_input_bytes, _N_WAITING_OFFSET, n_waiting)
         _EVENT.pack_into(self._event_bytes, 0, *event_input_of(event, self._rules))
         _TRANSACTION_HASH.pack_into(self._stream_input_bytes, 0, id_hash(event.transaction_id))
         packed_state = b"" if state is None else state
         self._run(packed_state, len(packed_state), ids, len(ids))
-        status, late, state_size, ids_size, depth, ml_score, champion_score = _STREAM_OUTPUT.unpack_from(
+        status, late, state_size, ids_size, depth, ml_score, champion_score, folded = _STREAM_OUTPUT.unpack_from(
             self._output_bytes
         )
         if status == STATUS_DUPLICATE:
@@ -330,6 +355,7 @@ class StreamStep:
             ml_score if self._has_model else None,
             champion_score if self._has_champion else None,
             bytes(self._champion_inputs_bytes) if self._has_champion else b"",
+            waiting[folded * _OUTCOME_BYTES :] if n_waiting else b"",
         )
 
     def handoff(self) -> tuple[bytes, bytes]:
@@ -529,7 +555,9 @@ _SECTIONS = (
     "champion_inputs",
     *_TREE_SECTIONS,
     *_CHAMPION_SECTIONS,
+    "waiting",
 )
+_CUSTOMER_WAITING = _SECTIONS.index("waiting")
 _MERCHANT_SECTIONS = (
     "batch",
     "params",
@@ -665,6 +693,7 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     model = _section(work, 10, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
     n_inputs = n_features + CHAMPION_EXTRA_INPUTS
     champion_inputs = _section(work, 11, 8 * n_inputs).view(np.float64).reshape((1, n_inputs))
+    result["waiting_folded"] = 0
     if ids.shape[0] % 16 != 0:
         result["status"] = STATUS_BAD_IDS
         return
@@ -679,6 +708,9 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
         return
     customer = record_bytes.view(CUSTOMER_STATE)[0]
     time_ms = event["event_time_ms"]
+    n_waiting = stream_input["n_waiting"]
+    waiting = _section(work, _CUSTOMER_WAITING, n_waiting * _OUTCOME_BYTES).view(OUTCOME_INPUT)
+    result["waiting_folded"] = fold_known_customer_outcomes(customer, waiting, 0, n_waiting, time_ms)
     result["status"] = STATUS_SCORED
     result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
     step(customer, event, params, signals, feature_values, key)

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 # What the job keeps per customer in one Flink ``ValueState``: the core's serialized
-# ``CUSTOMER_STATE`` (``None`` before the first event) and its remembered transaction ids (``core.dedup``).
+# ``CUSTOMER_STATE`` (``None`` before the first event) and its remembered transaction ids (``core.dedup``);
+# while outcomes wait for the customer's next event (ADR 0014), a third: their OUTCOME_INPUT records.
 # A plain tuple of bytes: it pickles fastest.
-CustomerSlot = tuple[bytes | None, bytes]
+CustomerSlot = tuple[bytes | None, bytes] | tuple[bytes | None, bytes, bytes]
 EMPTY_SLOT: CustomerSlot = (None, b"")
 Slot = TypeVar("Slot")  # what a cache holds per entity: a CustomerSlot, or a merchant's serialized state
 

@@ -22,8 +22,9 @@ from streamflow.core import (
     merchant_replay,
 )
 from streamflow.core.forest import ModelBundle, ModelFeatureError
-from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION, OUTCOME_INPUT
+from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION
 from streamflow.core.signals import EVENT_INPUT, event_input_of
+from streamflow.core.state import OUTCOME_INPUT
 from streamflow.core.windows import WINDOW_LABELS
 from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.medallion.bronze import ingest_files
@@ -265,3 +266,31 @@ def test_the_feature_table_reads_the_silver_outcomes_known_before_each_event() -
     assert counts["t16"] == 2.0  # S1 at minute 32: the tiles up to minute 25 hold both
     assert counts["t7"] == 0.0  # S2 at minute 14: its merchant's outcomes only
     assert counts["t15"] == 0.0
+
+
+def test_a_customers_known_fraud_counts_for_its_events_after_it_for_30_days() -> None:
+    """``customer_fraud_known_30d``: the customer's state folds its outcomes known before each event (as the stream)."""
+    days = [0, 1, 2, 40, 41]
+    records = [{"transaction_id": f"t{day}", "timestamp": f"2026-01-{1 + day:02d}T12:00:00Z"} for day in days[:3]] + [
+        {"transaction_id": f"t{day}", "timestamp": f"2026-02-{day - 30:02d}T12:00:00Z"} for day in days[3:]
+    ]
+    raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
+    silver = run_silver(
+        ingest_files({"d.jsonl": raw}, pd.Timestamp("2026-03-01T00:00:00Z")), ContractConfig(future_tolerance_minutes=0)
+    ).silver
+    start_ms = int(silver["event_time_ms"].min())
+    customer = str(silver["customer_id"].iat[0])
+    outcomes = pd.DataFrame(  # t0 found fraud a day and an hour later; a cleared outcome and another customer's fraud
+        {
+            "customer_id": [customer, customer, "someone-else"],
+            "store_id": ["S1", "S1", "S1"],
+            "labelled_at_ms": [start_ms + 25 * 3_600_000, start_ms + 3_600_000, start_ms],
+            "is_fraud": [True, False, True],
+        }
+    )
+    chosen = feature_set((*FEATURE_NAMES, "customer_fraud_known_30d"))
+    frame = replay_features(silver, RULES, chosen, LAG_MS, outcomes).set_index("transaction_id")
+    known = frame["customer_fraud_known_30d"].to_dict()
+    assert known == {"t0": 0.0, "t1": 0.0, "t2": 1.0, "t40": 0.0, "t41": 0.0}  # day 1 at 12:00 is before 13:00
+    assert chosen.customer_outcome_names == ("customer_fraud_known_30d",)
+    assert chosen.outcome_names == ("customer_fraud_known_30d",)

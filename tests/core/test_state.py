@@ -109,7 +109,7 @@ def _put(raw: bytes, field: str, packed: bytes) -> bytes:
         (lambda raw: raw[:-1], "state_truncated"),
         (lambda raw: raw + b"\x00", "state_truncated"),
         (lambda raw: b"XX" + raw[2:], "state_bad_magic"),
-        (lambda raw: raw[:2] + b"\x04" + raw[3:], "state_unsupported_version"),
+        (lambda raw: raw[:2] + b"\x05" + raw[3:], "state_unsupported_version"),
         (lambda raw: raw[:2] + b"\x01" + raw[3:], "state_unsupported_version"),
         (lambda raw: raw[:20] + bytes([raw[20] ^ 0xFF]) + raw[21:], "state_checksum_mismatch"),
         (lambda raw: raw[:-4] + b"\x00\x00\x00\x00", "state_checksum_mismatch"),

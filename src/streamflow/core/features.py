@@ -36,7 +36,14 @@ from streamflow.core.contract import Event
 from streamflow.core.errors import ConfigError
 from streamflow.core.rules import RuleResult, RulesConfig, blacklisted_ids, rule_params, rule_results
 from streamflow.core.signals import EVENT_INPUT, SIGNALS, assess, event_input_of
-from streamflow.core.state import CUSTOMER_STATE, CustomerState, fold_event, window_totals
+from streamflow.core.state import (
+    CUSTOMER_STATE,
+    OUTCOME_INPUT,
+    CustomerState,
+    fold_event,
+    fold_known_customer_outcomes,
+    window_totals,
+)
 from streamflow.core.windows import MAX_MERCHANT_LAG_MS, TILES_PER_WINDOW, WINDOW_LABELS
 
 FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
@@ -78,10 +85,20 @@ def merchant_feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
 def outcome_feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
     """Register a merchant feature that reads the outcomes known at the event's time (:func:`merchant_feature`).
 
-    Batch replays outcomes with the events (``core.merchant.merchant_replay``); the stream needs
-    them as a second input, which it does not read yet: it refuses these features.
+    Batch replays outcomes with the events (``core.merchant.merchant_replay``); the stream reads
+    them as a second input (ADR 0014), and refuses to start without it.
     """
     compiled_function = merchant_feature(function)
+    OUTCOME_FEATURES.add(function.__name__)
+    return compiled_function
+
+
+def customer_outcome_feature(function: Callable[[Any, Any, Any, Any], float]) -> Any:
+    """Register a customer feature (:func:`feature`) that reads the outcomes known at the event's time.
+
+    The customer's state folds them (``core.state.fold_known_customer_outcomes``), in batch and stream alike.
+    """
+    compiled_function = feature(function)
     OUTCOME_FEATURES.add(function.__name__)
     return compiled_function
 
@@ -124,6 +141,16 @@ def amount_ratio(state: Any, event: Any, signals: Any, params: Any) -> float:
     """The amount over the customer's mean amount; 1.0 for a customer's first event."""
     mean = state["amount_mean"]
     return float(event["amount"] / mean) if state["event_count"] >= 1 and mean > 0.0 else 1.0
+
+
+KNOWN_FRAUD_WINDOW_MS = 30 * 86_400_000
+
+
+@customer_outcome_feature
+def customer_fraud_known_30d(state: Any, event: Any, signals: Any, params: Any) -> float:
+    """1.0 if a fraud outcome of one of the customer's transactions became known in the 30 days before this event."""
+    known = state["fraud_known_ms"]
+    return 1.0 if known > 0 and event["event_time_ms"] - known <= KNOWN_FRAUD_WINDOW_MS else 0.0
 
 
 def _window_features(window: int, label: str) -> None:
@@ -232,6 +259,7 @@ class FeatureSet:
         self.customer_names = tuple(name for name in self.names if name not in MERCHANT_FEATURES)
         self.merchant_names = tuple(name for name in self.names if name in MERCHANT_FEATURES)
         self.outcome_names = tuple(name for name in self.names if name in OUTCOME_FEATURES)
+        self.customer_outcome_names = tuple(name for name in self.customer_names if name in OUTCOME_FEATURES)
         self.key = feature_key(self.customer_names)
         self.merchant_key = feature_key(self.merchant_names)
 
@@ -343,19 +371,45 @@ def step(state: Any, event: Any, params: Any, signals: Any, features: Any, key: 
 
 
 @compiled
-def _replay(events: Any, customers: Any, n_customers: int, params: Any, n_features: int, key: str) -> tuple[Any, Any]:
+def _replay(
+    events: Any,
+    customers: Any,
+    n_customers: int,
+    params: Any,
+    n_features: int,
+    key: str,
+    outcomes: Any,
+    outcome_bounds: Any,
+) -> tuple[Any, Any]:
     states = np.zeros(n_customers, dtype=CUSTOMER_STATE)
     signals = np.zeros(events.shape[0], dtype=SIGNALS)
     features = np.zeros((events.shape[0], n_features), dtype=np.float64)
+    next_outcome = outcome_bounds[:-1].copy()  # per customer, its first outcome not folded yet
     for index in range(events.shape[0]):
-        step(states[customers[index]], events[index], params[0], signals[index], features[index], key)
+        customer = customers[index]
+        next_outcome[customer] = fold_known_customer_outcomes(
+            states[customer],
+            outcomes,
+            next_outcome[customer],
+            outcome_bounds[customer + 1],
+            events[index]["event_time_ms"],
+        )
+        step(states[customer], events[index], params[0], signals[index], features[index], key)
     return signals, features
 
 
 def replay(
-    events: NDArray[Any], customers: NDArray[np.int64], n_customers: int, params: NDArray[Any], features: FeatureSet
+    events: NDArray[Any],
+    customers: NDArray[np.int64],
+    n_customers: int,
+    params: NDArray[Any],
+    features: FeatureSet,
+    outcomes: NDArray[Any] | None = None,
+    outcome_customers: NDArray[np.int64] | None = None,
 ) -> tuple[NDArray[Any], NDArray[np.float64]]:
     """Every event's ``SIGNALS`` record and customer features (``features.customer_names``), one state per customer.
+
+    Before each event, its customer's outcomes known before it are folded (the stream's rule too).
 
     Args:
         events: ``EVENT_INPUT`` records in the order the stream would take them.
@@ -363,10 +417,28 @@ def replay(
         n_customers: How many customers.
         params: The one-record ``RULE_PARAMS`` array.
         features: The model's features.
+        outcomes: ``OUTCOME_INPUT`` records of the known outcomes, in ``labelled_at`` order (none: no outcome known).
+        outcome_customers: Each outcome's customer as an index in ``range(n_customers)``.
 
     """
-    signals, vectors = _replay(events, customers, n_customers, params, len(features.customer_names), features.key)
+    known, bounds = outcomes_by_entity(outcomes, outcome_customers, n_customers)
+    n_features = len(features.customer_names)
+    signals, vectors = _replay(events, customers, n_customers, params, n_features, features.key, known, bounds)
     return signals, vectors
+
+
+def outcomes_by_entity(
+    outcomes: NDArray[Any] | None, entities: NDArray[np.int64] | None, n_entities: int
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """``OUTCOME_INPUT`` records grouped by entity, each group still in ``labelled_at`` order, and each group's bounds.
+
+    Entity ``e``'s outcomes are ``grouped[bounds[e]:bounds[e + 1]]``.
+    """
+    if outcomes is None or entities is None:
+        outcomes, entities = np.zeros(0, dtype=OUTCOME_INPUT), np.zeros(0, dtype=np.int64)
+    by_entity = np.argsort(entities, kind="stable")
+    bounds = np.searchsorted(entities[by_entity], np.arange(n_entities + 1)).astype(np.int64)
+    return outcomes[by_entity], bounds
 
 
 @dataclass(frozen=True, slots=True)

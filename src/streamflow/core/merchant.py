@@ -25,7 +25,14 @@ from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled, literally
 from streamflow.core.errors import StateError, StateVersionError
-from streamflow.core.features import FeatureSet, compute_features, merchant_feature, outcome_feature, register_as
+from streamflow.core.features import (
+    FeatureSet,
+    compute_features,
+    merchant_feature,
+    outcome_feature,
+    outcomes_by_entity,
+    register_as,
+)
 from streamflow.core.signals import SIGNALS
 from streamflow.core.state import (
     CRC_BYTES,
@@ -69,8 +76,6 @@ MERCHANT_STATE = np.dtype(
     align=True,
 )
 MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)], align=True)
-# Where an outcome of the label contract is folded from: its merchant's index, when it was known, whether fraud.
-OUTCOME_INPUT = np.dtype([("labelled_at_ms", np.int64), ("is_fraud", np.bool_)], align=True)
 MERCHANT_STATE_VERSION = 2  # 2: the known outcomes
 _MAGIC_M = 77  # b"SM"
 _RECORD_BYTES = MERCHANT_STATE.itemsize
@@ -330,18 +335,8 @@ def merchant_replay(
 
     """
     params = merchant_params(lag_ms)
-    if outcomes is None or outcome_merchants is None:
-        outcomes, outcome_merchants = np.zeros(0, dtype=OUTCOME_INPUT), np.zeros(0, dtype=np.int64)
-    by_merchant = np.argsort(outcome_merchants, kind="stable")  # each merchant's, still in labelled_at order
-    bounds = np.searchsorted(outcome_merchants[by_merchant], np.arange(n_merchants + 1)).astype(np.int64)
+    known, bounds = outcomes_by_entity(outcomes, outcome_merchants, n_merchants)
     vectors: NDArray[np.float64] = _merchant_replay(
-        events,
-        merchants,
-        n_merchants,
-        params,
-        len(features.merchant_names),
-        features.merchant_key,
-        outcomes[by_merchant],
-        bounds,
+        events, merchants, n_merchants, params, len(features.merchant_names), features.merchant_key, known, bounds
     )
     return vectors

@@ -1,14 +1,16 @@
 """Per-customer state: one numpy record with named fields, declared once in ``CUSTOMER_STATE``.
 
 Running amount statistics (Welford), the 24-hour profile, the last location and time, the
-windowed aggregates (count and amount sum over 1 h, 1 d, 7 d and 30 d, in time tiles) and the
-recent event times of the velocity window. The record is fixed-size, so memory is bounded:
-``CUSTOMER_STATE.itemsize`` (1,272) bytes a customer (at most ``RECENT_CAPACITY`` recent times;
+windowed aggregates (count and amount sum over 1 h, 1 d, 7 d and 30 d, in time tiles), the
+newest known fraud on the customer's transactions and the recent event times of the velocity
+window. The record is fixed-size, so memory is bounded: ``CUSTOMER_STATE.itemsize`` (1,280)
+bytes a customer (at most ``RECENT_CAPACITY`` recent times;
 ``fraud_rules.velocity.max_tracked_events`` may keep fewer).
 
 Serialized (``encode_state``) it is a 4-byte header (``SF``, the version, 0), the record's
-bytes up to its last recent time, and a CRC32 of all that: ``768 + 8 * recent_count`` bytes
-for version 3. Both the batch replay and the stream fold events with :func:`fold_event`.
+bytes up to its last recent time, and a CRC32 of all that: ``776 + 8 * recent_count`` bytes
+for version 4. Both the batch replay and the stream fold events with :func:`fold_event`, and
+known outcomes with :func:`fold_known_customer_outcomes`.
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ CUSTOMER_STATE = np.dtype(
         ("window_newest_tile", np.int64, (N_WINDOWS,)),  # per window: the newest tile seen (time // tile length)
         ("window_counts", np.uint32, (N_WINDOWS, TILES_PER_WINDOW)),  # events per tile, ring by tile % TILES
         ("window_amounts", np.float64, (N_WINDOWS, TILES_PER_WINDOW)),  # amount sums per tile
+        ("fraud_known_ms", np.int64),  # the newest labelled_at of a fraud outcome folded (0: none)
         ("recent_count", np.int64),
         ("recent_times_ms", np.int64, (RECENT_CAPACITY,)),  # sorted; the first recent_count are used
     ],
     align=True,
 )
-STATE_VERSION = 3  # 2: before the windowed aggregates; 1: before the one definition
+STATE_VERSION = 4  # 3: before the newest known fraud; 2: before the windowed aggregates; 1: before the one definition
+# A known outcome of the label contract, as both entities' states fold it: when it was known, whether fraud.
+OUTCOME_INPUT = np.dtype([("labelled_at_ms", np.int64), ("is_fraud", np.bool_)], align=True)
 _MAGIC_S, _MAGIC_F = 83, 70  # b"SF"
 HEADER_BYTES = 4
 CRC_BYTES = 4
@@ -132,6 +137,22 @@ def remember_time(times: Any, count: int, time_ms: int, window_ms: int, max_kept
 
 
 @compiled
+def fold_known_customer_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms: int) -> int:
+    """Fold the customer's ``outcomes[first:end]`` known before an event at ``time_ms``; where the rest start.
+
+    The rule of ``core.merchant.fold_known_outcomes``: an outcome counts for the events after its
+    ``labelled_at``. ``outcomes`` are ``OUTCOME_INPUT`` records of this customer's transactions,
+    in ``labelled_at`` order. A fraud moves ``fraud_known_ms`` on; the newest is kept whatever the
+    order the outcomes come in.
+    """
+    while first < end and outcomes[first]["labelled_at_ms"] < time_ms:
+        if outcomes[first]["is_fraud"]:
+            state["fraud_known_ms"] = max(state["fraud_known_ms"], outcomes[first]["labelled_at_ms"])
+        first += 1
+    return first
+
+
+@compiled
 def add_to_windows(state: Any, time_ms: int, amount: float) -> None:
     """Count the event and its amount in each window's tile for ``time_ms`` (``core.windows``)."""
     for window in range(N_WINDOWS):
@@ -176,6 +197,7 @@ def is_possible(state: Any) -> bool:
         and -180.0 <= state["last_longitude"] <= 180.0
         and (count > 0 or state["last_event_time_ms"] == 0)
         and bool(np.all(np.isfinite(state["window_amounts"])))
+        and state["fraud_known_ms"] >= 0
         and (recent.shape[0] < 2 or bool(np.all(recent[:-1] <= recent[1:])))
     )
 

@@ -142,7 +142,9 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, f
     config = load_config(DEFAULT_CONF_DIR).with_checkpoint_dir(str(output_dir / "checkpoints"))
     env = stream_environment(config.job)
     input_file = workdir / INPUT_FILES[variant]
-    source = file_source(env, [input_file])
+    labelled = variant in ("job", "merchants")  # the jobs read the label input first (ADR 0014)
+    labels = (f"{LABELS_ORIGIN}{workdir / LABELS_FILE}", [workdir / LABELS_FILE]) if labelled else None
+    source = file_source(env, [input_file], first=labels)
     if variant == "counter":
         lines = env.from_source(source, WatermarkStrategy.no_watermarks(), "raw-events", Types.STRING())
         keyed = key_by_customer(env, lines, config.job.keying)  # keyed as the job is
@@ -156,10 +158,7 @@ def run_variant(variant: str, workdir: Path, output_dir: Path) -> tuple[float, f
             forest = pickle.loads((workdir / "forest.pkl").read_bytes())  # nosec B301 - pickled by prepare() in this run
             model = SklearnBundle(ModelBundle.load(workdir / "bundle"), forest)
         outputs = Outputs(*(str(output_dir / name) for name in ("scored", "alerts", "dlq")))
-        outcomes = None
-        if variant in ("job", "merchants"):
-            labels = workdir / LABELS_FILE
-            outcomes = OutcomeInput((LABELS_ORIGIN,), ((f"{LABELS_ORIGIN}{labels}", file_source(env, [labels])),))
+        outcomes = OutcomeInput((LABELS_ORIGIN,)) if labelled else None
         build_job(
             env, config, source=source, source_name=str(input_file), outputs=outputs, model=model, outcomes=outcomes
         )

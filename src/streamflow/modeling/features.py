@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 
 from streamflow.core import Event, FeaturesConfig, FeatureSet, RulesConfig, feature_set, merchant_replay
 from streamflow.core.features import replay
-from streamflow.core.merchant import OUTCOME_INPUT
 from streamflow.core.rules import RULE_IDS, RULE_NAMES, blacklisted_ids, rule_params, rule_results
 from streamflow.core.signals import EVENT_INPUT, event_input
+from streamflow.core.state import OUTCOME_INPUT
 
 ORDER_COLUMNS: tuple[str, ...] = ("event_time_ms", "source_file", "line_number")
 ID_COLUMNS: tuple[str, ...] = ("transaction_id", "customer_id", "card_id", "store_id", "event_time_ms", "amount")
@@ -47,8 +47,9 @@ def replay_features(
         rules: Rule thresholds.
         features: The model's features (default: ``DEFAULT_FEATURES``).
         merchant_lag_ms: ``features.merchant_lag_minutes``, for merchant features.
-        outcomes: Silver outcomes (``store_id``, ``labelled_at_ms``, ``is_fraud``), for the merchant
-            features that read them (``merchant_fraud_*``); none: no outcome known.
+        outcomes: Silver outcomes (``customer_id``, ``store_id``, ``labelled_at_ms``, ``is_fraud``), for
+            the features that read them (``merchant_fraud_*``, ``customer_fraud_known_30d``); none: no
+            outcome known.
 
     Returns:
         Columns ``transaction_id, customer_id, card_id, store_id, event_time_ms, amount`` + the
@@ -78,7 +79,11 @@ def replay_features(
         dtype=EVENT_INPUT,
     ).reshape(-1)
     customers, uniques = pd.factorize(ordered["customer_id"])
-    out, customer_vectors = replay(inputs, customers.astype(np.int64), len(uniques), rule_params(rules), chosen)
+    customer_outcomes = outcomes if chosen.customer_outcome_names else None  # only the features that read them
+    known, known_customers = outcome_inputs(customer_outcomes, pd.Index(uniques), "customer_id")
+    out, customer_vectors = replay(
+        inputs, customers.astype(np.int64), len(uniques), rule_params(rules), chosen, known, known_customers
+    )
     vectors = np.zeros((len(ordered), len(chosen.names)), dtype=np.float64)
     vectors[:, [chosen.names.index(name) for name in chosen.customer_names]] = customer_vectors
     if chosen.merchant_names:
@@ -102,20 +107,23 @@ def replay_features(
     )
 
 
-def outcome_inputs(outcomes: pd.DataFrame | None, stores: pd.Index[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
-    """The ``OUTCOME_INPUT`` records of the outcomes at ``stores`` in ``labelled_at`` order; each one's store index.
+def outcome_inputs(
+    outcomes: pd.DataFrame | None, entities: pd.Index[Any], column: str = "store_id"
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """The ``OUTCOME_INPUT`` records of the outcomes of ``entities`` in ``labelled_at`` order; each one's entity index.
 
-    An outcome at a merchant without an event in this replay changes no feature, and is left out.
+    ``column`` names the outcome's entity (``store_id``, ``customer_id``). An outcome of an entity
+    without an event in this replay changes no feature, and is left out.
     """
     if outcomes is None or outcomes.empty:
         return np.zeros(0, dtype=OUTCOME_INPUT), np.zeros(0, dtype=np.int64)
     ordered = outcomes.sort_values("labelled_at_ms", kind="stable")
-    merchants = stores.get_indexer(ordered["store_id"])
-    at_known = merchants >= 0
+    indexes = entities.get_indexer(ordered[column])
+    at_known = indexes >= 0
     records = np.zeros(int(at_known.sum()), dtype=OUTCOME_INPUT)
     records["labelled_at_ms"] = ordered["labelled_at_ms"].to_numpy(dtype=np.int64)[at_known]
     records["is_fraud"] = ordered["is_fraud"].to_numpy(dtype=bool)[at_known]
-    return records, merchants[at_known].astype(np.int64)
+    return records, indexes[at_known].astype(np.int64)
 
 
 def _iso(epoch_ms: int) -> str:

@@ -20,14 +20,33 @@ import org.apache.flink.core.fs.FSDataInputStream;
  * ISO-8859-1 text, one character per byte, so the scoring function hands the parser the exact bytes
  * that landed and the parser's strict UTF-8 decides ({@code bad_encoding}), as batch does. Flink
  * decompresses {@code .gz} files before this reader sees them.
+ *
+ * <p>With an origin (the stream's {@code --labels} files: {@code labels:<path>}), each line leaves
+ * after it and a newline, the form {@code KafkaLines} gives a Kafka record: a raw line holds no
+ * newline, so the first one ends the origin.
  */
 public final class JsonLinesFormat extends SimpleStreamFormat<String> {
 
     private static final long serialVersionUID = 1L;
 
+    private final String prefix;
+
+    /** Lines as they landed. */
+    public JsonLinesFormat() {
+        this.prefix = "";
+    }
+
+    /** Lines after {@code origin}, which must hold no newline, and a newline. */
+    public JsonLinesFormat(String origin) {
+        if (origin.indexOf('\n') >= 0) {
+            throw new IllegalArgumentException("an origin holds no newline");
+        }
+        this.prefix = origin + "\n";
+    }
+
     @Override
     public StreamFormat.Reader<String> createReader(Configuration config, FSDataInputStream stream) {
-        return new LineReader(stream);
+        return new LineReader(stream, prefix);
     }
 
     @Override
@@ -39,6 +58,7 @@ public final class JsonLinesFormat extends SimpleStreamFormat<String> {
     public static final class LineReader implements StreamFormat.Reader<String> {
 
         private final InputStream input;
+        private final String prefix;
         private final byte[] buffer = new byte[64 * 1024];
         private int position;
         private int limit;
@@ -46,7 +66,13 @@ public final class JsonLinesFormat extends SimpleStreamFormat<String> {
         private int length;
 
         public LineReader(InputStream input) {
+            this(input, "");
+        }
+
+        /** Lines after {@code prefix}. */
+        public LineReader(InputStream input, String prefix) {
             this.input = input;
+            this.prefix = prefix;
         }
 
         /** The next line, or {@code null} at the end of the input. */
@@ -83,7 +109,8 @@ public final class JsonLinesFormat extends SimpleStreamFormat<String> {
 
         private String finish() {
             int end = length > 0 && line[length - 1] == '\r' ? length - 1 : length;
-            return new String(line, 0, end, StandardCharsets.ISO_8859_1);
+            String text = new String(line, 0, end, StandardCharsets.ISO_8859_1);
+            return prefix.isEmpty() ? text : prefix + text;
         }
 
         @Override
