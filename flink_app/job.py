@@ -148,11 +148,13 @@ class ScoringFunction(ModelScoring):
 
     A line that begins with its origin and a newline (the Kafka source's
     ``kafka:<topic>/<partition>@<offset>``, ``KafkaLines.java``; ``labels:<path>`` for the lines
-    of ``--labels``, ``OriginLines.java``) names it in its dead letter's ``source``; otherwise a
+    of ``--labels``, ``JsonLinesFormat.java``) names it in its dead letter's ``source``; otherwise a
     dead letter names ``source``. A line whose origin begins with one of ``outcome_origins`` is an
     outcome of the label contract (``core.outcomes``): checked, dead-lettered with its code if it
-    breaks the contract, else handed on to the merchant stage, whose state counts it
-    (``merchant_fraud_*``); without merchant features, checked and counted only.
+    breaks the contract; else, when the model reads ``customer_fraud_known_30d``, it waits in its
+    customer's slot until the customer's next event after its ``labelled_at`` (ADR 0014), and with
+    a merchant stage it is handed on to it (``merchant_fraud_*``); a model that reads no outcome
+    leaves it checked and counted only.
 
     A customer's state is a :data:`CustomerSlot`: the core's versioned serialized
     ``CustomerState`` and the ids seen within the dedup window; it expires after

@@ -213,7 +213,7 @@ def _outcome_counts(summary: RunSummary) -> list[str]:
     if summary.outcomes_in is None:
         return []
     dead = sum(summary.outcome_dead_letters.values())
-    use = "in merchant state, for the events after them" if summary.outcomes_used else "the model reads none"
+    use = "in the entities' state, for the events after them" if summary.outcomes_used else "the model reads none"
     codes = ", ".join(f"{code} {count:,}" for code, count in summary.outcome_dead_letters.most_common()) or "none"
     return [
         f"  outcomes in      {summary.outcomes_in:,}",

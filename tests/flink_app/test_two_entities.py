@@ -214,7 +214,7 @@ def test_every_outcome_reaches_the_merchant_state_or_is_dead_lettered_with_its_c
     assert len(outcomes_dlq) == sum(MALFORMED_OUTCOMES.values())
     read = len(two_entity_run["outcome_lines"])
     assert f"outcomes in      {read:,}" in two_entity_run["stdout"]
-    assert f"accepted       {read - len(outcomes_dlq):,} (in merchant state" in two_entity_run["stdout"]
+    assert f"accepted       {read - len(outcomes_dlq):,} (in the entities' state" in two_entity_run["stdout"]
 
 
 def test_merchant_and_customer_features_and_scores_equal_the_batch_table(two_entity_run: dict[str, Any]) -> None:

@@ -49,7 +49,7 @@ public final class MiniBatchLines extends AbstractStreamOperator<Row>
     /**
      * With {@code stamped}, each line travels with its ingestion stamp, and watermarks follow the
      * batches. A line that begins with its origin and a newline (the Kafka source's
-     * {@code KafkaLines}, {@code OriginLines}) is keyed by what follows it, and travels whole.
+     * {@code KafkaLines}; {@code JsonLinesFormat} with an origin) is keyed by what follows it, and travels whole.
      */
     public MiniBatchLines(int shards, int size, long allowLatencyMs, boolean stamped) {
         if (shards < 1 || size < 1 || allowLatencyMs < 1) {

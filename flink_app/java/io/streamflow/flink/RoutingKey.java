@@ -23,7 +23,7 @@ public final class RoutingKey implements MapFunction<String, Row> {
 
     /**
      * Keys lines as the sources carry them; a line that begins with its origin and a newline (the
-     * Kafka source's {@code KafkaLines}, {@code OriginLines}) is keyed by what follows it.
+     * Kafka source's {@code KafkaLines}; {@code JsonLinesFormat} with an origin) is keyed by what follows it.
      */
     public RoutingKey() {}
 
