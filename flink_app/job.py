@@ -405,6 +405,10 @@ class ScoreMiniBatches(ScoringFunction):
         )
         self._flushed_at = 0
 
+    def _latest(self, slots: dict[str, CustomerSlot], customer: str, now_ms: int) -> CustomerSlot | None:
+        """The customer's newest slot: as this batch left it, else as stored."""
+        return slots[customer] if customer in slots else self._customers.get(customer, now_ms)
+
     def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts and dead letters, then its scored records as one array.
 
@@ -426,11 +430,9 @@ class ScoreMiniBatches(ScoringFunction):
                 if isinstance(labelled, str):
                     yield DEAD_LETTERS, labelled
                     continue
-                customer = labelled.customer_id
-                stored = slots[customer] if customer in slots else self._customers.get(customer, now_ms)
-                awaiting = self._awaiting(stored, labelled)
+                awaiting = self._awaiting(self._latest(slots, labelled.customer_id, now_ms), labelled)
                 if awaiting is not None:
-                    slots[customer] = awaiting
+                    slots[labelled.customer_id] = awaiting
                 if hands_on:
                     payload = marshal.dumps((labelled.labelled_at_ms, labelled.is_fraud), HANDOFF_MARSHAL_VERSION)
                     outputs.append(handoff_frame(labelled.store_id, int(value[index + 1]), payload))
@@ -441,8 +443,7 @@ class ScoreMiniBatches(ScoringFunction):
                 yield DEAD_LETTERS, event
                 continue
             customer = event.customer_id
-            stored = slots[customer] if customer in slots else self._customers.get(customer, now_ms)
-            outcome = self._score(line, event, stored, source, scored_at)
+            outcome = self._score(line, event, self._latest(slots, customer, now_ms), source, scored_at)
             if isinstance(outcome, str):
                 yield DEAD_LETTERS, outcome
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,18 @@ class StreamInput:
     rejected: dict[str, LandingFileError] = field(default_factory=dict)
 
 
+def landed_files(path: Path) -> Iterator[tuple[str, Path]]:
+    """A file, or a folder's files in name order (sub-folders too), each with its name under ``path``.
+
+    Hidden and marker files (``.``, ``_``) are left out.
+    """
+    candidates = [path] if path.is_file() else [file for file in sorted(path.rglob("*")) if file.is_file()]
+    for file in candidates:
+        name = file.name if file == path else file.relative_to(path).as_posix()
+        if not is_ignored(name):
+            yield name, file
+
+
 def scan_input(path: Path, *, count: bool = True) -> StreamInput:
     """The files of ``--input`` the landing contract reads, and the ones it reports (``streamflow.core.landing``).
 
@@ -33,14 +46,10 @@ def scan_input(path: Path, *, count: bool = True) -> StreamInput:
     count its lines (with ``count``); a ``.jsonl.gz`` that does not decompress is not read
     (``bad_compression``), like any file the contract does not read (``unsupported_file``).
     """
-    candidates = [path] if path.is_file() else [file for file in sorted(path.rglob("*")) if file.is_file()]
     files: list[Path] = []
     lines = 0
     rejected: dict[str, LandingFileError] = {}
-    for file in candidates:
-        name = file.name if file == path else file.relative_to(path).as_posix()
-        if is_ignored(name):
-            continue
+    for name, file in landed_files(path):
         try:
             if count:
                 lines += len(landed_lines(name, file.read_bytes()))
@@ -73,13 +82,9 @@ def scan_labels(path: Path) -> LabelInput:
     contract does not read (its name, its compression, a CSV header without a required column)
     is reported, not read.
     """
-    candidates = [path] if path.is_file() else [file for file in sorted(path.rglob("*")) if file.is_file()]
     files: dict[str, list[bytes]] = {}
     rejected: dict[str, LandingFileError] = {}
-    for file in candidates:
-        name = file.name if file == path else file.relative_to(path).as_posix()
-        if is_ignored(name):
-            continue
+    for name, file in landed_files(path):
         try:
             files[name] = label_lines(name, file.read_bytes())
         except LandingFileError as error:
