@@ -7,9 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from flink_app.__main__ import checkpoint_location, choose_model, parse_arguments
+from flink_app.__main__ import checkpoint_location, choose_model, label_input, parse_arguments
 from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
-from flink_app.errors import ModelRequiredError
+from flink_app.errors import ModelRequiredError, SetupError
+from flink_app.job import OutcomeInput, kafka_outcomes, kafka_topics_read
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import to_json
 from flink_app.summary import (
@@ -19,9 +20,12 @@ from flink_app.summary import (
     count_late,
     dead_letter_codes,
     scan_input,
+    scan_labels,
+    summarize,
 )
 
 from streamflow.core import ConfigError
+from streamflow.core.outcomes import REQUIRED_OUTCOME_FIELDS, OutcomeError, outcome_of_line
 
 
 def test_base_config_runs_files_locally_with_exactly_once_checkpoints_and_bounded_restarts() -> None:
@@ -173,3 +177,79 @@ def test_output_progress_reads_on_counts_a_committed_file_once_and_rereads_a_tru
     assert progress.lines() == 3
     committed.write_text("a\n")  # truncated back to a checkpoint
     assert progress.lines() == 1
+
+
+def test_labels_are_read_by_the_label_contract_each_record_as_one_json_line(tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    (labels / "day").mkdir(parents=True)
+    header = ",".join(REQUIRED_OUTCOME_FIELDS)
+    row = "T1,TRUE,2026-01-02T00:00:00+00:00,chargeback,C1,S1,2026-01-01T00:00:00+00:00"
+    (labels / "a.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
+    (labels / "day" / "b.jsonl.gz").write_bytes(gzip.compress(b'{"transaction_id": "T2"}\n\n'))
+    (labels / "bad.csv").write_text("transaction_id,is_fraud\nT3,true\n", encoding="utf-8")
+    (labels / "_SUCCESS").write_text("", encoding="utf-8")
+    found = scan_labels(labels)
+    assert list(found.files) == ["a.csv", "day/b.jsonl.gz"]
+    assert {name: error.code for name, error in found.rejected.items()} == {"bad.csv": "bad_header"}
+    assert found.lines == 3  # a JSON line's blank line is a record too (invalid_json), as batch reads it
+    (csv_line,) = found.files["a.csv"]
+    assert outcome_of_line(csv_line).is_fraud is True  # CSV cells as a JSON object: the one parser reads it
+    with pytest.raises(OutcomeError) as missing:
+        outcome_of_line(found.files["day/b.jsonl.gz"][0])
+    assert missing.value.code == "missing_field"
+    with pytest.raises(OutcomeError) as blank:
+        outcome_of_line(found.files["day/b.jsonl.gz"][1])
+    assert blank.value.code == "invalid_json"
+
+
+def test_the_summary_counts_the_outcomes_read_dead_lettered_and_accepted(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "e.jsonl").write_text("1\n", encoding="utf-8")
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("{}\n{}\n{}\n", encoding="utf-8")
+    dlq = tmp_path / "out" / "dlq" / "2026-01-01--00"
+    dlq.mkdir(parents=True)
+    records = [
+        {"error_code": "missing_field", "source": f"labels:{labels}"},
+        {"error_code": "bad_type", "source": "in"},
+    ]
+    (dlq / "dlq-0.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    summary = summarize(
+        scan_input(tmp_path / "in"),
+        tmp_path / "out",
+        seconds=1.0,
+        model_version="m",
+        labels=scan_labels(labels),
+        outcomes_used=True,
+    )
+    assert summary.balanced  # one event in, dead-lettered; the outcomes' dead letter is theirs
+    text = summary.render()
+    assert "  outcomes in      3" in text
+    assert "    dead-lettered  1 (missing_field 1)" in text
+    assert "    accepted       2 (in the entities' state, for the events after them)" in text
+    unused = replace(summary, outcomes_used=False).render()
+    assert "accepted       2 (the model reads none)" in unused
+    assert "outcomes in" not in replace(summary, outcomes_in=None).render()
+
+
+def test_kafka_mode_reads_the_outcomes_topic_only_when_told() -> None:
+    kafka = load_config().job.kafka
+    assert kafka_topics_read(kafka) == [kafka.topics["transactions"]]
+    assert kafka_outcomes(kafka) is None
+    reading = replace(kafka, read_outcomes=True)
+    assert kafka_topics_read(reading) == [kafka.topics["transactions"], kafka.outcomes_topic]
+    assert kafka_outcomes(reading) == OutcomeInput((f"kafka:{kafka.outcomes_topic}/",))
+
+
+def test_the_cli_writes_each_label_file_as_json_lines_for_the_file_source(tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    header = ",".join(REQUIRED_OUTCOME_FIELDS)
+    (labels / "a.csv").write_text(f"{header}\nT1,false,x,cleared,C1,S1,y\n", encoding="utf-8")
+    found, files = label_input(labels, tmp_path / "out")
+    assert [file.name for file in files] == ["labels-00000.jsonl"]
+    assert files[0].read_bytes() == found.files["a.csv"][0] + b"\n"
+    (labels / "a.csv").unlink()
+    with pytest.raises(SetupError) as empty:
+        label_input(labels, tmp_path / "out")
+    assert empty.value.code == "labels_empty"

@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flink_app.config import load_config
+from flink_app.job import ExplainAlerts
 from flink_app.records import EXPLAIN_INPUTS, PAYLOAD_LIMIT_BYTES, dead_letter, explain, score_step, to_json, utc_now
 from flink_app.scoring_step import StreamStep
 from flink_app.task_state import EventClock, SlotCache
 
 from streamflow.core import CustomerState, Event, EventError, RulesConfig, parse_event, replay_events
 from streamflow.core.forest import ModelBundle
-from streamflow.devtools.stream_benchmark import synthetic_bundle
+from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from tests.factories import core_decisions, make_bundle, make_event
 
 RULES = RulesConfig.from_dict({"blacklist": {"store_ids": ["S-bad"]}})
@@ -165,3 +167,25 @@ def test_the_slot_cache_reads_through_expires_as_flink_does_and_keeps_the_newest
     assert cache.get("C-1", 300, read) == (b"one again", b"")
     assert cache.get("C-2", 300, read) == (b"state", b"")
     assert reads == ["C-1", "C-2"]
+
+
+def test_the_explain_stage_adds_the_champions_top_features_to_a_pending_alert(tmp_path: Path) -> None:
+    bundle, _ = synthetic_bundle(tmp_path / "b", model_version="m", n_trees=10, n_rows=600, champion_rounds=30)
+    step = StreamStep(RULES, bundle, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
+    event = make_event(store_id="S-bad", amount=9_000.0)
+    result = step(None, b"", event)
+    assert result is not None
+    _, pending = score_step(event, result, RULES, bundle, rules_only_threshold=0.5, scored_at="t")
+    assert pending is not None
+    assert pending["top_features"] == []
+    explain_stage = ExplainAlerts(load_config(), str(tmp_path / "b"))
+    explain_stage.open(InMemoryContext())
+    alert = json.loads(explain_stage.map(to_json(pending)))
+    assert EXPLAIN_INPUTS not in alert
+    assert alert == explain(json.loads(to_json(pending)), bundle)
+    assert len(alert["top_features"]) == 3
+    rules_only = ExplainAlerts(load_config(), None)
+    rules_only.open(InMemoryContext())
+    _, pending_rules = score_step(event, result, RULES, None, rules_only_threshold=0.5, scored_at="t")
+    assert pending_rules is not None
+    assert json.loads(rules_only.map(to_json(pending_rules)))["top_features"] == []
