@@ -160,6 +160,7 @@ _MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
 _MODEL_PARAMS_BYTES = MODEL_PARAMS.itemsize
 _MERCHANT_RECORD_BYTES = MERCHANT_STATE.itemsize
 _OUTCOME_BYTES = OUTCOME_INPUT.itemsize
+WAITING_CAPACITY = 16  # a customer's waiting outcomes the workspace holds at first; it grows
 MERCHANT_BATCH_CAPACITY = 64  # events a merchant workspace holds at first (MerchantBatches' batch size); it grows
 _SIGNAL_NAMES = SIGNALS.names or ()
 # Every event needs the verdicts and the score (they end the SIGNALS record); the rest only an alert.
@@ -292,7 +293,7 @@ class StreamStep:
             "champion_inputs": np.zeros((1, champion_width(self._features)), dtype=np.float64),
             **_tree_sections(trees),
             **_champion_sections(bundle),
-            "waiting": np.zeros(MERCHANT_BATCH_CAPACITY, dtype=OUTCOME_INPUT),
+            "waiting": np.zeros(WAITING_CAPACITY, dtype=OUTCOME_INPUT),
         }
         self._build()
 
@@ -302,6 +303,7 @@ class StreamStep:
         n_features = len(self._features.customer_names)
         self._waiting_bytes = views["waiting"].view(np.uint8).data
         self._waiting_capacity = views["waiting"].shape[0]
+        self._n_waiting = 0  # what the workspace's stream_input says
         self._champion_inputs_bytes = views["champion_inputs"].data.cast("B")
         self._event_bytes, self._stream_input_bytes, self._signals_bytes, self._output_bytes = (
             views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
@@ -328,7 +330,9 @@ class StreamStep:
             self._build()
         if n_waiting:
             self._waiting_bytes[: len(waiting)] = waiting
-        _N_WAITING.pack_into(self._stream_input_bytes, _N_WAITING_OFFSET, n_waiting)
+        if n_waiting != self._n_waiting:  # most events find none waiting: no write
+            _N_WAITING.pack_into(self._stream_input_bytes, _N_WAITING_OFFSET, n_waiting)
+            self._n_waiting = n_waiting
         _EVENT.pack_into(self._event_bytes, 0, *event_input_of(event, self._rules))
         _TRANSACTION_HASH.pack_into(self._stream_input_bytes, 0, id_hash(event.transaction_id))
         packed_state = b"" if state is None else state
@@ -379,9 +383,9 @@ class MerchantBatch(NamedTuple):
 
 def waiting_outcomes(waiting: bytes, arrived: Sequence[tuple[int, bool]]) -> bytes:
     """A merchant's waiting ``OUTCOME_INPUT`` records with the ``(labelled_at_ms, is_fraud)`` arrived, by time."""
-    records = np.frombuffer(waiting, dtype=OUTCOME_INPUT)
-    if arrived:
-        records = np.concatenate([records, np.array(arrived, dtype=OUTCOME_INPUT)])
+    if not arrived:
+        return waiting  # already in time order
+    records = np.concatenate([np.frombuffer(waiting, dtype=OUTCOME_INPUT), np.array(arrived, dtype=OUTCOME_INPUT)])
     return records[np.argsort(records["labelled_at_ms"], kind="stable")].tobytes()
 
 
