@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from flink_app.config import load_config
 from flink_app.job import ScoreMerchants, ScoreMiniBatches, handed_on, handoff_frame
@@ -146,23 +147,33 @@ def assert_stream_equals_batch(
     Features in ``at_most`` (outcome counts where outcomes may come late) are at most batch's.
     """
     assert scored
-    for record in scored:
-        row = batch.loc[record["transaction_id"]]
-        vector = [record["features"][name] for name in names]
-        expected = row[list(names)].tolist()
-        exact = [index for index, name in enumerate(names) if name not in at_most]
-        assert [vector[index] for index in exact] == [expected[index] for index in exact], record["transaction_id"]
-        assert all(vector[names.index(name)] <= row[name] for name in at_most), record["transaction_id"]
-        assert record["rules_score"] == row["rules_score"]
-        ml_score = bundle.ml_score(vector)
-        assert record["ml_score"] == ml_score
-        blend = bundle.blend(ml_score, row["rules_score"])
-        if bundle.manifest.champion is None:
-            assert record["final_score"] == blend
-            continue
-        inputs = np.array([*vector, *row[list(RULE_IDS)].astype(float), row["rules_score"], ml_score])
-        assert record["final_score"] == bundle.champion_scores(inputs)[0], record["transaction_id"]
-        assert record["challenger_score"] == blend
+    ids = [record["transaction_id"] for record in scored]
+    stream = pd.DataFrame([record["features"] for record in scored], index=ids)[list(names)]
+    expected = batch.loc[ids]
+    for name in names:
+        got, want = stream[name].to_numpy(), expected[name].to_numpy()
+        same = got <= want if name in at_most else (got == want) | (np.isnan(got) & np.isnan(want))
+        assert same.all(), (name, [ids[index] for index in np.flatnonzero(~same)[:5]])
+    vectors = stream.to_numpy(dtype=np.float64)
+    ml_scores = bundle.ml_scores(vectors)  # the batch walk: each row's trees summed in order, as one row's are
+    rules_scores = expected["rules_score"].to_numpy(dtype=np.float64)
+    _assert_column(scored, ids, "rules_score", rules_scores)
+    _assert_column(scored, ids, "ml_score", ml_scores)
+    blends = np.array([bundle.blend(ml, rules) for ml, rules in zip(ml_scores, rules_scores, strict=True)])
+    if bundle.manifest.champion is None:
+        _assert_column(scored, ids, "final_score", blends)
+        return
+    verdicts = expected[list(RULE_IDS)].to_numpy(dtype=np.float64)
+    inputs = np.column_stack([vectors, verdicts, rules_scores, ml_scores])
+    _assert_column(scored, ids, "final_score", bundle.champion_scores(inputs))
+    _assert_column(scored, ids, "challenger_score", blends)
+
+
+def _assert_column(scored: list[dict[str, Any]], ids: list[str], name: str, expected: Any) -> None:
+    """Each record's ``name`` equals ``expected`` at its row, bit for bit (the first few that do not, named)."""
+    got = np.array([record[name] for record in scored], dtype=np.float64)
+    differ = np.flatnonzero(got != expected)
+    assert not differ.size, (name, [(ids[index], got[index], expected[index]) for index in differ[:5]])
 
 
 @pytest.fixture(scope="module")
