@@ -718,7 +718,7 @@ def load_bundle(
         return None, None
     try:
         bundle = model if isinstance(model, ModelBundle) else ModelBundle.load(model)
-        bundle.check_features(features.model, features.merchant_lag_ms)
+        bundle.check_features(features.names, features.merchant_lag_ms)
     except ModelError as error:
         if required:
             raise ModelRequiredError(f"model bundle {model} is unusable ({error.code}): {error}") from error

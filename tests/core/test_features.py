@@ -132,6 +132,15 @@ def test_the_feature_list_comes_from_config_and_unknown_names_are_refused_at_loa
         FeaturesConfig.from_dict({"modules": ["no_such_team_module"]})
 
 
+def test_the_champions_own_features_come_after_the_forests_and_are_computed_with_them() -> None:
+    config = FeaturesConfig.from_dict({"model": ["amount_ratio"], "champion_only": ["customer_fraud_known_30d"]})
+    assert config.names == ("amount_ratio", "customer_fraud_known_30d")
+    assert config.feature_set.names == config.names
+    assert config.feature_set.customer_outcome_names == ("customer_fraud_known_30d",)
+    with pytest.raises(ConfigError, match="distinct registered features"):
+        FeaturesConfig.from_dict({"model": ["amount_ratio"], "champion_only": ["amount_ratio"]})
+
+
 def test_a_second_function_under_a_registered_name_is_refused() -> None:
     def amount_ratio(state: object, event: object, signals: object, params: object) -> float:
         return 0.0

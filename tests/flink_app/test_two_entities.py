@@ -37,6 +37,8 @@ from tests.flink_app.test_recovery import run, score_command
 MERCHANT_FEATURES = ("merchant_count_1h", "merchant_amount_mean_1d", "merchant_count_7d")
 OUTCOME_FEATURES = ("merchant_fraud_count_1d", "merchant_fraud_rate_1d", "customer_fraud_known_30d")
 TWO_ENTITY_FEATURES = (*FEATURE_NAMES, *MERCHANT_FEATURES, *OUTCOME_FEATURES)
+CHAMPION_ONLY = ("merchant_fraud_rate_1d", "customer_fraud_known_30d")  # the champion's own: the forest reads none
+TWO_ENTITY_FOREST = TWO_ENTITY_FEATURES[: -len(CHAMPION_ONLY)]
 MALFORMED_OUTCOMES = {"bad_value": 1, "labelled_before_event": 1, "invalid_json": 1}
 
 
@@ -110,13 +112,20 @@ def known_outcomes(outcome_lines: list[bytes]) -> Any:
     )
 
 
-def conf_with_features(folder: Path, names: tuple[str, ...]) -> Path:
-    """A copy of the project's configuration whose model reads ``names``."""
+def conf_with_features(folder: Path, names: tuple[str, ...], champion_only: tuple[str, ...] = ()) -> Path:
+    """A copy of the project's configuration whose model reads ``names``, and its champion ``champion_only`` too."""
     shutil.copytree(REPO_ROOT / "conf", folder, ignore=shutil.ignore_patterns("local"))
     features = folder / "base/parameters_features.yml"
     listed = "".join(f"    - {name}\n" for name in names[len(FEATURE_NAMES) :])
-    features.write_text(features.read_text().replace("    - amount_ratio\n", f"    - amount_ratio\n{listed}"))
+    text = features.read_text().replace("    - amount_ratio\n", f"    - amount_ratio\n{listed}")
+    features.write_text(text.replace("  champion_only: []", f"  champion_only: {list(champion_only)}"))
     return folder
+
+
+def two_entity_bundle(folder: Path, **sizes: Any) -> ModelBundle:
+    """A synthetic bundle whose forest reads ``TWO_ENTITY_FOREST`` and whose champion reads ``CHAMPION_ONLY`` too."""
+    bundle, _ = synthetic_bundle(folder, feature_names=TWO_ENTITY_FOREST, champion_only=CHAMPION_ONLY, **sizes)
+    return bundle
 
 
 def batch_expectation(lines: list[str], names: tuple[str, ...], conf: Path, outcome_lines: list[bytes]) -> Any:
@@ -154,8 +163,8 @@ def assert_stream_equals_batch(
         got, want = stream[name].to_numpy(), expected[name].to_numpy()
         same = got <= want if name in at_most else (got == want) | (np.isnan(got) & np.isnan(want))
         assert same.all(), (name, [ids[index] for index in np.flatnonzero(~same)[:5]])
-    vectors = stream.to_numpy(dtype=np.float64)
-    ml_scores = bundle.ml_scores(vectors)  # the batch walk: each row's trees summed in order, as one row's are
+    # the batch walk: each row's trees summed in order, as one row's are
+    ml_scores = bundle.ml_scores(stream[list(bundle.manifest.feature_names)].to_numpy(dtype=np.float64))
     rules_scores = expected["rules_score"].to_numpy(dtype=np.float64)
     _assert_column(scored, ids, "rules_score", rules_scores)
     _assert_column(scored, ids, "ml_score", ml_scores)
@@ -164,6 +173,7 @@ def assert_stream_equals_batch(
         _assert_column(scored, ids, "final_score", blends)
         return
     verdicts = expected[list(RULE_IDS)].to_numpy(dtype=np.float64)
+    vectors = stream[list(bundle.input_features)].to_numpy(dtype=np.float64)  # the forest's, then the champion's own
     inputs = np.column_stack([vectors, verdicts, rules_scores, ml_scores])
     _assert_column(scored, ids, "final_score", bundle.champion_scores(inputs))
     _assert_column(scored, ids, "challenger_score", blends)
@@ -181,16 +191,15 @@ def two_entity_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     base = tmp_path_factory.mktemp("two-entities")
     lines = write_generated_thirds(base / "in")
     outcome_lines = write_labels(base / "labels", lines)
-    bundle, _ = synthetic_bundle(
+    bundle = two_entity_bundle(
         base / "bundle",
         model_version="two-entity-model",
         n_trees=30,
         n_rows=800,
         alert_threshold=0.3,
-        feature_names=TWO_ENTITY_FEATURES,
         champion_rounds=40,
     )
-    conf = conf_with_features(base / "conf", TWO_ENTITY_FEATURES)
+    conf = conf_with_features(base / "conf", TWO_ENTITY_FOREST, CHAMPION_ONLY)
     command = [*score_command(base / "in", base / "out", base / "checkpoints"), "--model", str(base / "bundle")]
     result = run([*command, "--conf-dir", str(conf), "--labels", str(base / "labels")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -258,17 +267,10 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
     """
     lines = write_generated_thirds(tmp_path / "in")
     outcome_lines = write_labels(tmp_path / "labels", lines)
-    conf = conf_with_features(tmp_path / "conf", TWO_ENTITY_FEATURES)
+    conf = conf_with_features(tmp_path / "conf", TWO_ENTITY_FOREST, CHAMPION_ONLY)
     config = load_config(conf)
     shards = config.job.mini_batch.shards
-    bundle, _ = synthetic_bundle(
-        tmp_path / "bundle",
-        model_version="m",
-        n_trees=20,
-        n_rows=500,
-        feature_names=TWO_ENTITY_FEATURES,
-        champion_rounds=30,
-    )
+    bundle = two_entity_bundle(tmp_path / "bundle", model_version="m", n_trees=20, n_rows=500, champion_rounds=30)
     by_customer_shard: dict[int, list[str]] = {}
     labelled = [f"labels:x\n{line.decode()}" for line in outcome_lines]  # all outcomes first, as a fast source reads
     for stamp, line in enumerate(as_landed(line) for line in [*labelled, *lines]):

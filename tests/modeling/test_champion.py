@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streamflow.core.forest import ModelBundle, ModelBundleCorruptError
+from streamflow.core.forest import ModelBundle, ModelBundleCorruptError, ModelFeatureError, ModelFormatError
 from streamflow.core.rules import RULE_IDS
 from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.modeling.champion import (
@@ -155,3 +155,33 @@ def test_a_damaged_champion_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelBundleCorruptError, match=r"champion\.npz does not match its checksum"):
         ModelBundle.load(tmp_path / "bundle")
     assert ModelBundle.load(tmp_path / "forest").manifest.champion is None  # a bundle without one still loads
+
+
+def test_a_champion_reads_features_of_its_own_after_the_forests(tmp_path: Path) -> None:
+    """``features.champion_only``: the forest reads its features alone, the champion those and its own after them."""
+    frame, is_fraud = _training_window()
+    frame["merchant_fraud_rate_7d"] = np.where(is_fraud, 0.5, 0.0) + np.random.default_rng(5).random(len(frame))
+    names = (*FEATURES, "merchant_fraud_rate_7d")
+    champion = train_champion(frame, is_fraud, names, ChampionParams(n_estimators=20))
+    forest, _ = synthetic_bundle(tmp_path / "forest", model_version="f", n_trees=5, n_rows=200, feature_names=FEATURES)
+    with_champion(forest, champion, merchant_lag_ms=120_000).save(tmp_path / "bundle")
+    bundle = ModelBundle.load(tmp_path / "bundle")
+    assert bundle.manifest.feature_names == FEATURES
+    assert bundle.input_features == names
+    assert bundle.manifest.merchant_lag_ms == 120_000  # the champion reads a merchant feature
+    bundle.check_features(names, 120_000)
+    for configured, lag in ((FEATURES, 120_000), (names, 300_000)):
+        with pytest.raises(ModelFeatureError):
+            bundle.check_features(configured, lag)
+    inputs = frame[list(champion.inputs)].to_numpy(dtype=np.float64)
+    assert np.abs(bundle.champion_probabilities(inputs) - champion.booster.predict(inputs)).max() <= 1e-12
+    assert forest.manifest.merchant_lag_ms is None
+    assert forest.input_features == FEATURES
+
+
+def test_a_champion_that_does_not_read_the_forests_features_first_is_refused(tmp_path: Path) -> None:
+    frame, is_fraud = _training_window()
+    champion = train_champion(frame, is_fraud, FEATURES[::-1], ChampionParams(n_estimators=10))
+    forest, _ = synthetic_bundle(tmp_path / "forest", model_version="f", n_trees=5, n_rows=200, feature_names=FEATURES)
+    with pytest.raises(ModelFormatError, match="the champion reads"):
+        with_champion(forest, champion)

@@ -64,6 +64,11 @@ def champion_inputs(feature_names: Sequence[str]) -> tuple[str, ...]:
     return (*feature_names, *RULE_IDS, "rules_score", ANOMALY_INPUT)
 
 
+def champion_features(inputs: Sequence[str]) -> tuple[str, ...]:
+    """The declared features among the champion's ``inputs`` (:func:`champion_inputs`): all before the verdicts."""
+    return tuple(inputs[: len(inputs) - len(champion_inputs(()))])
+
+
 def boosted_arrays(dump: dict[str, Any]) -> tuple[dict[str, NDArray[Any]], float]:
     """The walk's arrays of a LightGBM binary model's dump, every tree's nodes concatenated, and its sigmoid.
 

@@ -204,7 +204,9 @@ class FeaturesConfig:
     """The ``features`` parameters block: the model's features in order, and modules that register more.
 
     Attributes:
-        model: Feature names, in the model's input order.
+        model: Feature names, in the model's input order: the forest's, and the champion's first.
+        champion_only: Features only the supervised champion reads, after ``model``'s (the forest,
+            which learns no labels, reads none of them: known outcomes, say).
         modules: Modules imported first; their ``@feature`` functions join the registry.
         merchant_lag_minutes: A merchant feature reads only time tiles that ended at least this
             long before the event (``core.merchant``; at most 15).
@@ -212,6 +214,7 @@ class FeaturesConfig:
     """
 
     model: tuple[str, ...] = DEFAULT_FEATURES
+    champion_only: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     merchant_lag_minutes: float = 5.0
 
@@ -219,7 +222,7 @@ class FeaturesConfig:
     def from_dict(cls, block: Mapping[str, Any] | None) -> FeaturesConfig:
         """Build from the ``features`` block; unknown keys, wrong types and bad values are ``ConfigError``s."""
         config = build_dataclass(cls, block, path="features")
-        feature_set(config.model, config.modules)  # unknown names fail here, at load
+        feature_set(config.names, config.modules)  # unknown or repeated names fail here, at load
         if not 0 <= config.merchant_lag_ms <= MAX_MERCHANT_LAG_MS:
             raise ConfigError(
                 f"features.merchant_lag_minutes must be within 0..{MAX_MERCHANT_LAG_MS // 60_000}, "
@@ -233,9 +236,14 @@ class FeaturesConfig:
         return round(self.merchant_lag_minutes * 60_000)
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Every feature the pipelines and the stream compute, in order: ``model``'s, then ``champion_only``'s."""
+        return (*self.model, *self.champion_only)
+
+    @property
     def feature_set(self) -> FeatureSet:
-        """The :class:`FeatureSet` of these names."""
-        return feature_set(self.model, self.modules)
+        """The :class:`FeatureSet` of :attr:`names`."""
+        return feature_set(self.names, self.modules)
 
 
 class FeatureSet:
@@ -250,7 +258,7 @@ class FeatureSet:
         unknown = [name for name in names if name not in FEATURES]
         if unknown or not names or len(set(names)) != len(names):
             raise ConfigError(
-                f"features.model must list distinct registered features; unknown {unknown} "
+                f"features.model and features.champion_only must list distinct registered features; unknown {unknown} "
                 f"(registered: {sorted(FEATURES)})"
             )
         self.names = tuple(names)

@@ -106,7 +106,8 @@ class ChampionManifest:
     """The bundle's supervised champion (``streamflow.modeling.champion``): what scores it and how it alerts."""
 
     model_version: str  # lgbm-<first 12 of the walk arrays' SHA-256>
-    inputs: tuple[str, ...]  # in order: the declared features, each rule's verdict, the rules score, ml_score
+    # in order: the forest's features, its own (features.champion_only), each rule's verdict, the rules score, ml_score
+    inputs: tuple[str, ...]
     alert_threshold: float
     sigmoid: float
     library: str  # what trained it (lightgbm <version>)
@@ -247,12 +248,15 @@ class ModelBundle:
         if (champion is None) != (champion_arrays is None) or (champion is None) != (champion_model is None):
             raise ModelBundleCorruptError(f"model {manifest.model_version}: the champion's manifest and files disagree")
         if champion is not None and champion_arrays is not None:
-            from streamflow.core.boosting import BOOSTED_ARRAYS, champion_inputs
+            from streamflow.core.boosting import BOOSTED_ARRAYS, champion_features, champion_inputs
 
-            if tuple(champion.inputs) != champion_inputs(manifest.feature_names):
+            features = champion_features(champion.inputs)
+            if features[: len(manifest.feature_names)] != manifest.feature_names or champion.inputs != champion_inputs(
+                features
+            ):
                 raise ModelFormatError(
-                    f"model {manifest.model_version}: the champion reads {list(champion.inputs)}, "
-                    f"this code gives it {list(champion_inputs(manifest.feature_names))}; retrain it"
+                    f"model {manifest.model_version}: the champion reads {list(champion.inputs)}, this code gives "
+                    f"it {list(champion_inputs(manifest.feature_names))} and any features of its own; retrain it"
                 )
             if arrays_sha256(champion_arrays, BOOSTED_ARRAYS) != champion.arrays_sha256:
                 raise ModelBundleCorruptError(
@@ -307,9 +311,20 @@ class ModelBundle:
     @property
     def override_input(self) -> int:
         """Where the hard override's verdict sits in the champion's inputs."""
-        from streamflow.core.boosting import OVERRIDE_RULE, champion_inputs
+        from streamflow.core.boosting import OVERRIDE_RULE
 
-        return champion_inputs(self.manifest.feature_names).index(OVERRIDE_RULE)
+        champion, _ = self._champion()
+        return champion.inputs.index(OVERRIDE_RULE)
+
+    @property
+    def input_features(self) -> tuple[str, ...]:
+        """The features the bundle reads, in order: the champion's (the forest's first), else the forest's."""
+        champion = self.manifest.champion
+        if champion is None:
+            return self.manifest.feature_names
+        from streamflow.core.boosting import champion_features
+
+        return champion_features(champion.inputs)
 
     def champion_top_contributions(self, inputs: Sequence[float] | NDArray[Any], k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` inputs pushing this row of the champion's inputs most towards fraud (TreeSHAP), strongest first.
@@ -338,19 +353,19 @@ class ModelBundle:
         """Refuse to score features other than the ones the model was trained on, in its order, the same way.
 
         Args:
-            names: The configured features (``features.model``).
+            names: The configured features (``features.model``, then ``features.champion_only``).
             merchant_lag_ms: The configured ``features.merchant_lag_minutes`` in ms (``None``: not checked).
 
         Raises:
-            ModelFeatureError: The bundle's ``feature_names`` are not ``names``, or its merchant
+            ModelFeatureError: The bundle's :attr:`input_features` are not ``names``, or its merchant
                 features were computed behind another lag.
 
         """
         manifest = self.manifest
-        if tuple(manifest.feature_names) != tuple(names):
+        if self.input_features != tuple(names):
             raise ModelFeatureError(
-                f"model {manifest.model_version} expects features {list(manifest.feature_names)}, "
-                f"the configured features are {list(names)} (features.model); retrain the model"
+                f"model {manifest.model_version} expects features {list(self.input_features)}, the configured "
+                f"features are {list(names)} (features.model, features.champion_only); retrain the model"
             )
         trained_lag = manifest.merchant_lag_ms
         if trained_lag is not None and merchant_lag_ms is not None and trained_lag != merchant_lag_ms:

@@ -328,20 +328,22 @@ def synthetic_bundle(
     random_state: int = 0,
     feature_names: tuple[str, ...] = FEATURE_NAMES,
     champion_rounds: int = 0,
+    champion_only: tuple[str, ...] = (),
 ) -> tuple[ModelBundle, Any]:
     """A bundle of a forest fitted on standard normal rows, saved to ``folder``; the bundle and the forest.
 
     For benchmarks and tests that need a model of a given size, not a trained one. With
     ``champion_rounds``, the bundle also holds a LightGBM champion of at most that many trees,
-    trained on the same rows (:func:`synthetic_champion`).
+    trained on the same rows and on ``champion_only`` features, which the forest does not read
+    (:func:`synthetic_champion`).
     """
     from sklearn.ensemble import IsolationForest
 
     from streamflow.datasets import ModelBundleDataset
     from streamflow.modeling.packaging import build_bundle, with_champion
 
-    rows = np.random.default_rng(0).normal(size=(n_rows, len(feature_names)))
-    forest = IsolationForest(n_estimators=n_trees, random_state=random_state).fit(rows)
+    rows = np.random.default_rng(0).normal(size=(n_rows, len(feature_names) + len(champion_only)))
+    forest = IsolationForest(n_estimators=n_trees, random_state=random_state).fit(rows[:, : len(feature_names)])
     bundle = build_bundle(
         forest,
         model_version=model_version,
@@ -353,17 +355,25 @@ def synthetic_bundle(
         feature_names=feature_names,
     )
     if champion_rounds:
-        bundle = with_champion(bundle, synthetic_champion(bundle, rows, champion_rounds, random_state))
+        champion = synthetic_champion(bundle, rows, champion_rounds, random_state, champion_only)
+        bundle = with_champion(bundle, champion)
     ModelBundleDataset(filepath=str(folder)).save(bundle)
     return bundle, forest
 
 
-def synthetic_champion(bundle: ModelBundle, rows: NDArray[np.float64], rounds: int, random_state: int) -> Any:
+def synthetic_champion(
+    bundle: ModelBundle,
+    rows: NDArray[np.float64],
+    rounds: int,
+    random_state: int,
+    champion_only: tuple[str, ...] = (),
+) -> Any:
     """A champion of ``rounds`` trees trained on ``rows`` over ten days, with random verdicts and noisy labels.
 
-    Fraud: more likely with a high first feature, the velocity rule (``FR-002``) or a high forest
-    score; a blacklist hit (``FR-005``) is the hard override. No fraud in the validation days, so
-    nothing stops the boosting early: the champion has its full size.
+    ``rows`` holds the forest's features, then ``champion_only``. Fraud: more likely with a high
+    first feature, a high last ``champion_only`` one, the velocity rule (``FR-002``) or a high forest score; a
+    blacklist hit (``FR-005``) is the hard override. No fraud in the validation days, so nothing
+    stops the boosting early: the champion has its full size.
     """
     import pandas as pd
 
@@ -372,14 +382,17 @@ def synthetic_champion(bundle: ModelBundle, rows: NDArray[np.float64], rounds: i
     from streamflow.modeling.protocol import DAY_MS
 
     rng = np.random.default_rng(random_state + 1)
-    names = bundle.manifest.feature_names
+    forest_names = bundle.manifest.feature_names
+    names = (*forest_names, *champion_only)
     frame = pd.DataFrame(rows, columns=list(names)).assign(
         **{rule_id: rng.random(len(rows)) < 0.05 for rule_id in RULE_IDS},
         rules_score=rng.random(len(rows)) * 0.6,
-        ml_score=bundle.ml_scores(rows),
+        ml_score=bundle.ml_scores(rows[:, : len(forest_names)]),
         event_time_ms=np.arange(len(rows), dtype=np.int64) * (10 * DAY_MS // len(rows)),
     )
     log_odds = 2.0 * frame[names[0]] + 2.0 * frame["FR-002"] + 4.0 * frame["ml_score"] - 5.0
+    if champion_only:
+        log_odds += frame[champion_only[-1]]
     is_fraud = rng.random(len(rows)) < 1.0 / (1.0 + np.exp(-log_odds.to_numpy(dtype=np.float64)))
     validation_days = 2.0
     is_fraud &= frame["event_time_ms"].to_numpy() < frame["event_time_ms"].max() - validation_days * DAY_MS

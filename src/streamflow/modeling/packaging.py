@@ -112,8 +112,14 @@ def build_bundle(
     return ModelBundle(manifest, arrays)
 
 
-def with_champion(bundle: ModelBundle, champion: Champion) -> ModelBundle:
-    """``bundle`` with the champion: its walk (``core.boosting``), its LightGBM text, its manifest section."""
+def with_champion(
+    bundle: ModelBundle, champion: Champion, merchant_lag_ms: int = FeaturesConfig().merchant_lag_ms
+) -> ModelBundle:
+    """``bundle`` with the champion: its walk (``core.boosting``), its LightGBM text, its manifest section.
+
+    A champion that reads merchant features the forest does not read records the
+    ``merchant_lag_ms`` they were computed with.
+    """
     model_text = champion.booster.model_to_string()
     arrays, sigmoid = boosted_arrays(champion.booster.dump_model())
     digest = arrays_sha256(arrays, BOOSTED_ARRAYS)
@@ -126,5 +132,8 @@ def with_champion(bundle: ModelBundle, champion: Champion) -> ModelBundle:
         arrays_sha256=digest,
         n_trees=champion.booster.num_trees(),
     )
-    packaged = replace(bundle.manifest, champion=manifest, format_version=BUNDLE_FORMAT_VERSION)
+    lag_ms = bundle.manifest.merchant_lag_ms
+    if lag_ms is None and MERCHANT_FEATURES.intersection(champion.inputs):
+        lag_ms = merchant_lag_ms
+    packaged = replace(bundle.manifest, champion=manifest, merchant_lag_ms=lag_ms, format_version=BUNDLE_FORMAT_VERSION)
     return ModelBundle(packaged, bundle.arrays, arrays, model_text)

@@ -26,11 +26,14 @@ def fit_champion(
     windows = Windows.from_dict(split_window)
     train = score_frame(train_features, forest_bundle)  # the forest's anomaly score is one of its inputs
     labels = training_labels(train, silver_outcomes, windows)
-    names = FeaturesConfig.from_dict(features).model
+    names = FeaturesConfig.from_dict(features).names  # the forest's, then its own (features.champion_only)
     champion = train_champion(train, labels, names, ChampionParams.from_dict(champion_params))
     return champion.to_dict()
 
 
-def package_champion(forest_bundle: ModelBundle, champion_model: dict[str, Any]) -> ModelBundle:
+def package_champion(
+    forest_bundle: ModelBundle, champion_model: dict[str, Any], features: dict[str, Any] | None = None
+) -> ModelBundle:
     """The bundle the stream loads: the forest and the champion (its walk, its LightGBM text, its manifest section)."""
-    return with_champion(forest_bundle, Champion.from_dict(champion_model))
+    lag_ms = FeaturesConfig.from_dict(features).merchant_lag_ms
+    return with_champion(forest_bundle, Champion.from_dict(champion_model), lag_ms)

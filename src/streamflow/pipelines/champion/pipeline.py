@@ -24,7 +24,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             ),
             Node(
                 package_champion,
-                ["forest_bundle", "champion_model"],
+                ["forest_bundle", "champion_model", "params:features"],
                 "model_bundle",
                 name="package_champion_node",
             ),
