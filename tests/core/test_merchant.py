@@ -41,21 +41,24 @@ MERCHANT_NAMES = (
     "merchant_amount_sum_1h",
     "merchant_amount_mean_1h",
     *(f"merchant_count_{label}" for label in WINDOW_LABELS[1:]),
+    "merchant_fraud_count_1h",
+    "merchant_fraud_rate_1h",
 )
 EVERY_WINDOW = feature_set(MERCHANT_NAMES)
+N_COUNTS = 3 + len(WINDOW_LABELS[1:])  # the hour's three, then each longer window's count
 
 
 def _replayed(
     minutes_amounts_stores: list[tuple[float, float, str]], hour_only: bool = True
 ) -> list[tuple[float, ...]]:
-    """Each event's merchant features (the hour's three, or all six), the events taken in the given order."""
+    """Each event's merchant features (the hour's three, or every window's), the events taken in the given order."""
     events = [
         make_event(minutes=minutes, amount=amount, store_id=store) for minutes, amount, store in minutes_amounts_stores
     ]
     inputs = np.array([event_input_of(event, RULES) for event in events], dtype=EVENT_INPUT).reshape(-1)
     codes, stores = pd.factorize(np.array([event.store_id for event in events]))
     vectors = merchant_replay(inputs, codes.astype(np.int64), len(stores), LAG_MS, EVERY_WINDOW)
-    return [tuple(row[:3] if hour_only else row) for row in vectors.tolist()]
+    return [tuple(row[:3] if hour_only else row[:N_COUNTS]) for row in vectors.tolist()]
 
 
 def test_a_merchant_feature_reads_the_whole_tiles_that_ended_a_lag_before_the_event() -> None:
@@ -206,7 +209,7 @@ def test_a_bundle_records_its_merchant_lag_and_refuses_another(tmp_path: Path) -
 
 
 OUTCOME_NAMES = ("merchant_fraud_count_1h", "merchant_fraud_rate_1h", "merchant_count_1h")
-WITH_OUTCOMES = feature_set(OUTCOME_NAMES)
+OUTCOME_COLUMNS = [MERCHANT_NAMES.index(name) for name in OUTCOME_NAMES]
 
 
 def _with_outcomes(minutes: list[float], outcomes: list[tuple[float, bool]]) -> list[tuple[float, ...]]:
@@ -217,8 +220,8 @@ def _with_outcomes(minutes: list[float], outcomes: list[tuple[float, bool]]) -> 
     known["labelled_at_ms"] = [events[0].event_time_ms + round(at * 60_000) for at, _ in outcomes]
     known["is_fraud"] = [is_fraud for _, is_fraud in outcomes]
     merchants = np.zeros(len(events), dtype=np.int64)
-    vectors = merchant_replay(inputs, merchants, 1, LAG_MS, WITH_OUTCOMES, known, np.zeros(len(known), dtype=np.int64))
-    return [tuple(row) for row in vectors.tolist()]
+    vectors = merchant_replay(inputs, merchants, 1, LAG_MS, EVERY_WINDOW, known, np.zeros(len(known), dtype=np.int64))
+    return [tuple(row) for row in vectors[:, OUTCOME_COLUMNS].tolist()]
 
 
 def test_an_outcome_counts_only_for_events_after_it_was_known_and_behind_the_lag() -> None:
@@ -259,7 +262,7 @@ def test_the_feature_table_reads_the_silver_outcomes_known_before_each_event() -
             "is_fraud": [True, True, True],
         }
     )
-    frame = replay_features(silver, RULES, WITH_OUTCOMES, LAG_MS, outcomes).set_index("transaction_id")
+    frame = replay_features(silver, RULES, EVERY_WINDOW, LAG_MS, outcomes).set_index("transaction_id")
     counts = frame["merchant_fraud_count_1h"]
     assert counts["t6"] == 1.0  # S1 at minute 12: the tile of minutes 0-5 holds the fraud known at minute 3
     assert counts["t14"] == 1.0  # S1 at minute 28: the tiles up to minute 20; minute 21's tile ends at 25
