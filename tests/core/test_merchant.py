@@ -32,33 +32,37 @@ from streamflow.medallion.silver import run_silver
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
 from tests.factories import make_event, payload
+from tests.flink_app.test_two_entities import TWO_ENTITY_FEATURES
 
 RULES = RulesConfig.from_dict({})
 LAG_MS = 5 * 60_000
-# one feature set throughout: each set compiles the merchant step again (seconds a feature)
-MERCHANT_NAMES = (
-    "merchant_count_1h",
-    "merchant_amount_sum_1h",
-    "merchant_amount_mean_1h",
-    *(f"merchant_count_{label}" for label in WINDOW_LABELS[1:]),
-    "merchant_fraud_count_1h",
-    "merchant_fraud_rate_1h",
-)
-EVERY_WINDOW = feature_set(MERCHANT_NAMES)
-N_COUNTS = 3 + len(WINDOW_LABELS[1:])  # the hour's three, then each longer window's count
+# The stream tests' feature set throughout: each set compiles the steps again (tens of seconds).
+EVERY_WINDOW = feature_set(TWO_ENTITY_FEATURES)
+MERCHANT_NAMES = EVERY_WINDOW.merchant_names
+
+
+def _columns(*names: str) -> list[int]:
+    """Where ``names`` are in a merchant vector."""
+    return [MERCHANT_NAMES.index(name) for name in names]
+
+
+HOUR = _columns("merchant_count_1h", "merchant_amount_sum_1h", "merchant_amount_mean_1h")
+IN_VECTOR = [EVERY_WINDOW.names.index(name) for name in MERCHANT_NAMES]  # the merchant's in a whole vector
+NO_CUSTOMER_FEATURES = bytes(8 * len(EVERY_WINDOW.customer_names))  # the customer stage's, all 0.0
+COUNTS = _columns(*(f"merchant_count_{label}" for label in WINDOW_LABELS))
 
 
 def _replayed(
     minutes_amounts_stores: list[tuple[float, float, str]], hour_only: bool = True
 ) -> list[tuple[float, ...]]:
-    """Each event's merchant features (the hour's three, or every window's), the events taken in the given order."""
+    """Each event's merchant features (the hour's three, or every window's count), the events taken in that order."""
     events = [
         make_event(minutes=minutes, amount=amount, store_id=store) for minutes, amount, store in minutes_amounts_stores
     ]
     inputs = np.array([event_input_of(event, RULES) for event in events], dtype=EVENT_INPUT).reshape(-1)
     codes, stores = pd.factorize(np.array([event.store_id for event in events]))
     vectors = merchant_replay(inputs, codes.astype(np.int64), len(stores), LAG_MS, EVERY_WINDOW)
-    return [tuple(row[:3] if hour_only else row[:N_COUNTS]) for row in vectors.tolist()]
+    return [tuple(row) for row in vectors[:, HOUR if hour_only else COUNTS].tolist()]
 
 
 def test_a_merchant_feature_reads_the_whole_tiles_that_ended_a_lag_before_the_event() -> None:
@@ -102,7 +106,7 @@ def test_the_feature_table_holds_merchant_columns_beside_unchanged_customer_ones
     raw = "\n".join(json.dumps(payload(**record)) for record in records).encode() + b"\n"
     bronze = ingest_files({"d.jsonl": raw}, pd.Timestamp("2026-02-01T00:00:00Z"))
     silver = run_silver(bronze, ContractConfig(future_tolerance_minutes=0)).silver
-    frame = replay_features(silver, RULES, feature_set((*FEATURE_NAMES, *MERCHANT_NAMES)), LAG_MS)
+    frame = replay_features(silver, RULES, EVERY_WINDOW, LAG_MS)
     customer_only = replay_features(silver, RULES)
     pd.testing.assert_frame_equal(frame[list(FEATURE_NAMES)], customer_only[list(FEATURE_NAMES)])
     # minute 38: whole 5-minute tiles ending by minute 33 hold the events of minutes 0..28 (15 of them)
@@ -123,7 +127,7 @@ def _stream_merchant_features(events: list[Event]) -> list[tuple[float, ...]]:
         event_input, customer_features = customer_stage.handoff()
         merchant = merchant_stage([merchants.get(event.store_id)], [0], [event_input], [customer_features])
         merchants[event.store_id] = merchant.states[0]
-        vectors.append(tuple(merchant.vectors[0]))
+        vectors.append(tuple(merchant.vectors[0][index] for index in IN_VECTOR))
     return vectors
 
 
@@ -142,11 +146,12 @@ def test_the_stream_merchant_step_computes_what_the_batch_replay_does() -> None:
 def test_merchant_state_round_trips_and_damaged_state_is_refused_with_a_code() -> None:
     merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
     event = make_event(minutes=30, amount=12.5, store_id="S1")
-    handoff = [np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes()], [b""]
+    handoff = [np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes()], [NO_CUSTOMER_FEATURES]
     state = merchant_stage([None], [0], *handoff).states[0]
     assert state[:3] == b"SM" + bytes([MERCHANT_STATE_VERSION])
     assert len(state) == MAX_MERCHANT_STATE_BYTES
-    assert merchant_stage([state], [0], *handoff).vectors[0][0] == 0.0  # read back: one event, still within the lag
+    count_1h = merchant_stage([state], [0], *handoff).vectors[0].merchant_count_1h
+    assert count_1h == 0.0  # read back: one event, still within the lag
     for damaged, code in (
         (state[:-1], "state_truncated"),
         (b"SF" + state[2:], "state_bad_magic"),
@@ -164,7 +169,7 @@ def test_an_event_whose_tile_was_already_read_is_flagged() -> None:
 
     def handoff(minutes: float) -> tuple[list[bytes], list[bytes]]:
         event = make_event(minutes=minutes, store_id="S1")
-        return [np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes()], [b""]
+        return [np.array([event_input_of(event, RULES)], dtype=EVENT_INPUT).tobytes()], [NO_CUSTOMER_FEATURES]
 
     state = merchant_stage([None], [0], *handoff(30)).states[0]
     assert not merchant_stage([state], [0], *handoff(26)).read_too_late[0]  # its tile (25-30) ends after minute 25
@@ -209,7 +214,7 @@ def test_a_bundle_records_its_merchant_lag_and_refuses_another(tmp_path: Path) -
 
 
 OUTCOME_NAMES = ("merchant_fraud_count_1h", "merchant_fraud_rate_1h", "merchant_count_1h")
-OUTCOME_COLUMNS = [MERCHANT_NAMES.index(name) for name in OUTCOME_NAMES]
+OUTCOME_COLUMNS = _columns(*OUTCOME_NAMES)
 
 
 def _with_outcomes(minutes: list[float], outcomes: list[tuple[float, bool]]) -> list[tuple[float, ...]]:
@@ -257,6 +262,7 @@ def test_the_feature_table_reads_the_silver_outcomes_known_before_each_event() -
     start_ms = int(silver["event_time_ms"].min())
     outcomes = pd.DataFrame(  # at S1 two frauds known at minutes 3 and 21, and one at a store without events
         {
+            "customer_id": ["someone-else"] * 3,
             "store_id": ["S1", "S9", "S1"],
             "labelled_at_ms": [start_ms + 21 * 60_000, start_ms, start_ms + 3 * 60_000],
             "is_fraud": [True, True, True],

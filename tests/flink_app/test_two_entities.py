@@ -34,7 +34,18 @@ from tests.conftest import REPO_ROOT
 from tests.flink_app.test_job_minicluster import LATE_CUSTOMER, expected_decisions, outputs_of, write_generated_thirds
 from tests.flink_app.test_recovery import run, score_command
 
-MERCHANT_FEATURES = ("merchant_count_1h", "merchant_amount_mean_1d", "merchant_count_7d")
+# every window, the hour's aggregates and outcomes: the core's merchant tests read these too (one compiled step)
+MERCHANT_FEATURES = (
+    "merchant_count_1h",
+    "merchant_amount_sum_1h",
+    "merchant_amount_mean_1h",
+    "merchant_count_1d",
+    "merchant_amount_mean_1d",
+    "merchant_count_7d",
+    "merchant_count_30d",
+    "merchant_fraud_count_1h",
+    "merchant_fraud_rate_1h",
+)
 OUTCOME_FEATURES = ("merchant_fraud_count_1d", "merchant_fraud_rate_1d", "customer_fraud_known_30d")
 TWO_ENTITY_FEATURES = (*FEATURE_NAMES, *MERCHANT_FEATURES, *OUTCOME_FEATURES)
 CHAMPION_ONLY = ("merchant_fraud_rate_1d", "customer_fraud_known_30d")  # the champion's own: the forest reads none
