@@ -200,7 +200,16 @@ class ScoringFunction(ModelScoring):
         version = deciding_version(self._bundle)
         self._model_version = version
         self._metrics = FlinkCounters(
-            runtime_context, ("events_in", "events_scored", "alerts", "late_events", "dead_letters", "outcomes_in")
+            runtime_context,
+            (
+                "events_in",
+                "events_scored",
+                "alerts",
+                "late_events",
+                "dead_letters",
+                "outcomes_in",
+                "outcome_read_too_late",
+            ),
         )
         loaded = 1 if self._bundle is not None else 0
         self._metrics.group.add_group("model_version", version).gauge("model_loaded", lambda: loaded)
@@ -275,7 +284,8 @@ class ScoringFunction(ModelScoring):
         Handing on to the merchant stage, the merchant stage's payload stands for the scored record.
         """
         slot = stored if stored is not None else EMPTY_SLOT
-        step = self._step(slot[0], slot[1], event, slot[2] if len(slot) == 3 else b"")
+        waiting = slot[2] if len(slot) == 3 else b""
+        step = self._step(slot[0], slot[1], event, waiting)
         if step is None:
             duplicate = DuplicateEventError(
                 f"transaction {event.transaction_id} was seen before", field="transaction_id"
@@ -284,6 +294,8 @@ class ScoringFunction(ModelScoring):
         self._clock.observe(event.event_time_ms)
         counts = self._counts
         counts["late_events"] += step.late
+        if waiting:  # outcomes from another topic can come after later events (Kafka): batch's counted them
+            counts["outcome_read_too_late"] += self._step.outcomes_read_too_late
         new_slot: CustomerSlot = (step.state, step.ids, step.waiting) if step.waiting else (step.state, step.ids)
         if self._hands_on:
             return new_slot, handoff_payload(event, step, self._step), None

@@ -84,6 +84,7 @@ STREAM_OUTPUT = np.dtype(
         ("ml_score", np.float64),
         ("champion_score", np.float64),
         ("waiting_folded", np.int64),  # how many of the waiting outcomes were known before the event: folded
+        ("outcomes_too_late", np.int64),  # of those, frauds folded after a later event had been scored
     ],
     align=True,
 )
@@ -295,6 +296,8 @@ class StreamStep:
             **_champion_sections(bundle),
             "waiting": np.zeros(WAITING_CAPACITY, dtype=OUTCOME_INPUT),
         }
+        # of the outcomes the last call with some waiting folded, the frauds that came after a later event
+        self.outcomes_read_too_late = 0
         self._build()
 
     def _build(self) -> None:
@@ -337,8 +340,8 @@ class StreamStep:
         _TRANSACTION_HASH.pack_into(self._stream_input_bytes, 0, id_hash(event.transaction_id))
         packed_state = b"" if state is None else state
         self._run(packed_state, len(packed_state), ids, len(ids))
-        status, late, state_size, ids_size, depth, ml_score, champion_score, folded = _STREAM_OUTPUT.unpack_from(
-            self._output_bytes
+        status, late, state_size, ids_size, depth, ml_score, champion_score, folded, too_late = (
+            _STREAM_OUTPUT.unpack_from(self._output_bytes)
         )
         if status == STATUS_DUPLICATE:
             return None
@@ -347,6 +350,8 @@ class StreamStep:
         if status != STATUS_SCORED:
             raise state_error(status)
         fired_rules, rules_score = verdicts_of(self._signals_bytes)
+        if n_waiting:
+            self.outcomes_read_too_late = too_late
         return StepResult(
             late != 0,
             self._vector(self._feature_values.unpack_from(self._features_bytes)),
@@ -698,6 +703,7 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     n_inputs = n_features + CHAMPION_EXTRA_INPUTS
     champion_inputs = _section(work, 11, 8 * n_inputs).view(np.float64).reshape((1, n_inputs))
     result["waiting_folded"] = 0
+    result["outcomes_too_late"] = 0
     if ids.shape[0] % 16 != 0:
         result["status"] = STATUS_BAD_IDS
         return
@@ -714,7 +720,9 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     time_ms = event["event_time_ms"]
     n_waiting = stream_input["n_waiting"]
     waiting = _section(work, _CUSTOMER_WAITING, n_waiting * _OUTCOME_BYTES).view(OUTCOME_INPUT)
-    result["waiting_folded"] = fold_known_customer_outcomes(customer, waiting, 0, n_waiting, time_ms)
+    result["waiting_folded"], result["outcomes_too_late"] = fold_known_customer_outcomes(
+        customer, waiting, 0, n_waiting, time_ms
+    )
     result["status"] = STATUS_SCORED
     result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
     step(customer, event, params, signals, feature_values, key)

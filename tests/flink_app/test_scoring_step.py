@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamflow.core import (
+    FEATURE_NAMES,
     CustomerState,
     Event,
     EventError,
@@ -32,6 +33,7 @@ from streamflow.core import (
 from streamflow.core.contract import ContractConfig
 from streamflow.core.dedup import MAX_REMEMBERED_IDS
 from streamflow.core.forest import ModelBundle
+from streamflow.core.state import OUTCOME_INPUT
 from streamflow.core.windows import WINDOW_LABELS
 from streamflow.generator import GeneratorConfig, generate_stream
 from tests.factories import BASE_TIME, make_bundle, make_event
@@ -203,3 +205,29 @@ def test_the_stream_state_reads_back_as_the_cores_customer_state() -> None:
     assert result is not None
     state = CustomerState.from_bytes(result.state)
     assert (state.event_count, state.amount_mean) == (1, 42.0)
+
+
+def test_a_fraud_outcome_folded_after_a_later_event_of_the_customer_is_counted_too_late() -> None:
+    """A Kafka catch-up can bring an outcome after events that batch counted it for: the step says how many."""
+    step = StreamStep(
+        RULES,
+        None,
+        feature_set((*FEATURE_NAMES, "customer_fraud_known_30d")),
+        max_out_of_orderness_ms=BOUND_MS,
+        dedup_window_ms=WINDOW_MS,
+    )
+    start_ms = make_event(minutes=0).event_time_ms
+
+    def known(minutes: float, is_fraud: bool = True) -> bytes:
+        return np.array([(start_ms + round(minutes * 60_000), is_fraud)], dtype=OUTCOME_INPUT).tobytes()
+
+    first = step(None, b"", make_event(minutes=10))
+    assert first is not None
+    # known at minute 5, folded only at minute 20: the event at minute 10 was scored without it
+    second = step(first.state, first.ids, make_event(minutes=20), known(5) + known(6, is_fraud=False))
+    assert second is not None
+    assert second.features.customer_fraud_known_30d == 1.0
+    assert step.outcomes_read_too_late == 1  # the fraud; the cleared outcome changes no feature
+    third = step(second.state, second.ids, make_event(minutes=30), known(25))  # known after minute 20: in time
+    assert third is not None
+    assert step.outcomes_read_too_late == 0

@@ -395,7 +395,7 @@ def _replay(
     next_outcome = outcome_bounds[:-1].copy()  # per customer, its first outcome not folded yet
     for index in range(events.shape[0]):
         customer = customers[index]
-        next_outcome[customer] = fold_known_customer_outcomes(
+        next_outcome[customer], _ = fold_known_customer_outcomes(  # in time order: none too late
             states[customer],
             outcomes,
             next_outcome[customer],

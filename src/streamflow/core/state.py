@@ -137,19 +137,32 @@ def remember_time(times: Any, count: int, time_ms: int, window_ms: int, max_kept
 
 
 @compiled
-def fold_known_customer_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms: int) -> int:
-    """Fold the customer's ``outcomes[first:end]`` known before an event at ``time_ms``; where the rest start.
+def fold_known_customer_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms: int) -> tuple[int, int]:
+    """Fold the customer's ``outcomes[first:end]`` known before an event at ``time_ms``.
 
     The rule of ``core.merchant.fold_known_outcomes``: an outcome counts for the events after its
     ``labelled_at``. ``outcomes`` are ``OUTCOME_INPUT`` records of this customer's transactions,
     in ``labelled_at`` order. A fraud moves ``fraud_known_ms`` on; the newest is kept whatever the
-    order the outcomes come in.
+    order the outcomes come in. Returns where the rest start, and how many folded frauds came after
+    an event later than their ``labelled_at`` had been folded (:func:`newest_event_ms`): that event
+    read the customer's known fraud without them, where batch's counted them.
     """
+    too_late = 0
+    newest_ms = newest_event_ms(state)
     while first < end and outcomes[first]["labelled_at_ms"] < time_ms:
+        labelled_at_ms = outcomes[first]["labelled_at_ms"]
         if outcomes[first]["is_fraud"]:
-            state["fraud_known_ms"] = max(state["fraud_known_ms"], outcomes[first]["labelled_at_ms"])
+            too_late += 1 if labelled_at_ms < newest_ms else 0
+            state["fraud_known_ms"] = max(state["fraud_known_ms"], labelled_at_ms)
         first += 1
-    return first
+    return first, too_late
+
+
+@compiled
+def newest_event_ms(state: Any) -> int:
+    """The newest event time folded into ``state`` (the last of its sorted recent times); -1 before any event."""
+    count = state["recent_count"]
+    return int(state["recent_times_ms"][count - 1]) if count > 0 else -1
 
 
 @compiled
