@@ -90,6 +90,7 @@ from streamflow.core.forest import ModelBundle, ModelError
 from streamflow.core.merchant import MERCHANT_STATE_VERSION
 from streamflow.core.outcomes import Outcome, outcome_of_line
 from streamflow.core.state import OUTCOME_INPUT, STATE_VERSION
+from streamflow.core.windows import DEFAULT_WINDOWS
 
 logger = logging.getLogger(__name__)
 
@@ -835,6 +836,7 @@ def build_job(
     outcome_origins = outcomes.origins if outcomes is not None else ()
     batching = job.mini_batch
     two_entities = bool(config.features.feature_set.merchant_names)
+    windows = config.features.windows
     batches = None
     if job.keying == "mini_batch":
         batches = mini_batches(
@@ -848,14 +850,14 @@ def build_job(
     if batches is not None:
         function = ScoreMiniBatches(config, model, source=source_name, outcome_origins=outcome_origins)
         scoring = batches.process(function, output_type=HANDOFF_TYPE if two_entities else BATCH_TYPE)
-        # The uid names the state version: state saved under another is refused, not misread. The
-        # shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
-        scoring = scoring.uid(f"score-mini-batches-v{STATE_VERSION}").name("score-mini-batches")
+        # The uid names the state version and the windows: state saved under others is refused, not
+        # misread. The shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
+        scoring = scoring.uid(state_uid("score-mini-batches", STATE_VERSION, windows)).name("score-mini-batches")
         scorer = scoring
         if two_entities:  # the merchant stage scores (ADR 0012)
             merchants = merchant_batches(scoring, batching.shards, batching.size, batching.allow_latency_ms)
             scorer = merchants.process(ScoreMerchants(config, model), output_type=BATCH_TYPE)
-            scorer = scorer.uid(f"score-merchants-v{MERCHANT_STATE_VERSION}").name("score-merchants")
+            scorer = scorer.uid(state_uid("score-merchants", MERCHANT_STATE_VERSION, windows)).name("score-merchants")
         scored, alerts = explode_lines(scorer), scorer.get_side_output(ALERTS)
     elif two_entities:
         raise ConfigError("merchant features need the mini-batch topology, and it needs a JDK (javac) here")
@@ -864,13 +866,23 @@ def build_job(
         scoring = key_by_customer(env, lines, keying).process(
             ScoreEvents(config, model, source=source_name, outcome_origins=outcome_origins), output_type=Types.STRING()
         )
-        scored = scoring = scoring.uid(f"score-events-v{STATE_VERSION}").name("score-events")
+        scored = scoring = scoring.uid(state_uid("score-events", STATE_VERSION, windows)).name("score-events")
         alerts = scoring.get_side_output(ALERTS)
     sink = _kafka_sink if job.io == "kafka" else _file_sink
     sink(scored, outputs.scored, "scored", job)
     sink(explain_alerts(alerts, config, model), outputs.alerts, "alerts", job)
     sink(scoring.get_side_output(DEAD_LETTERS), outputs.dead_letters, "dlq", job)
     return model_version, problem
+
+
+def state_uid(operator: str, version: int, windows: tuple[str, ...]) -> str:
+    """The uid of a stateful operator: its name, its state's serialization version, and its windows if not the default.
+
+    The windows' tiles mean something only under the lengths they were counted with, so state
+    saved under other windows is refused as state of another version is (docs/runbooks.md).
+    """
+    uid = f"{operator}-v{version}"
+    return uid if windows == DEFAULT_WINDOWS else f"{uid}-{'-'.join(windows)}"
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,7 @@ class StreamStep:
         stream_input[0]["max_out_of_orderness_ms"] = max_out_of_orderness_ms
         stream_input[0]["dedup_window_ms"] = dedup_window_ms
         self._arrays = {
-            "params": rule_params(rules),
+            "params": rule_params(rules, self._features.windows),
             "event": np.zeros(1, dtype=EVENT_INPUT),
             "stream_input": stream_input,
             "signals": np.zeros(1, dtype=SIGNALS),
@@ -415,7 +415,7 @@ class MerchantStep:
         self._trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
         self._model = model_params(bundle)
         self._champion = _champion_sections(bundle)
-        self._params = merchant_params(merchant_lag_ms)
+        self._params = merchant_params(merchant_lag_ms, features.windows)
         self._capacity = self._waiting_capacity = 0
         self._allocate(MERCHANT_BATCH_CAPACITY, MERCHANT_BATCH_CAPACITY)
 
@@ -780,10 +780,10 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
             continue
         state, event, vector = records[merchant], events[index], feature_values[index]
         first, end = waiting_bounds[merchant, 0], waiting_bounds[merchant, 1]
-        first, late_outcomes = fold_known_outcomes(state, waiting, first, end, event["event_time_ms"], params["lag_ms"])
+        first, late_outcomes = fold_known_outcomes(state, waiting, first, end, event["event_time_ms"], params)
         waiting_bounds[merchant, 0] = first
         outcomes_too_late[0] += late_outcomes
-        too_late[index] = read_too_late(state, event["event_time_ms"], params["lag_ms"])
+        too_late[index] = read_too_late(state, event["event_time_ms"], params)
         merchant_step(state, event, params, signals, merchant_values, key)
         for column in range(n_customer):
             vector[positions[column]] = customer_values[index, column]

@@ -15,6 +15,10 @@ from streamflow.core.forest import ModelBundle
 from streamflow.core.rules import RULE_IDS
 
 BASE_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+# Four windows other than the default (features.windows), and customer features over them: the
+# customer step compiled for these serves the core's and the stream's window tests alike.
+OTHER_WINDOWS = ("30m", "6h", "2d", "90d")
+CUSTOMER_WINDOWED = ("customer_count_30m", "customer_amount_sum_90d")
 
 
 def payload(**overrides: Any) -> dict[str, Any]:

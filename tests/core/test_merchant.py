@@ -21,17 +21,19 @@ from streamflow.core import (
     feature_set,
     merchant_replay,
 )
+from streamflow.core.features import FeatureSet, replay
 from streamflow.core.forest import ModelBundle, ModelFeatureError
 from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION
+from streamflow.core.rules import rule_params
 from streamflow.core.signals import EVENT_INPUT, event_input_of
 from streamflow.core.state import OUTCOME_INPUT
-from streamflow.core.windows import WINDOW_LABELS
+from streamflow.core.windows import DEFAULT_WINDOWS, window_length_ms
 from streamflow.devtools.stream_benchmark import synthetic_bundle
 from streamflow.medallion.bronze import ingest_files
 from streamflow.medallion.silver import run_silver
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
-from tests.factories import make_event, payload
+from tests.factories import CUSTOMER_WINDOWED, OTHER_WINDOWS, make_event, payload
 from tests.flink_app.test_two_entities import TWO_ENTITY_FEATURES
 
 RULES = RulesConfig.from_dict({})
@@ -49,7 +51,7 @@ def _columns(*names: str) -> list[int]:
 HOUR = _columns("merchant_count_1h", "merchant_amount_sum_1h", "merchant_amount_mean_1h")
 IN_VECTOR = [EVERY_WINDOW.names.index(name) for name in MERCHANT_NAMES]  # the merchant's in a whole vector
 NO_CUSTOMER_FEATURES = bytes(8 * len(EVERY_WINDOW.customer_names))  # the customer stage's, all 0.0
-COUNTS = _columns(*(f"merchant_count_{label}" for label in WINDOW_LABELS))
+COUNTS = _columns(*(f"merchant_count_{label}" for label in DEFAULT_WINDOWS))
 
 
 def _replayed(
@@ -113,10 +115,10 @@ def test_the_feature_table_holds_merchant_columns_beside_unchanged_customer_ones
     assert frame["merchant_count_1h"].iloc[19] == 15.0
 
 
-def _stream_merchant_features(events: list[Event]) -> list[tuple[float, ...]]:
-    """Each event's features from the stream's two calls: the customer stage's, then the merchant stage's."""
-    customer_stage = StreamStep(RULES, None, EVERY_WINDOW, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
-    merchant_stage = MerchantStep(None, EVERY_WINDOW, merchant_lag_ms=LAG_MS)
+def _stream_vectors(events: list[Event], features: FeatureSet = EVERY_WINDOW) -> list[tuple[float, ...]]:
+    """Each event's feature vector from the stream's two calls: the customer stage's, then the merchant stage's."""
+    customer_stage = StreamStep(RULES, None, features, max_out_of_orderness_ms=60_000, dedup_window_ms=10**9)
+    merchant_stage = MerchantStep(None, features, merchant_lag_ms=LAG_MS)
     customers: dict[str, tuple[bytes | None, bytes]] = {}
     merchants: dict[str, bytes] = {}
     vectors = []
@@ -127,8 +129,13 @@ def _stream_merchant_features(events: list[Event]) -> list[tuple[float, ...]]:
         event_input, customer_features = customer_stage.handoff()
         merchant = merchant_stage([merchants.get(event.store_id)], [0], [event_input], [customer_features])
         merchants[event.store_id] = merchant.states[0]
-        vectors.append(tuple(merchant.vectors[0][index] for index in IN_VECTOR))
+        vectors.append(tuple(merchant.vectors[0]))
     return vectors
+
+
+def _stream_merchant_features(events: list[Event]) -> list[tuple[float, ...]]:
+    """Each event's merchant features from the stream's two calls."""
+    return [tuple(vector[index] for index in IN_VECTOR) for vector in _stream_vectors(events)]
 
 
 def test_the_stream_merchant_step_computes_what_the_batch_replay_does() -> None:
@@ -303,3 +310,80 @@ def test_a_customers_known_fraud_counts_for_its_events_after_it_for_30_days() ->
     assert known == {"t0": 0.0, "t1": 0.0, "t2": 1.0, "t40": 0.0, "t41": 0.0}  # day 1 at 12:00 is before 13:00
     assert chosen.customer_outcome_names == ("customer_fraud_known_30d",)
     assert chosen.outcome_names == ("customer_fraud_known_30d",)
+
+
+# Features over four windows other than the default: the customer's compile as the stream tests' do
+WINDOWED = (
+    *CUSTOMER_WINDOWED,
+    "merchant_count_30m",
+    "merchant_amount_sum_6h",
+    "merchant_count_90d",
+    "merchant_fraud_count_2d",
+)
+OTHER = FeaturesConfig.from_dict({"model": [*FEATURE_NAMES, *WINDOWED], "windows": list(OTHER_WINDOWS)}).feature_set
+
+
+def _expected_window(events: list[Event], index: int, label: str, *, merchant: bool) -> tuple[int, float]:
+    """Events and amount in ``label``'s twelve tiles, from the entity's events before ``index``, by the formula.
+
+    The customer's tiles end with the event's own; the merchant's with the last that ended a lag before it.
+    """
+    tile = window_length_ms(label) // 12
+    event = events[index]
+    last = (event.event_time_ms - LAG_MS) // tile - 1 if merchant else event.event_time_ms // tile
+    same = (
+        (lambda other: other.store_id == event.store_id)
+        if merchant
+        else (lambda other: other.customer_id == event.customer_id)
+    )
+    within = [other for other in events[:index] if same(other) and last - 11 <= other.event_time_ms // tile <= last]
+    return len(within), sum(other.amount for other in within)
+
+
+def test_configured_windows_are_counted_alike_in_batch_and_stream_as_their_definition_says() -> None:
+    rng = random.Random(5)
+    events = [
+        make_event(
+            minutes=minute,
+            amount=round(rng.uniform(1, 300), 2),
+            customer_id=f"C{rng.randrange(3)}",
+            store_id=f"S{rng.randrange(2)}",
+        )
+        for minute in sorted(rng.uniform(0, 3 * 24 * 60) for _ in range(400))
+    ]
+    inputs = np.array([event_input_of(event, RULES) for event in events], dtype=EVENT_INPUT).reshape(-1)
+    customers, n_customers = pd.factorize(np.array([event.customer_id for event in events]))
+    merchants, n_merchants = pd.factorize(np.array([event.store_id for event in events]))
+    params = rule_params(RULES, OTHER_WINDOWS)
+    _, customer = replay(inputs, customers.astype(np.int64), len(n_customers), params, OTHER)
+    merchant = merchant_replay(inputs, merchants.astype(np.int64), len(n_merchants), LAG_MS, OTHER)
+    batch = np.zeros((len(events), len(OTHER.names)))
+    batch[:, [OTHER.names.index(name) for name in OTHER.customer_names]] = customer
+    batch[:, [OTHER.names.index(name) for name in OTHER.merchant_names]] = merchant
+    assert [list(vector) for vector in _stream_vectors(events, OTHER)] == batch.tolist()
+    column = OTHER.names.index
+    for index, row in enumerate(batch):
+        assert row[column("customer_count_30m")] == _expected_window(events, index, "30m", merchant=False)[0]
+        expected_sum = _expected_window(events, index, "90d", merchant=False)[1]
+        assert row[column("customer_amount_sum_90d")] == pytest.approx(expected_sum)
+        assert row[column("merchant_count_30m")] == _expected_window(events, index, "30m", merchant=True)[0]
+        expected_sum = _expected_window(events, index, "6h", merchant=True)[1]
+        assert row[column("merchant_amount_sum_6h")] == pytest.approx(expected_sum)
+        assert row[column("merchant_count_90d")] == _expected_window(events, index, "90d", merchant=True)[0]
+    assert 0 < batch[:, column("merchant_count_30m")].max() < batch[:, column("merchant_count_90d")].max()
+
+
+def test_windows_are_four_labels_shortest_first_and_the_features_must_read_them() -> None:
+    assert OTHER.window_tile_ms.tolist() == [150_000, 1_800_000, 14_400_000, 648_000_000]
+    for windows, message in (
+        (["1h", "1d", "7d"], "must list 4 windows"),
+        (["1d", "1h", "7d", "30d"], "shortest first"),
+        (["1h", "1d", "7d", "1w"], "whole number of minutes, hours or days"),
+        (["0m", "1d", "7d", "30d"], "whole number"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            FeaturesConfig.from_dict({"windows": windows})
+    with pytest.raises(ConfigError, match=r"read windows that features\.windows"):
+        FeaturesConfig.from_dict({"model": ["customer_count_30m"]})  # registered above, not a default window
+    with pytest.raises(ConfigError, match=r"within 0\.\.7\.5 \(a quarter of the shortest window, 30m\)"):
+        FeaturesConfig.from_dict({"windows": list(OTHER_WINDOWS), "merchant_lag_minutes": 8})

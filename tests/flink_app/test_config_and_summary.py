@@ -10,7 +10,7 @@ import pytest
 from flink_app.__main__ import checkpoint_location, choose_model, label_input, parse_arguments
 from flink_app.config import ModelSettings, checkpoint_uri, flink_settings, job_settings, load_config, resolve_model
 from flink_app.errors import ModelRequiredError, SetupError
-from flink_app.job import OutcomeInput, kafka_outcomes, kafka_topics_read
+from flink_app.job import OutcomeInput, kafka_outcomes, kafka_topics_read, state_uid
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import to_json
 from flink_app.summary import (
@@ -253,3 +253,10 @@ def test_the_cli_writes_each_label_file_as_json_lines_for_the_file_source(tmp_pa
     with pytest.raises(SetupError) as empty:
         label_input(labels, tmp_path / "out")
     assert empty.value.code == "labels_empty"
+
+
+def test_a_stateful_operators_uid_names_its_state_version_and_windows_other_than_the_default() -> None:
+    assert state_uid("score-mini-batches", 4, ("1h", "1d", "7d", "30d")) == "score-mini-batches-v4"
+    assert state_uid("score-merchants", 2, ("30m", "6h", "2d", "90d")) == "score-merchants-v2-30m-6h-2d-90d"
+    windows = load_config().features.windows
+    assert state_uid("score-events", 4, windows) == "score-events-v4"  # the shipped config keeps the default

@@ -34,9 +34,8 @@ from streamflow.core.contract import ContractConfig
 from streamflow.core.dedup import MAX_REMEMBERED_IDS
 from streamflow.core.forest import ModelBundle
 from streamflow.core.state import OUTCOME_INPUT
-from streamflow.core.windows import WINDOW_LABELS
 from streamflow.generator import GeneratorConfig, generate_stream
-from tests.factories import BASE_TIME, make_bundle, make_event
+from tests.factories import BASE_TIME, CUSTOMER_WINDOWED, OTHER_WINDOWS, make_bundle, make_event
 
 BOUND_MS = 60_000
 WINDOW_MS = 2160 * 3_600_000
@@ -100,8 +99,8 @@ def test_a_generated_stream_steps_as_the_batch_replay_scores_it(bundle: ModelBun
 
 
 def test_windowed_features_step_as_the_batch_replay_computes_them() -> None:
-    windows = [f"customer_{what}_{label}" for label in WINDOW_LABELS for what in ("count", "amount_sum", "amount_mean")]
-    assert _stream_against_batch(_generated_events(), RULES, None, feature_set(tuple(windows))) > 5000
+    windowed = feature_set((*FEATURE_NAMES, *CUSTOMER_WINDOWED), (), OTHER_WINDOWS)  # configured, not the default
+    assert _stream_against_batch(_generated_events(), RULES, None, windowed) > 5000
 
 
 @st.composite

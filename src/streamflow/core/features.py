@@ -44,7 +44,14 @@ from streamflow.core.state import (
     fold_known_customer_outcomes,
     window_totals,
 )
-from streamflow.core.windows import MAX_MERCHANT_LAG_MS, TILES_PER_WINDOW, WINDOW_LABELS
+from streamflow.core.windows import (
+    DEFAULT_WINDOWS,
+    TILES_PER_WINDOW,
+    max_merchant_lag_ms,
+    tile_lengths_ms,
+    window_length_ms,
+    window_slot,
+)
 
 FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
 MERCHANT = "merchant"
@@ -153,17 +160,23 @@ def customer_fraud_known_30d(state: Any, event: Any, signals: Any, params: Any) 
     return 1.0 if known > 0 and event["event_time_ms"] - known <= KNOWN_FRAUD_WINDOW_MS else 0.0
 
 
-def _window_features(window: int, label: str) -> None:
-    """Register the customer's count, amount sum and mean amount over window ``label`` (``state.WINDOW_LABELS``)."""
+def _window_features(label: str) -> None:
+    """Register the customer's count, amount sum and mean amount over window ``label`` (``features.windows``)."""
+    tile_ms = window_length_ms(label) // TILES_PER_WINDOW
+
+    @compiled_inline
+    def totals(state: Any, event: Any, params: Any) -> tuple[int, float]:
+        window = window_slot(params["window_tile_ms"], tile_ms)
+        return window_totals(state, window, tile_ms, event["event_time_ms"])
 
     def count(state: Any, event: Any, signals: Any, params: Any) -> float:
-        return float(window_totals(state, window, event["event_time_ms"])[0])
+        return float(totals(state, event, params)[0])
 
     def amount_sum(state: Any, event: Any, signals: Any, params: Any) -> float:
-        return window_totals(state, window, event["event_time_ms"])[1]
+        return totals(state, event, params)[1]
 
     def amount_mean(state: Any, event: Any, signals: Any, params: Any) -> float:
-        events, total = window_totals(state, window, event["event_time_ms"])
+        events, total = totals(state, event, params)
         return total / events if events > 0 else 0.0
 
     definitions = {
@@ -172,6 +185,44 @@ def _window_features(window: int, label: str) -> None:
         f"customer_amount_mean_{label}": (amount_mean, "Mean of the customer's past amounts (0.0 with none)"),
     }
     register_as(definitions, f"in the last {label} before this event (exact to 1/{TILES_PER_WINDOW} of it).", feature)
+
+
+WINDOW_FAMILIES: list[Callable[[str], None]] = []  # each registers a family of features for a window label
+WINDOW_OF: dict[str, str] = {}  # each registered window feature's window label
+_registered_windows: list[str] = []
+
+
+def window_family(register: Callable[[str], None]) -> Callable[[str], None]:
+    """Add ``register(label)``, which registers window features for one window label, for every window in use.
+
+    It runs at once for the windows registered so far, then for each new one (:func:`register_windows`).
+    """
+    WINDOW_FAMILIES.append(register)
+    for label in _registered_windows:
+        _register_family(register, label)
+    return register
+
+
+def register_windows(labels: Iterable[str]) -> None:
+    """Register every window family's features for each of ``labels`` not registered yet.
+
+    Raises:
+        ConfigError: A label is not a window (``core.windows.window_length_ms``).
+
+    """
+    for label in labels:
+        if label in _registered_windows:
+            continue
+        window_length_ms(label)
+        _registered_windows.append(label)
+        for register in WINDOW_FAMILIES:
+            _register_family(register, label)
+
+
+def _register_family(register: Callable[[str], None], label: str) -> None:
+    before = set(FEATURES)
+    register(label)
+    WINDOW_OF.update(dict.fromkeys(set(FEATURES) - before, label))
 
 
 def register_as(
@@ -184,8 +235,8 @@ def register_as(
         register(function)
 
 
-for _window, _label in enumerate(WINDOW_LABELS):
-    _window_features(_window, _label)
+window_family(_window_features)
+register_windows(DEFAULT_WINDOWS)
 
 
 DEFAULT_FEATURES: tuple[str, ...] = (
@@ -209,7 +260,11 @@ class FeaturesConfig:
             which learns no labels, reads none of them: known outcomes, say).
         modules: Modules imported first; their ``@feature`` functions join the registry.
         merchant_lag_minutes: A merchant feature reads only time tiles that ended at least this
-            long before the event (``core.merchant``; at most 15).
+            long before the event (``core.merchant``; at most a quarter of the shortest window:
+            15 minutes for 1h).
+        windows: The windows the customer's and the merchant's states aggregate over, shortest
+            first (``core.windows``): four labels such as ``30m``, ``1h``, ``7d``; each names its
+            window features (``customer_count_<label>``, ``merchant_fraud_rate_<label>``, ...).
 
     """
 
@@ -217,16 +272,18 @@ class FeaturesConfig:
     champion_only: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     merchant_lag_minutes: float = 5.0
+    windows: tuple[str, ...] = DEFAULT_WINDOWS
 
     @classmethod
     def from_dict(cls, block: Mapping[str, Any] | None) -> FeaturesConfig:
         """Build from the ``features`` block; unknown keys, wrong types and bad values are ``ConfigError``s."""
         config = build_dataclass(cls, block, path="features")
-        feature_set(config.names, config.modules)  # unknown or repeated names fail here, at load
-        if not 0 <= config.merchant_lag_ms <= MAX_MERCHANT_LAG_MS:
+        feature_set(config.names, config.modules, config.windows)  # unknown names or windows fail here, at load
+        longest_lag_ms = max_merchant_lag_ms(config.windows)
+        if not 0 <= config.merchant_lag_ms <= longest_lag_ms:
             raise ConfigError(
-                f"features.merchant_lag_minutes must be within 0..{MAX_MERCHANT_LAG_MS // 60_000}, "
-                f"got {config.merchant_lag_minutes}"
+                f"features.merchant_lag_minutes must be within 0..{longest_lag_ms / 60_000:g} "
+                f"(a quarter of the shortest window, {config.windows[0]}), got {config.merchant_lag_minutes}"
             )
         return config
 
@@ -243,23 +300,32 @@ class FeaturesConfig:
     @property
     def feature_set(self) -> FeatureSet:
         """The :class:`FeatureSet` of :attr:`names`."""
-        return feature_set(self.names, self.modules)
+        return feature_set(self.names, self.modules, self.windows)
 
 
 class FeatureSet:
-    """The model's features, in order, and the key the compiled step is specialised on.
+    """The model's features, in order, the windows the states keep, and the key the compiled step is specialised on.
 
     Args:
         names: Registered feature names, in the model's input order.
+        windows: The states' windows (``FeaturesConfig.windows``); a window feature's must be one of them.
 
     """
 
-    def __init__(self, names: Sequence[str]) -> None:
+    def __init__(self, names: Sequence[str], windows: Sequence[str] = DEFAULT_WINDOWS) -> None:
+        self.window_tile_ms = tile_lengths_ms(windows)
+        self.windows = tuple(windows)
+        register_windows(self.windows)
         unknown = [name for name in names if name not in FEATURES]
         if unknown or not names or len(set(names)) != len(names):
             raise ConfigError(
                 f"features.model and features.champion_only must list distinct registered features; unknown {unknown} "
                 f"(registered: {sorted(FEATURES)})"
+            )
+        outside = [name for name in names if WINDOW_OF.get(name, self.windows[0]) not in self.windows]
+        if outside:
+            raise ConfigError(
+                f"features {outside} read windows that features.windows ({list(self.windows)}) does not list"
             )
         self.names = tuple(names)
         self.vector: Any = namedtuple("FeatureVector", self.names)  # type: ignore[misc]
@@ -285,12 +351,15 @@ class FeatureSet:
             )
 
     def __repr__(self) -> str:
-        return f"FeatureSet({list(self.names)})"
+        windows = "" if self.windows == DEFAULT_WINDOWS else f", windows={list(self.windows)}"
+        return f"FeatureSet({list(self.names)}{windows})"
 
 
 @functools.cache
-def feature_set(names: Sequence[str] = DEFAULT_FEATURES, modules: Sequence[str] = ()) -> FeatureSet:
-    """The :class:`FeatureSet` of ``names`` (one per process), after importing ``modules``."""
+def feature_set(
+    names: Sequence[str] = DEFAULT_FEATURES, modules: Sequence[str] = (), windows: Sequence[str] = DEFAULT_WINDOWS
+) -> FeatureSet:
+    """The :class:`FeatureSet` of ``names`` over ``windows`` (one per process), after importing ``modules``."""
     for module in modules:
         try:
             importlib.import_module(module)
@@ -298,7 +367,7 @@ def feature_set(names: Sequence[str] = DEFAULT_FEATURES, modules: Sequence[str] 
             raise ConfigError(
                 f"features.modules: cannot import {module!r} ({error}); is it on the job's path?"
             ) from error
-    return FeatureSet(tuple(names))
+    return FeatureSet(tuple(names), tuple(windows))
 
 
 def feature_key(names: tuple[str, ...]) -> str:
@@ -501,7 +570,9 @@ def process_event(
     events = np.array([event_input_of(event, config)], dtype=EVENT_INPUT)
     signals = np.zeros(1, dtype=SIGNALS)
     vector = np.zeros(len(chosen.names), dtype=np.float64)
-    call_with_literal_key(step, after.record[0], events[0], rule_params(config)[0], signals[0], vector, key=chosen.key)
+    call_with_literal_key(
+        step, after.record[0], events[0], rule_params(config, chosen.windows)[0], signals[0], vector, key=chosen.key
+    )
     return assessment_of(signals[0], vector, event, config, chosen), after
 
 
@@ -526,6 +597,6 @@ def replay_events(
     customers: dict[str, int] = {}
     index = np.array([customers.setdefault(event.customer_id, len(customers)) for event in ordered], dtype=np.int64)
     inputs = np.array([event_input_of(event, config) for event in ordered], dtype=EVENT_INPUT).reshape(-1)
-    signals, vectors = replay(inputs, index, len(customers), rule_params(config), chosen)
+    signals, vectors = replay(inputs, index, len(customers), rule_params(config, chosen.windows), chosen)
     for event, event_signals, vector in zip(ordered, signals, vectors, strict=True):
         yield event, assessment_of(event_signals, vector, event, config, chosen)

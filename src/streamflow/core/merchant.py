@@ -1,16 +1,17 @@
 """Per-merchant state (``store_id``): windowed aggregates that the order of arrival cannot change.
 
-``MERCHANT_STATE`` keeps, per window of ``core.windows`` (1 h, 1 d, 7 d, 30 d), a ring of time
-tiles, each an event count and the amount sum in integer thousandths of the currency's unit: an
-integer sum is exact, so a tile's total does not depend on the order its events came in. A
-merchant feature for an event at ``t`` reads only whole tiles that ended at least
+``MERCHANT_STATE`` keeps, per window of ``core.windows`` (``features.windows``: by default 1 h,
+1 d, 7 d, 30 d), a ring of time tiles, each an event count and the amount sum in integer
+thousandths of the currency's unit: an integer sum is exact, so a tile's total does not depend
+on the order its events came in. A merchant feature for an event at ``t`` reads only whole tiles that ended at least
 ``merchant_lag`` before ``t`` (``MERCHANT_PARAMS``): events that arrive within the lag, in any
 order and from any task, all count before any event reads their tile. That is what lets a
 second keyed stage of the stream compute them as batch does (docs/adr/0012-two-entities-in-the-stream.md).
 
 Memory is bounded: ``MERCHANT_STATE.itemsize`` bytes a merchant, whatever its volume. The ring
 holds ``MERCHANT_RING`` tiles: the window's ``TILES_PER_WINDOW`` behind the lag, and the tiles
-within the lag; so the lag is at most ``MAX_MERCHANT_LAG_MS``.
+within the lag; so the lag is at most ``LAG_TILES`` tiles of the shortest window
+(``core.windows.max_merchant_lag_ms``: 15 minutes for 1 h).
 
 Serialized (``encode_merchant_state``, the stream's merchant stage) it is the customer state's
 4-byte header with ``SM`` and ``MERCHANT_STATE_VERSION``, the record and a CRC32.
@@ -18,12 +19,13 @@ Serialized (``encode_merchant_state``, the stream's merchant stage) it is the cu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled, literally
+from streamflow.core.compiled import compiled, compiled_inline, literally
 from streamflow.core.errors import StateError, StateVersionError
 from streamflow.core.features import (
     FeatureSet,
@@ -32,6 +34,7 @@ from streamflow.core.features import (
     outcome_feature,
     outcomes_by_entity,
     register_as,
+    window_family,
 )
 from streamflow.core.signals import SIGNALS
 from streamflow.core.state import (
@@ -49,14 +52,16 @@ from streamflow.core.state import (
     write_header,
 )
 from streamflow.core.windows import (
+    DEFAULT_WINDOWS,
     MERCHANT_RING,
     N_WINDOWS,
-    TILE_LENGTHS_MS,
     TILES_PER_WINDOW,
-    WINDOW_LABELS,
     add_to_ring,
     ring_totals,
+    tile_lengths_ms,
     tile_of,
+    window_length_ms,
+    window_slot,
 )
 
 AMOUNT_UNITS = 1000  # amounts are summed as integer thousandths of the currency's unit
@@ -75,17 +80,21 @@ MERCHANT_STATE = np.dtype(
     ],
     align=True,
 )
-MERCHANT_PARAMS = np.dtype([("lag_ms", np.int64)], align=True)
+MERCHANT_PARAMS = np.dtype(
+    [("lag_ms", np.int64), ("window_tile_ms", np.int64, (N_WINDOWS,))],  # the lag, the windows' tile lengths
+    align=True,
+)
 MERCHANT_STATE_VERSION = 2  # 2: the known outcomes
 _MAGIC_M = 77  # b"SM"
 _RECORD_BYTES = MERCHANT_STATE.itemsize
 MAX_MERCHANT_STATE_BYTES = HEADER_BYTES + _RECORD_BYTES + CRC_BYTES
 
 
-def merchant_params(lag_ms: int) -> NDArray[Any]:
-    """The one-record ``MERCHANT_PARAMS`` array."""
+def merchant_params(lag_ms: int, windows: Sequence[str] = DEFAULT_WINDOWS) -> NDArray[Any]:
+    """The one-record ``MERCHANT_PARAMS`` array: the lag and the ``windows`` the state keeps."""
     params = np.zeros(1, dtype=MERCHANT_PARAMS)
     params[0]["lag_ms"] = lag_ms
+    params[0]["window_tile_ms"] = tile_lengths_ms(windows)
     return params
 
 
@@ -96,19 +105,26 @@ def amount_units(amount: float) -> int:
 
 
 @compiled
-def fold_merchant(state: Any, time_ms: int, amount: float) -> None:
+def fold_merchant(state: Any, time_ms: int, amount: float, params: Any) -> None:
     """Fold one event into the merchant's ``state`` (in place), after its features were read."""
     state["event_count"] += 1
     state["newest_event_ms"] = max(state["newest_event_ms"], time_ms)
     units = amount_units(amount)
+    tile_lengths = params["window_tile_ms"]
     for window in range(N_WINDOWS):
         add_to_ring(
-            state["window_newest_tile"], state["window_counts"], state["window_amount_units"], window, time_ms, units
+            state["window_newest_tile"],
+            state["window_counts"],
+            state["window_amount_units"],
+            window,
+            tile_lengths[window],
+            time_ms,
+            units,
         )
 
 
 @compiled
-def fold_outcome(state: Any, labelled_at_ms: int, is_fraud: bool) -> None:
+def fold_outcome(state: Any, labelled_at_ms: int, is_fraud: bool, params: Any) -> None:
     """Fold one known outcome of a transaction at this merchant into ``state``, in the tiles of its ``labelled_at``."""
     for window in range(N_WINDOWS):
         add_to_ring(
@@ -116,13 +132,14 @@ def fold_outcome(state: Any, labelled_at_ms: int, is_fraud: bool) -> None:
             state["window_outcomes"],
             state["window_frauds"],
             window,
+            params["window_tile_ms"][window],
             labelled_at_ms,
             1 if is_fraud else 0,
         )
 
 
 @compiled
-def fold_known_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
+def fold_known_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms: int, params: Any) -> tuple[int, int]:
     """Fold the merchant's ``outcomes[first:end]`` known before an event at ``time_ms``, into ``state``.
 
     The rule batch and stream share: an outcome counts for the events after its ``labelled_at``.
@@ -134,20 +151,20 @@ def fold_known_outcomes(state: Any, outcomes: Any, first: int, end: int, time_ms
     too_late = 0
     while first < end and outcomes[first]["labelled_at_ms"] < time_ms:
         labelled_at_ms = outcomes[first]["labelled_at_ms"]
-        too_late += read_too_late(state, labelled_at_ms, lag_ms)
-        fold_outcome(state, labelled_at_ms, outcomes[first]["is_fraud"])
+        too_late += read_too_late(state, labelled_at_ms, params)
+        fold_outcome(state, labelled_at_ms, outcomes[first]["is_fraud"], params)
         first += 1
     return first, too_late
 
 
 @compiled
-def merchant_outcome_totals(state: Any, window: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
-    """Outcomes and frauds known in the window's whole tiles that ended at least ``lag_ms`` before ``time_ms``.
+def merchant_outcome_totals(state: Any, window: int, time_ms: int, params: Any) -> tuple[int, int]:
+    """Outcomes and frauds known in the window's whole tiles that ended at least the lag before ``time_ms``.
 
     The tiles :func:`merchant_window_totals` reads, by ``labelled_at``: only outcomes known
     before the event count.
     """
-    last_tile = (time_ms - lag_ms) // TILE_LENGTHS_MS[window] - 1
+    last_tile = last_whole_tile(window, time_ms, params)
     outcomes, frauds = ring_totals(
         state["outcome_newest_tile"], state["window_outcomes"], state["window_frauds"], window, last_tile
     )
@@ -155,13 +172,13 @@ def merchant_outcome_totals(state: Any, window: int, time_ms: int, lag_ms: int) 
 
 
 @compiled
-def merchant_window_totals(state: Any, window: int, time_ms: int, lag_ms: int) -> tuple[int, int]:
-    """Events and their amount units in the window's whole tiles that ended at least ``lag_ms`` before ``time_ms``.
+def merchant_window_totals(state: Any, window: int, time_ms: int, params: Any) -> tuple[int, int]:
+    """Events and their amount units in the window's whole tiles that ended at least the lag before ``time_ms``.
 
-    The ``TILES_PER_WINDOW`` tiles ending with the last tile whose end is at or before
-    ``time_ms - lag_ms``: the window's length, exact to a tile, behind the lag.
+    The ``TILES_PER_WINDOW`` tiles ending with :func:`last_whole_tile`: the window's length,
+    exact to a tile, behind the lag.
     """
-    last_tile = (time_ms - lag_ms) // TILE_LENGTHS_MS[window] - 1
+    last_tile = last_whole_tile(window, time_ms, params)
     count, units = ring_totals(
         state["window_newest_tile"], state["window_counts"], state["window_amount_units"], window, last_tile
     )
@@ -169,14 +186,21 @@ def merchant_window_totals(state: Any, window: int, time_ms: int, lag_ms: int) -
 
 
 @compiled
-def read_too_late(state: Any, time_ms: int, lag_ms: int) -> bool:
+def last_whole_tile(window: int, time_ms: int, params: Any) -> int:
+    """The window's last tile whose end is at or before ``time_ms`` minus the lag."""
+    return int((time_ms - params["lag_ms"]) // params["window_tile_ms"][window] - 1)
+
+
+@compiled
+def read_too_late(state: Any, time_ms: int, params: Any) -> bool:
     """Whether an event at ``time_ms`` comes after a scored event read its tile: its features then differ from batch.
 
     The newest folded event read the whole tiles that ended ``lag_ms`` before it; the shortest
     window's tiles end first, so checking them suffices.
     """
-    tile_end = (tile_of(0, time_ms) + 1) * TILE_LENGTHS_MS[0]
-    return bool(state["event_count"] > 0 and tile_end <= state["newest_event_ms"] - lag_ms)
+    shortest_ms = params["window_tile_ms"][0]
+    tile_end = (tile_of(shortest_ms, time_ms) + 1) * shortest_ms
+    return bool(state["event_count"] > 0 and tile_end <= state["newest_event_ms"] - params["lag_ms"])
 
 
 @compiled
@@ -216,18 +240,23 @@ def merchant_state_error(status: int) -> StateError:
     return state_error(status, "merchant")
 
 
-def _merchant_window_features(window: int, label: str) -> None:
+def _merchant_window_features(label: str) -> None:
     """Register the merchant's count, amount sum and mean amount over window ``label``, behind the lag."""
+    tile_ms = window_length_ms(label) // TILES_PER_WINDOW
+
+    @compiled_inline
+    def totals(state: Any, event: Any, params: Any) -> tuple[int, int]:
+        window = window_slot(params["window_tile_ms"], tile_ms)
+        return merchant_window_totals(state, window, event["event_time_ms"], params)
 
     def count(state: Any, event: Any, signals: Any, params: Any) -> float:
-        return float(merchant_window_totals(state, window, event["event_time_ms"], params["lag_ms"])[0])
+        return float(totals(state, event, params)[0])
 
     def amount_sum(state: Any, event: Any, signals: Any, params: Any) -> float:
-        units = merchant_window_totals(state, window, event["event_time_ms"], params["lag_ms"])[1]
-        return units / AMOUNT_UNITS
+        return totals(state, event, params)[1] / AMOUNT_UNITS
 
     def amount_mean(state: Any, event: Any, signals: Any, params: Any) -> float:
-        events, units = merchant_window_totals(state, window, event["event_time_ms"], params["lag_ms"])
+        events, units = totals(state, event, params)
         return units / AMOUNT_UNITS / events if events > 0 else 0.0
 
     definitions = {
@@ -242,16 +271,18 @@ def _merchant_window_features(window: int, label: str) -> None:
     register_as(definitions, scope, merchant_feature)
 
 
-def _merchant_outcome_features(window: int, label: str) -> None:
+def _merchant_outcome_features(label: str) -> None:
     """Register the merchant's known frauds and fraud rate over window ``label``, behind the lag."""
+    tile_ms = window_length_ms(label) // TILES_PER_WINDOW
 
     def fraud_count(state: Any, event: Any, signals: Any, params: Any) -> float:
-        return float(merchant_outcome_totals(state, window, event["event_time_ms"], params["lag_ms"])[1])
+        window = window_slot(params["window_tile_ms"], tile_ms)
+        return float(merchant_outcome_totals(state, window, event["event_time_ms"], params)[1])
 
     def fraud_rate(state: Any, event: Any, signals: Any, params: Any) -> float:
-        time_ms, lag_ms = event["event_time_ms"], params["lag_ms"]
-        frauds = merchant_outcome_totals(state, window, time_ms, lag_ms)[1]
-        events = merchant_window_totals(state, window, time_ms, lag_ms)[0]
+        window, time_ms = window_slot(params["window_tile_ms"], tile_ms), event["event_time_ms"]
+        frauds = merchant_outcome_totals(state, window, time_ms, params)[1]
+        events = merchant_window_totals(state, window, time_ms, params)[0]
         return frauds / events if events > 0 else 0.0
 
     definitions = {
@@ -268,16 +299,15 @@ def _merchant_outcome_features(window: int, label: str) -> None:
     register_as(definitions, scope, outcome_feature)
 
 
-for _window, _label in enumerate(WINDOW_LABELS):
-    _merchant_window_features(_window, _label)
-    _merchant_outcome_features(_window, _label)
+window_family(_merchant_window_features)
+window_family(_merchant_outcome_features)
 
 
 @compiled
 def merchant_step(state: Any, event: Any, params: Any, signals: Any, features: Any, key: str) -> None:
     """One event at a merchant: the merchant features named in ``key``, then its fold into ``state``."""
     compute_features(state, event, signals, params, features, literally(key))
-    fold_merchant(state, event["event_time_ms"], event["amount"])
+    fold_merchant(state, event["event_time_ms"], event["amount"], params)
 
 
 @compiled
@@ -294,7 +324,6 @@ def _merchant_replay(
     states = np.zeros(n_merchants, dtype=MERCHANT_STATE)
     signals = np.zeros(1, dtype=SIGNALS)  # merchant features read no signals
     features = np.zeros((events.shape[0], n_features), dtype=np.float64)
-    lag_ms = params[0]["lag_ms"]
     next_outcome = outcome_bounds[:-1].copy()  # per merchant, its first outcome not folded yet
     for index in range(events.shape[0]):
         merchant = merchants[index]
@@ -304,7 +333,7 @@ def _merchant_replay(
             next_outcome[merchant],
             outcome_bounds[merchant + 1],
             events[index]["event_time_ms"],
-            lag_ms,
+            params[0],
         )[0]
         merchant_step(states[merchant], events[index], params[0], signals[0], features[index], key)
     return features
@@ -334,7 +363,7 @@ def merchant_replay(
         outcome_merchants: Each outcome's merchant as an index in ``range(n_merchants)``.
 
     """
-    params = merchant_params(lag_ms)
+    params = merchant_params(lag_ms, features.windows)
     known, bounds = outcomes_by_entity(outcomes, outcome_merchants, n_merchants)
     vectors: NDArray[np.float64] = _merchant_replay(
         events, merchants, n_merchants, params, len(features.merchant_names), features.merchant_key, known, bounds

@@ -12,7 +12,7 @@ stays silent. FR-002, FR-003 and FR-005 need no history and apply from the first
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -24,6 +24,7 @@ from streamflow.core.compiled import compiled
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError
 from streamflow.core.state import RECENT_CAPACITY
+from streamflow.core.windows import DEFAULT_WINDOWS, N_WINDOWS, tile_lengths_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +165,14 @@ RULE_PARAMS = np.dtype(
         ("min_hours_from_typical", np.float64),
         ("max_hour_share", np.float64),
         ("blacklist_weight", np.float64),
+        ("window_tile_ms", np.int64, (N_WINDOWS,)),  # the windows' tile lengths (core.windows), shortest first
     ],
     align=True,
 )
 
 
-def rule_params(config: RulesConfig) -> NDArray[Any]:
-    """The one-record ``RULE_PARAMS`` array of ``config``."""
+def rule_params(config: RulesConfig, windows: Sequence[str] = DEFAULT_WINDOWS) -> NDArray[Any]:
+    """The one-record ``RULE_PARAMS`` array of ``config``, the step's params, with the ``windows`` the state keeps."""
     values = {
         "min_history": config.min_history,
         "high_value_weight": config.high_value.weight,
@@ -188,6 +190,7 @@ def rule_params(config: RulesConfig) -> NDArray[Any]:
         "min_hours_from_typical": config.unusual_hour.min_hours_from_typical,
         "max_hour_share": config.unusual_hour.max_hour_share,
         "blacklist_weight": config.blacklist.weight,
+        "window_tile_ms": tile_lengths_ms(windows),
     }
     params = np.zeros(1, dtype=RULE_PARAMS)
     for name in RULE_PARAMS.names or ():

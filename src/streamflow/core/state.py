@@ -1,7 +1,7 @@
 """Per-customer state: one numpy record with named fields, declared once in ``CUSTOMER_STATE``.
 
 Running amount statistics (Welford), the 24-hour profile, the last location and time, the
-windowed aggregates (count and amount sum over 1 h, 1 d, 7 d and 30 d, in time tiles), the
+windowed aggregates (count and amount sum over ``features.windows``, in time tiles), the
 newest known fraud on the customer's transactions and the recent event times of the velocity
 window. The record is fixed-size, so memory is bounded: ``CUSTOMER_STATE.itemsize`` (1,280)
 bytes a customer (at most ``RECENT_CAPACITY`` recent times;
@@ -100,7 +100,8 @@ def fold_event(
     """Fold one event into ``state`` (in place), after it was assessed against it.
 
     ``params`` holds ``velocity_window_ms`` and ``max_tracked_events``: recent times older than
-    the newest minus the window are forgotten, and beyond ``max_tracked_events`` the oldest.
+    the newest minus the window are forgotten, and beyond ``max_tracked_events`` the oldest. Its
+    ``window_tile_ms`` are the windows' tile lengths.
     """
     count = state["event_count"] + 1
     delta = amount - state["amount_mean"]
@@ -111,7 +112,7 @@ def fold_event(
     state["last_latitude"] = latitude
     state["last_longitude"] = longitude
     state["last_event_time_ms"] = event_time_ms
-    add_to_windows(state, event_time_ms, amount)
+    add_to_windows(state, event_time_ms, amount, params["window_tile_ms"])
     state["recent_count"] = remember_time(
         state["recent_times_ms"],
         state["recent_count"],
@@ -166,24 +167,30 @@ def newest_event_ms(state: Any) -> int:
 
 
 @compiled
-def add_to_windows(state: Any, time_ms: int, amount: float) -> None:
+def add_to_windows(state: Any, time_ms: int, amount: float, tile_lengths: Any) -> None:
     """Count the event and its amount in each window's tile for ``time_ms`` (``core.windows``)."""
     for window in range(N_WINDOWS):
         add_to_ring(
-            state["window_newest_tile"], state["window_counts"], state["window_amounts"], window, time_ms, amount
+            state["window_newest_tile"],
+            state["window_counts"],
+            state["window_amounts"],
+            window,
+            tile_lengths[window],
+            time_ms,
+            amount,
         )
 
 
 @compiled
-def window_totals(state: Any, window: int, time_ms: int) -> tuple[int, float]:
-    """Past events and their amount sum in ``window`` before ``time_ms``: its tiles up to ``time_ms``'s.
+def window_totals(state: Any, window: int, tile_ms: int, time_ms: int) -> tuple[int, float]:
+    """Past events and their amount sum in ``window`` (tiles of ``tile_ms``) up to ``time_ms``'s tile.
 
     Exact to a tile: the tiles cover the last ``length * 11/12`` to ``length`` (the current tile
     is partly elapsed). Zero for a customer with no events.
     """
     if state["event_count"] == 0:
         return 0, 0.0
-    last_tile = tile_of(window, time_ms)
+    last_tile = tile_of(tile_ms, time_ms)
     count, total = ring_totals(
         state["window_newest_tile"], state["window_counts"], state["window_amounts"], window, last_tile
     )

@@ -5,43 +5,94 @@ granularity, and bounded in memory (a ring of tiles per window, whatever the eve
 tile holds an event count and a sum. The customer state (``core.state``) and the merchant state
 (``core.merchant``) keep their rings in their records and call these functions on them.
 
-The windows are part of the states' layouts, so they are constants, not config: changing them is
-a new state version.
+Every state holds ``N_WINDOWS`` rings. Their lengths are config (``features.windows``, labels
+such as ``1h`` or ``30d``; by default ``DEFAULT_WINDOWS``): the step reads each ring's tile length
+from its params record (``window_tile_ms``), and a window feature finds its ring by length
+(:func:`window_slot`). A state's tiles only mean something under the lengths they were counted
+with, so the stream's operators name non-default windows in their uids (docs/runbooks.md).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled
+from streamflow.core.errors import ConfigError
 
-WINDOW_LABELS = ("1h", "1d", "7d", "30d")
-WINDOW_LENGTHS_MS = (3_600_000, 86_400_000, 7 * 86_400_000, 30 * 86_400_000)
-TILES_PER_WINDOW = 12  # a window is read as this many whole tiles: 5 min, 2 h, 14 h and 60 h
-N_WINDOWS = len(WINDOW_LENGTHS_MS)
-TILE_LENGTHS_MS = np.array([length // TILES_PER_WINDOW for length in WINDOW_LENGTHS_MS], dtype=np.int64)
+DEFAULT_WINDOWS = ("1h", "1d", "7d", "30d")
+N_WINDOWS = len(DEFAULT_WINDOWS)  # rings per state: part of the states' layouts
+TILES_PER_WINDOW = 12  # a window is read as this many whole tiles: by default 5 min, 2 h, 14 h and 60 h
 # A merchant's ring (core.merchant): the window's tiles, up to three tiles within the lag, the current one.
 MERCHANT_RING = TILES_PER_WINDOW + 4
-MAX_MERCHANT_LAG_MS = int((MERCHANT_RING - TILES_PER_WINDOW - 1) * TILE_LENGTHS_MS.min())  # 15 minutes
+LAG_TILES = MERCHANT_RING - TILES_PER_WINDOW - 1  # the merchant lag is at most this many of the shortest window's tiles
+UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_LABEL = re.compile(r"([1-9][0-9]{0,4})([mhd])")
+
+
+def window_length_ms(label: str) -> int:
+    """The length of a window label: a whole number of minutes, hours or days (``30m``, ``1h``, ``7d``).
+
+    Raises:
+        ConfigError: Not such a label.
+
+    """
+    match = _LABEL.fullmatch(label)
+    if match is None:
+        raise ConfigError(f"features.windows: a window is a whole number of minutes, hours or days (1h), got {label!r}")
+    return int(match[1]) * UNIT_MS[match[2]]
+
+
+def tile_lengths_ms(labels: Sequence[str]) -> NDArray[np.int64]:
+    """Each window's tile length, the ``window_tile_ms`` of the params records.
+
+    Raises:
+        ConfigError: Not ``N_WINDOWS`` labels of strictly increasing length.
+
+    """
+    lengths = [window_length_ms(label) for label in labels]
+    if len(lengths) != N_WINDOWS or any(longer <= shorter for shorter, longer in itertools.pairwise(lengths)):
+        raise ConfigError(
+            f"features.windows must list {N_WINDOWS} windows, shortest first (default {list(DEFAULT_WINDOWS)}), "
+            f"got {list(labels)}"
+        )
+    return np.array([length // TILES_PER_WINDOW for length in lengths], dtype=np.int64)
+
+
+def max_merchant_lag_ms(labels: Sequence[str]) -> int:
+    """The longest merchant lag the rings allow: ``LAG_TILES`` tiles of the shortest window (15 minutes for 1h)."""
+    return int(LAG_TILES * tile_lengths_ms(labels).min())
 
 
 @compiled
-def tile_of(window: int, time_ms: int) -> int:
-    """The index of the tile of ``window`` that holds ``time_ms`` (tiles start at the epoch)."""
-    return int(time_ms // TILE_LENGTHS_MS[window])
+def window_slot(tile_lengths: Any, tile_ms: int) -> int:
+    """The ring whose tiles are ``tile_ms`` long (``-1``: none; config checks that a feature's window is there)."""
+    for slot in range(tile_lengths.shape[0]):
+        if tile_lengths[slot] == tile_ms:
+            return slot
+    return -1
 
 
 @compiled
-def add_to_ring(newest_tiles: Any, counts: Any, sums: Any, window: int, time_ms: int, value: Any) -> None:
-    """Count one event and add ``value`` in ``window``'s tile for ``time_ms``.
+def tile_of(tile_ms: int, time_ms: int) -> int:
+    """The index of the tile ``tile_ms`` long that holds ``time_ms`` (tiles start at the epoch)."""
+    return int(time_ms // tile_ms)
+
+
+@compiled
+def add_to_ring(newest_tiles: Any, counts: Any, sums: Any, window: int, tile_ms: int, time_ms: int, value: Any) -> None:
+    """Count one event and add ``value`` in ``window``'s tile (``tile_ms`` long) for ``time_ms``.
 
     The ring holds ``counts.shape[1]`` tiles, the newest seen and those before it. A newer tile
     first clears the tiles it reuses; an event whose tile has left the ring is not counted.
     """
     ring = counts.shape[1]
-    tile = tile_of(window, time_ms)
+    tile = tile_of(tile_ms, time_ms)
     newest = newest_tiles[window]
     if tile > newest:  # time moved on: clear the tiles the ring reuses
         for cleared in range(max(newest + 1, tile - ring + 1), tile + 1):

@@ -82,7 +82,13 @@ def replay_features(
     customer_outcomes = outcomes if chosen.customer_outcome_names else None  # only the features that read them
     known, known_customers = outcome_inputs(customer_outcomes, pd.Index(uniques), "customer_id")
     out, customer_vectors = replay(
-        inputs, customers.astype(np.int64), len(uniques), rule_params(rules), chosen, known, known_customers
+        inputs,
+        customers.astype(np.int64),
+        len(uniques),
+        rule_params(rules, chosen.windows),
+        chosen,
+        known,
+        known_customers,
     )
     vectors = np.zeros((len(ordered), len(chosen.names)), dtype=np.float64)
     vectors[:, [chosen.names.index(name) for name in chosen.customer_names]] = customer_vectors
