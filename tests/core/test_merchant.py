@@ -381,8 +381,9 @@ def test_windows_are_four_labels_shortest_first_and_the_features_must_read_them(
         (["1h", "1d", "7d", "1w"], "whole number of minutes, hours or days"),
         (["0m", "1d", "7d", "30d"], "whole number"),
     ):
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message) as raised:
             FeaturesConfig.from_dict({"windows": windows})
+        assert (raised.value.code, raised.value.key) == ("config_error", "features.windows")
     with pytest.raises(ConfigError, match=r"read windows that features\.windows"):
         FeaturesConfig.from_dict({"model": ["customer_count_30m"]})  # registered above, not a default window
     with pytest.raises(ConfigError, match=r"within 0\.\.7\.5 \(a quarter of the shortest window, 30m\)"):

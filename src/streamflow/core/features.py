@@ -325,7 +325,10 @@ class FeatureSet:
         outside = [name for name in names if WINDOW_OF.get(name, self.windows[0]) not in self.windows]
         if outside:
             raise ConfigError(
-                f"features {outside} read windows that features.windows ({list(self.windows)}) does not list"
+                f"features {outside} read windows that features.windows ({list(self.windows)}) does not list",
+                key="features.windows",
+                expected=f"the windows of {outside}",
+                got=list(self.windows),
             )
         self.names = tuple(names)
         self.vector: Any = namedtuple("FeatureVector", self.names)  # type: ignore[misc]

@@ -44,7 +44,12 @@ def window_length_ms(label: str) -> int:
     """
     match = _LABEL.fullmatch(label)
     if match is None:
-        raise ConfigError(f"features.windows: a window is a whole number of minutes, hours or days (1h), got {label!r}")
+        raise ConfigError(
+            f"features.windows: a window is a whole number of minutes, hours or days (1h), got {label!r}",
+            key="features.windows",
+            expected="<n>m, <n>h or <n>d",
+            got=label,
+        )
     return int(match[1]) * UNIT_MS[match[2]]
 
 
@@ -59,7 +64,10 @@ def tile_lengths_ms(labels: Sequence[str]) -> NDArray[np.int64]:
     if len(lengths) != N_WINDOWS or any(longer <= shorter for shorter, longer in itertools.pairwise(lengths)):
         raise ConfigError(
             f"features.windows must list {N_WINDOWS} windows, shortest first (default {list(DEFAULT_WINDOWS)}), "
-            f"got {list(labels)}"
+            f"got {list(labels)}",
+            key="features.windows",
+            expected=f"{N_WINDOWS} windows, shortest first",
+            got=list(labels),
         )
     return np.array([length // TILES_PER_WINDOW for length in lengths], dtype=np.int64)
 
