@@ -15,10 +15,11 @@ from streamflow.core.forest import ModelBundle
 from streamflow.core.rules import RULE_IDS
 
 BASE_TIME = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-# Four windows other than the default (features.windows), and customer features over them: the
-# customer step compiled for these serves the core's and the stream's window tests alike.
+# Four windows other than the default (features.windows), and features over them: the steps
+# compiled for these serve the core's and the stream's window tests alike.
 OTHER_WINDOWS = ("30m", "6h", "2d", "90d")
 CUSTOMER_WINDOWED = ("customer_count_30m", "customer_amount_sum_90d")
+MERCHANT_WINDOWED = ("merchant_count_30m", "merchant_amount_sum_6h", "merchant_count_90d", "merchant_fraud_count_2d")
 
 
 def payload(**overrides: Any) -> dict[str, Any]:

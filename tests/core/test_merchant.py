@@ -33,7 +33,7 @@ from streamflow.medallion.bronze import ingest_files
 from streamflow.medallion.silver import run_silver
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
-from tests.factories import CUSTOMER_WINDOWED, OTHER_WINDOWS, make_event, payload
+from tests.factories import CUSTOMER_WINDOWED, MERCHANT_WINDOWED, OTHER_WINDOWS, make_event, payload
 from tests.flink_app.test_two_entities import TWO_ENTITY_FEATURES
 
 RULES = RulesConfig.from_dict({})
@@ -312,15 +312,10 @@ def test_a_customers_known_fraud_counts_for_its_events_after_it_for_30_days() ->
     assert chosen.outcome_names == ("customer_fraud_known_30d",)
 
 
-# Features over four windows other than the default: the customer's compile as the stream tests' do
-WINDOWED = (
-    *CUSTOMER_WINDOWED,
-    "merchant_count_30m",
-    "merchant_amount_sum_6h",
-    "merchant_count_90d",
-    "merchant_fraud_count_2d",
-)
-OTHER = FeaturesConfig.from_dict({"model": [*FEATURE_NAMES, *WINDOWED], "windows": list(OTHER_WINDOWS)}).feature_set
+# features over four windows other than the default: the customer's compile as the stream tests' do
+OTHER = FeaturesConfig.from_dict(
+    {"model": [*FEATURE_NAMES, *CUSTOMER_WINDOWED, *MERCHANT_WINDOWED], "windows": list(OTHER_WINDOWS)}
+).feature_set
 
 
 def _expected_window(events: list[Event], index: int, label: str, *, merchant: bool) -> tuple[int, float]:

@@ -31,6 +31,7 @@ from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bund
 from streamflow.medallion.silver import deduplicate, parse_payloads
 from streamflow.modeling.features import replay_features
 from tests.conftest import REPO_ROOT
+from tests.factories import CUSTOMER_WINDOWED, MERCHANT_WINDOWED, OTHER_WINDOWS
 from tests.flink_app.test_job_minicluster import LATE_CUSTOMER, expected_decisions, outputs_of, write_generated_thirds
 from tests.flink_app.test_recovery import run, score_command
 
@@ -146,9 +147,8 @@ def batch_expectation(lines: list[str], names: tuple[str, ...], conf: Path, outc
     silver, _ = deduplicate(parsed.assign(source_file="events.jsonl", line_number=[p + 1 for p in positions]))
     config = load_config(conf)
     outcomes = known_outcomes(outcome_lines)
-    table = replay_features(
-        silver, config.rules, feature_set(names), config.features.merchant_lag_ms, outcomes=outcomes
-    )
+    chosen = feature_set(names, (), config.features.windows)
+    table = replay_features(silver, config.rules, chosen, config.features.merchant_lag_ms, outcomes=outcomes)
     return table.set_index("transaction_id")
 
 
@@ -322,3 +322,26 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
     scored = [record for record in scored if record["customer_id"] != LATE_CUSTOMER]
     assert_stream_equals_batch(scored, batch, TWO_ENTITY_FEATURES, bundle)
     assert batch["merchant_fraud_count_1d"].gt(0).mean() > 0.2
+
+
+def test_configured_windows_reach_both_stages_of_the_job(tmp_path: Path) -> None:
+    """``features.windows`` from the job's configuration: both stages count over them as the batch table does."""
+    names = (*FEATURE_NAMES, *CUSTOMER_WINDOWED, *MERCHANT_WINDOWED)
+    lines = write_generated_thirds(tmp_path / "in")
+    outcome_lines = write_labels(tmp_path / "labels", lines)
+    conf = conf_with_features(tmp_path / "conf", names)
+    features = conf / "base/parameters_features.yml"
+    windows = f"  windows: [{', '.join(OTHER_WINDOWS)}]"
+    features.write_text(features.read_text().replace("  windows: [1h, 1d, 7d, 30d]", windows))
+    assert load_config(conf).features.windows == OTHER_WINDOWS
+    command = score_command(tmp_path / "in", tmp_path / "out", tmp_path / "checkpoints")
+    result = run([*command, "--conf-dir", str(conf), "--labels", str(tmp_path / "labels")])  # rules only
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "every event scored or dead-lettered" in result.stdout
+    scored = [record for record in outputs_of(tmp_path / "out")["scored"] if record["customer_id"] != LATE_CUSTOMER]
+    ids = [record["transaction_id"] for record in scored]
+    stream = pd.DataFrame([record["features"] for record in scored], index=ids)[list(names)]
+    batch = batch_expectation(lines, names, conf, outcome_lines).loc[ids, list(names)]
+    batch.index = pd.Index(ids)
+    pd.testing.assert_frame_equal(stream, batch.astype(np.float64), check_exact=True)
+    assert (batch[["customer_count_30m", "merchant_count_30m", "merchant_fraud_count_2d"]].max() > 0).all()
