@@ -17,6 +17,7 @@ from omegaconf.resolvers import oc
 from streamflow.core import ContractConfig, FeaturesConfig, RulesConfig
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError
+from streamflow.core.windows import window_length_ms
 
 DEFAULT_CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 PROJECT_ROOT = DEFAULT_CONF_DIR.parent
@@ -280,6 +281,15 @@ def load_config(conf_dir: Path = DEFAULT_CONF_DIR, env: str = "base") -> StreamC
         raise ConfigError(
             f"features.model lists merchant features {list(merchant_names)}: the merchant stage needs "
             f"stream.keying: mini_batch, not {job.keying!r} (docs/adr/0012-two-entities-in-the-stream.md)"
+        )
+    longest_window = features.windows[-1]
+    if window_length_ms(longest_window) > job.state_ttl_days * 86_400_000:  # an idle entity's tiles would expire
+        raise ConfigError(
+            f"features.windows reads {longest_window}, longer than stream.state_ttl_days ({job.state_ttl_days:g}): "
+            "an entity idle that long would lose tiles batch still counts",
+            key="features.windows",
+            expected=f"at most {job.state_ttl_days:g}d",
+            got=longest_window,
         )
     return StreamConfig(
         rules=RulesConfig.from_dict(parameters.get("fraud_rules")),

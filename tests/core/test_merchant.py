@@ -23,7 +23,13 @@ from streamflow.core import (
 )
 from streamflow.core.features import FeatureSet, replay
 from streamflow.core.forest import ModelBundle, ModelFeatureError
-from streamflow.core.merchant import MAX_MERCHANT_STATE_BYTES, MERCHANT_STATE, MERCHANT_STATE_VERSION
+from streamflow.core.merchant import (
+    MAX_MERCHANT_STATE_BYTES,
+    MERCHANT_STATE,
+    MERCHANT_STATE_VERSION,
+    merchant_params,
+    read_too_late,
+)
 from streamflow.core.rules import rule_params
 from streamflow.core.signals import EVENT_INPUT, event_input_of
 from streamflow.core.state import OUTCOME_INPUT
@@ -375,11 +381,39 @@ def test_windows_are_four_labels_shortest_first_and_the_features_must_read_them(
         (["1d", "1h", "7d", "30d"], "shortest first"),
         (["1h", "1d", "7d", "1w"], "whole number of minutes, hours or days"),
         (["0m", "1d", "7d", "30d"], "whole number"),
+        (["60m", "1d", "7d", "30d"], r"\(write 1h\)"),  # one label per length: feature names say their window
     ):
         with pytest.raises(ConfigError, match=message) as raised:
             FeaturesConfig.from_dict({"windows": windows})
         assert (raised.value.code, raised.value.key) == ("config_error", "features.windows")
-    with pytest.raises(ConfigError, match=r"read windows that features\.windows"):
-        FeaturesConfig.from_dict({"model": ["customer_count_30m"]})  # registered above, not a default window
+    for name in ("customer_count_45m", "merchant_fraud_rate_30m"):  # a window never listed, or not listed here
+        with pytest.raises(ConfigError, match=r"read windows that features\.windows \(\['1h', '1d', '7d', '30d'\]\)"):
+            FeaturesConfig.from_dict({"model": [name]})
     with pytest.raises(ConfigError, match=r"within 0\.\.7\.5 \(a quarter of the shortest window, 30m\)"):
         FeaturesConfig.from_dict({"windows": list(OTHER_WINDOWS), "merchant_lag_minutes": 8})
+    with pytest.raises(ConfigError, match=r"within 0\.\.15 "):
+        merchant_params(16 * 60_000, DEFAULT_WINDOWS)
+
+
+def test_params_over_other_windows_than_the_feature_sets_are_refused() -> None:
+    inputs = np.array([event_input_of(make_event(), RULES)], dtype=EVENT_INPUT).reshape(-1)
+    with pytest.raises(ConfigError, match="other windows"):
+        replay(inputs, np.zeros(1, dtype=np.int64), 1, rule_params(RULES, DEFAULT_WINDOWS), OTHER)
+
+
+def test_a_late_event_reads_too_late_in_any_window_whose_tile_was_read() -> None:
+    # tiles of 200 s (40m) and 300 s (1h): the newest event, at 600 s, read the 1h tile [0, 300 s)
+    # (it ended a 5-minute lag before it) but not the 40m tile [200 s, 400 s) of an event at 200 s
+    params = merchant_params(LAG_MS, ("40m", "1h", "1d", "7d"))[0]
+    state = np.zeros(1, dtype=MERCHANT_STATE)[0]
+    base_ms = 1_500_000 * 1_200_000  # a whole number of both tiles after the epoch
+    state["event_count"], state["newest_event_ms"] = 1, base_ms + 600_000
+    assert read_too_late(state, base_ms + 200_000, params)
+    assert not read_too_late(state, base_ms + 300_000, params)  # in the 1h tile [300 s, 600 s), not read yet
+
+
+def test_a_stream_refuses_windows_longer_than_its_state_lives(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/parameters_features.yml").write_text("features:\n  windows: [1h, 1d, 7d, 100d]\n")
+    with pytest.raises(ConfigError, match=r"reads 100d, longer than stream\.state_ttl_days \(90\)"):
+        load_config(tmp_path)

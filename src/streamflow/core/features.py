@@ -47,7 +47,8 @@ from streamflow.core.state import (
 from streamflow.core.windows import (
     DEFAULT_WINDOWS,
     TILES_PER_WINDOW,
-    max_merchant_lag_ms,
+    check_merchant_lag,
+    tile_length_ms,
     tile_lengths_ms,
     window_length_ms,
     window_slot,
@@ -162,7 +163,7 @@ def customer_fraud_known_30d(state: Any, event: Any, signals: Any, params: Any) 
 
 def _window_features(label: str) -> None:
     """Register the customer's count, amount sum and mean amount over window ``label`` (``features.windows``)."""
-    tile_ms = window_length_ms(label) // TILES_PER_WINDOW
+    tile_ms = tile_length_ms(label)
 
     @compiled_inline
     def totals(state: Any, event: Any, params: Any) -> tuple[int, float]:
@@ -214,9 +215,19 @@ def register_windows(labels: Iterable[str]) -> None:
         if label in _registered_windows:
             continue
         window_length_ms(label)
-        _registered_windows.append(label)
         for register in WINDOW_FAMILIES:
             _register_family(register, label)
+        _registered_windows.append(label)
+
+
+def _window_of_name(name: str) -> str | None:
+    """The window label a feature name ends with (``customer_count_6h``: ``6h``), if it ends with one."""
+    label = name.rpartition("_")[2]
+    try:
+        window_length_ms(label)
+    except ConfigError:
+        return None
+    return label
 
 
 def _register_family(register: Callable[[str], None], label: str) -> None:
@@ -279,12 +290,7 @@ class FeaturesConfig:
         """Build from the ``features`` block; unknown keys, wrong types and bad values are ``ConfigError``s."""
         config = build_dataclass(cls, block, path="features")
         feature_set(config.names, config.modules, config.windows)  # unknown names or windows fail here, at load
-        longest_lag_ms = max_merchant_lag_ms(config.windows)
-        if not 0 <= config.merchant_lag_ms <= longest_lag_ms:
-            raise ConfigError(
-                f"features.merchant_lag_minutes must be within 0..{longest_lag_ms / 60_000:g} "
-                f"(a quarter of the shortest window, {config.windows[0]}), got {config.merchant_lag_minutes}"
-            )
+        check_merchant_lag(config.merchant_lag_ms, config.windows)
         return config
 
     @property
@@ -315,14 +321,16 @@ class FeatureSet:
     def __init__(self, names: Sequence[str], windows: Sequence[str] = DEFAULT_WINDOWS) -> None:
         self.window_tile_ms = tile_lengths_ms(windows)
         self.windows = tuple(windows)
-        register_windows(self.windows)
+        # the listed windows' features, and those of any other window an unknown name ends with (refused below)
+        named = [label for name in names if name not in FEATURES and (label := _window_of_name(name)) is not None]
+        register_windows((*self.windows, *named))
         unknown = [name for name in names if name not in FEATURES]
         if unknown or not names or len(set(names)) != len(names):
             raise ConfigError(
                 f"features.model and features.champion_only must list distinct registered features; unknown {unknown} "
                 f"(registered: {sorted(FEATURES)})"
             )
-        outside = [name for name in names if WINDOW_OF.get(name, self.windows[0]) not in self.windows]
+        outside = [name for name in names if name in WINDOW_OF and WINDOW_OF[name] not in self.windows]
         if outside:
             raise ConfigError(
                 f"features {outside} read windows that features.windows ({list(self.windows)}) does not list",
@@ -495,12 +503,14 @@ def replay(
         events: ``EVENT_INPUT`` records in the order the stream would take them.
         customers: Each event's customer as an index in ``range(n_customers)``.
         n_customers: How many customers.
-        params: The one-record ``RULE_PARAMS`` array.
+        params: The one-record ``RULE_PARAMS`` array, over ``features.windows``.
         features: The model's features.
         outcomes: ``OUTCOME_INPUT`` records of the known outcomes, in ``labelled_at`` order (none: no outcome known).
         outcome_customers: Each outcome's customer as an index in ``range(n_customers)``.
 
     """
+    if not np.array_equal(params[0]["window_tile_ms"], features.window_tile_ms):
+        raise ConfigError(f"the params are over other windows than {list(features.windows)}: build them for these")
     known, bounds = outcomes_by_entity(outcomes, outcome_customers, n_customers)
     n_features = len(features.customer_names)
     signals, vectors = _replay(events, customers, n_customers, params, n_features, features.key, known, bounds)

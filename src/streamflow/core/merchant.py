@@ -52,15 +52,15 @@ from streamflow.core.state import (
     write_header,
 )
 from streamflow.core.windows import (
-    DEFAULT_WINDOWS,
     MERCHANT_RING,
     N_WINDOWS,
     TILES_PER_WINDOW,
     add_to_ring,
+    check_merchant_lag,
     ring_totals,
+    tile_length_ms,
     tile_lengths_ms,
     tile_of,
-    window_length_ms,
     window_slot,
 )
 
@@ -90,8 +90,14 @@ _RECORD_BYTES = MERCHANT_STATE.itemsize
 MAX_MERCHANT_STATE_BYTES = HEADER_BYTES + _RECORD_BYTES + CRC_BYTES
 
 
-def merchant_params(lag_ms: int, windows: Sequence[str] = DEFAULT_WINDOWS) -> NDArray[Any]:
-    """The one-record ``MERCHANT_PARAMS`` array: the lag and the ``windows`` the state keeps."""
+def merchant_params(lag_ms: int, windows: Sequence[str]) -> NDArray[Any]:
+    """The one-record ``MERCHANT_PARAMS`` array: the lag and the ``windows`` the state keeps.
+
+    Raises:
+        ConfigError: The lag is longer than the rings allow (``core.windows.check_merchant_lag``).
+
+    """
+    check_merchant_lag(lag_ms, windows)
     params = np.zeros(1, dtype=MERCHANT_PARAMS)
     params[0]["lag_ms"] = lag_ms
     params[0]["window_tile_ms"] = tile_lengths_ms(windows)
@@ -110,14 +116,13 @@ def fold_merchant(state: Any, time_ms: int, amount: float, params: Any) -> None:
     state["event_count"] += 1
     state["newest_event_ms"] = max(state["newest_event_ms"], time_ms)
     units = amount_units(amount)
-    tile_lengths = params["window_tile_ms"]
     for window in range(N_WINDOWS):
         add_to_ring(
             state["window_newest_tile"],
             state["window_counts"],
             state["window_amount_units"],
             window,
-            tile_lengths[window],
+            params["window_tile_ms"][window],
             time_ms,
             units,
         )
@@ -195,12 +200,16 @@ def last_whole_tile(window: int, time_ms: int, params: Any) -> int:
 def read_too_late(state: Any, time_ms: int, params: Any) -> bool:
     """Whether an event at ``time_ms`` comes after a scored event read its tile: its features then differ from batch.
 
-    The newest folded event read the whole tiles that ended ``lag_ms`` before it; the shortest
-    window's tiles end first, so checking them suffices.
+    The newest folded event read, in each window, the whole tiles that ended the lag before it.
     """
-    shortest_ms = params["window_tile_ms"][0]
-    tile_end = (tile_of(shortest_ms, time_ms) + 1) * shortest_ms
-    return bool(state["event_count"] > 0 and tile_end <= state["newest_event_ms"] - params["lag_ms"])
+    if state["event_count"] == 0:
+        return False
+    read_until = state["newest_event_ms"] - params["lag_ms"]
+    for window in range(N_WINDOWS):
+        tile_ms = params["window_tile_ms"][window]
+        if (tile_of(tile_ms, time_ms) + 1) * tile_ms <= read_until:
+            return True
+    return False
 
 
 @compiled
@@ -240,14 +249,24 @@ def merchant_state_error(status: int) -> StateError:
     return state_error(status, "merchant")
 
 
+def _window_of(label: str) -> Any:
+    """A compiled ``window(params)``: the merchant ring of window ``label`` (``core.windows.window_slot``)."""
+    tile_ms = tile_length_ms(label)
+
+    @compiled_inline
+    def window(params: Any) -> int:
+        return window_slot(params["window_tile_ms"], tile_ms)
+
+    return window
+
+
 def _merchant_window_features(label: str) -> None:
     """Register the merchant's count, amount sum and mean amount over window ``label``, behind the lag."""
-    tile_ms = window_length_ms(label) // TILES_PER_WINDOW
+    window = _window_of(label)
 
     @compiled_inline
     def totals(state: Any, event: Any, params: Any) -> tuple[int, int]:
-        window = window_slot(params["window_tile_ms"], tile_ms)
-        return merchant_window_totals(state, window, event["event_time_ms"], params)
+        return merchant_window_totals(state, window(params), event["event_time_ms"], params)
 
     def count(state: Any, event: Any, signals: Any, params: Any) -> float:
         return float(totals(state, event, params)[0])
@@ -273,16 +292,15 @@ def _merchant_window_features(label: str) -> None:
 
 def _merchant_outcome_features(label: str) -> None:
     """Register the merchant's known frauds and fraud rate over window ``label``, behind the lag."""
-    tile_ms = window_length_ms(label) // TILES_PER_WINDOW
+    window = _window_of(label)
 
     def fraud_count(state: Any, event: Any, signals: Any, params: Any) -> float:
-        window = window_slot(params["window_tile_ms"], tile_ms)
-        return float(merchant_outcome_totals(state, window, event["event_time_ms"], params)[1])
+        return float(merchant_outcome_totals(state, window(params), event["event_time_ms"], params)[1])
 
     def fraud_rate(state: Any, event: Any, signals: Any, params: Any) -> float:
-        window, time_ms = window_slot(params["window_tile_ms"], tile_ms), event["event_time_ms"]
-        frauds = merchant_outcome_totals(state, window, time_ms, params)[1]
-        events = merchant_window_totals(state, window, time_ms, params)[0]
+        ring, time_ms = window(params), event["event_time_ms"]
+        frauds = merchant_outcome_totals(state, ring, time_ms, params)[1]
+        events = merchant_window_totals(state, ring, time_ms, params)[0]
         return frauds / events if events > 0 else 0.0
 
     definitions = {

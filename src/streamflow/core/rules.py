@@ -24,7 +24,7 @@ from streamflow.core.compiled import compiled
 from streamflow.core.config import build_dataclass
 from streamflow.core.errors import ConfigError
 from streamflow.core.state import RECENT_CAPACITY
-from streamflow.core.windows import DEFAULT_WINDOWS, N_WINDOWS, tile_lengths_ms
+from streamflow.core.windows import N_WINDOWS, tile_lengths_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,7 @@ RULE_PARAMS = np.dtype(
 )
 
 
-def rule_params(config: RulesConfig, windows: Sequence[str] = DEFAULT_WINDOWS) -> NDArray[Any]:
+def rule_params(config: RulesConfig, windows: Sequence[str]) -> NDArray[Any]:
     """The one-record ``RULE_PARAMS`` array of ``config``, the step's params, with the ``windows`` the state keeps."""
     values = {
         "min_history": config.min_history,

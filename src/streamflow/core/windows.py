@@ -36,21 +36,37 @@ _LABEL = re.compile(r"([1-9][0-9]{0,4})([mhd])")
 
 
 def window_length_ms(label: str) -> int:
-    """The length of a window label: a whole number of minutes, hours or days (``30m``, ``1h``, ``7d``).
+    """The length of a window label: a whole number of minutes, hours or days in its largest unit (``30m``, ``7d``).
+
+    One length has one label (``1h``, never ``60m``), so a feature's name says its window.
 
     Raises:
         ConfigError: Not such a label.
 
     """
     match = _LABEL.fullmatch(label)
-    if match is None:
+    length = int(match[1]) * UNIT_MS[match[2]] if match else 0
+    if not length or window_label(length) != label:
+        canonical = f" (write {window_label(length)})" if length else ""
         raise ConfigError(
-            f"features.windows: a window is a whole number of minutes, hours or days (1h), got {label!r}",
+            f"features.windows: a window is a whole number of minutes, hours or days in its largest unit (1h, "
+            f"not 60m), got {label!r}{canonical}",
             key="features.windows",
             expected="<n>m, <n>h or <n>d",
             got=label,
         )
-    return int(match[1]) * UNIT_MS[match[2]]
+    return length
+
+
+def window_label(length_ms: int) -> str:
+    """The label of a window ``length_ms`` long: in days, else hours, else minutes, whichever is whole."""
+    unit = next(unit for unit in ("d", "h", "m") if length_ms % UNIT_MS[unit] == 0)
+    return f"{length_ms // UNIT_MS[unit]}{unit}"
+
+
+def tile_length_ms(label: str) -> int:
+    """The length of the window's tiles: a twelfth of the window."""
+    return window_length_ms(label) // TILES_PER_WINDOW
 
 
 def tile_lengths_ms(labels: Sequence[str]) -> NDArray[np.int64]:
@@ -72,9 +88,22 @@ def tile_lengths_ms(labels: Sequence[str]) -> NDArray[np.int64]:
     return np.array([length // TILES_PER_WINDOW for length in lengths], dtype=np.int64)
 
 
-def max_merchant_lag_ms(labels: Sequence[str]) -> int:
-    """The longest merchant lag the rings allow: ``LAG_TILES`` tiles of the shortest window (15 minutes for 1h)."""
-    return int(LAG_TILES * tile_lengths_ms(labels).min())
+def check_merchant_lag(lag_ms: int, labels: Sequence[str]) -> None:
+    """Refuse a merchant lag longer than the rings allow: ``LAG_TILES`` tiles of the shortest window (15 min for 1h).
+
+    Raises:
+        ConfigError: The lag is negative or longer.
+
+    """
+    longest_ms = int(LAG_TILES * tile_lengths_ms(labels).min())
+    if not 0 <= lag_ms <= longest_ms:
+        raise ConfigError(
+            f"features.merchant_lag_minutes must be within 0..{longest_ms / 60_000:g} "
+            f"(a quarter of the shortest window, {labels[0]}), got {lag_ms / 60_000:g}",
+            key="features.merchant_lag_minutes",
+            expected=f"0..{longest_ms / 60_000:g}",
+            got=lag_ms / 60_000,
+        )
 
 
 @compiled
