@@ -48,10 +48,10 @@ from streamflow.core.windows import (
     DEFAULT_WINDOWS,
     TILES_PER_WINDOW,
     check_merchant_lag,
+    ring_of,
     tile_length_ms,
     tile_lengths_ms,
     window_length_ms,
-    window_slot,
 )
 
 FEATURES: dict[str, Any] = {}  # every registered feature by name: its compiled function
@@ -163,12 +163,11 @@ def customer_fraud_known_30d(state: Any, event: Any, signals: Any, params: Any) 
 
 def _window_features(label: str) -> None:
     """Register the customer's count, amount sum and mean amount over window ``label`` (``features.windows``)."""
-    tile_ms = tile_length_ms(label)
+    tile_ms, ring = tile_length_ms(label), ring_of(label)
 
     @compiled_inline
     def totals(state: Any, event: Any, params: Any) -> tuple[int, float]:
-        window = window_slot(params["window_tile_ms"], tile_ms)
-        return window_totals(state, window, tile_ms, event["event_time_ms"])
+        return window_totals(state, ring(params), tile_ms, event["event_time_ms"])
 
     def count(state: Any, event: Any, signals: Any, params: Any) -> float:
         return float(totals(state, event, params)[0])

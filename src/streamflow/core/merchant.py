@@ -11,7 +11,7 @@ second keyed stage of the stream compute them as batch does (docs/adr/0012-two-e
 Memory is bounded: ``MERCHANT_STATE.itemsize`` bytes a merchant, whatever its volume. The ring
 holds ``MERCHANT_RING`` tiles: the window's ``TILES_PER_WINDOW`` behind the lag, and the tiles
 within the lag; so the lag is at most ``LAG_TILES`` tiles of the shortest window
-(``core.windows.max_merchant_lag_ms``: 15 minutes for 1 h).
+(``core.windows.check_merchant_lag``: 15 minutes for 1 h).
 
 Serialized (``encode_merchant_state``, the stream's merchant stage) it is the customer state's
 4-byte header with ``SM`` and ``MERCHANT_STATE_VERSION``, the record and a CRC32.
@@ -57,11 +57,10 @@ from streamflow.core.windows import (
     TILES_PER_WINDOW,
     add_to_ring,
     check_merchant_lag,
+    ring_of,
     ring_totals,
-    tile_length_ms,
     tile_lengths_ms,
     tile_of,
-    window_slot,
 )
 
 AMOUNT_UNITS = 1000  # amounts are summed as integer thousandths of the currency's unit
@@ -249,20 +248,9 @@ def merchant_state_error(status: int) -> StateError:
     return state_error(status, "merchant")
 
 
-def _window_of(label: str) -> Any:
-    """A compiled ``window(params)``: the merchant ring of window ``label`` (``core.windows.window_slot``)."""
-    tile_ms = tile_length_ms(label)
-
-    @compiled_inline
-    def window(params: Any) -> int:
-        return window_slot(params["window_tile_ms"], tile_ms)
-
-    return window
-
-
 def _merchant_window_features(label: str) -> None:
     """Register the merchant's count, amount sum and mean amount over window ``label``, behind the lag."""
-    window = _window_of(label)
+    window = ring_of(label)
 
     @compiled_inline
     def totals(state: Any, event: Any, params: Any) -> tuple[int, int]:
@@ -292,7 +280,7 @@ def _merchant_window_features(label: str) -> None:
 
 def _merchant_outcome_features(label: str) -> None:
     """Register the merchant's known frauds and fraud rate over window ``label``, behind the lag."""
-    window = _window_of(label)
+    window = ring_of(label)
 
     def fraud_count(state: Any, event: Any, signals: Any, params: Any) -> float:
         return float(merchant_outcome_totals(state, window(params), event["event_time_ms"], params)[1])

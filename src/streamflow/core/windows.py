@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.compiled import compiled
+from streamflow.core.compiled import compiled, compiled_inline
 from streamflow.core.errors import ConfigError
 
 DEFAULT_WINDOWS = ("1h", "1d", "7d", "30d")
@@ -104,6 +104,17 @@ def check_merchant_lag(lag_ms: int, labels: Sequence[str]) -> None:
             expected=f"0..{longest_ms / 60_000:g}",
             got=lag_ms / 60_000,
         )
+
+
+def ring_of(label: str) -> Any:
+    """A compiled ``ring(params)``: which of a params record's rings (``window_tile_ms``) is window ``label``'s."""
+    tile_ms = tile_length_ms(label)
+
+    @compiled_inline
+    def ring(params: Any) -> int:
+        return window_slot(params["window_tile_ms"], tile_ms)
+
+    return ring
 
 
 @compiled
