@@ -35,6 +35,17 @@ def test_the_walk_equals_lightgbm_predict(zero_as_missing: bool) -> None:
     assert np.abs(got - expected).max() <= 1e-12
 
 
+@pytest.mark.parametrize("n_trees", [1, 2, 3, 5, 7])
+def test_models_that_leave_a_group_of_four_trees_short_equal_lightgbm_predict(n_trees: int) -> None:
+    # a row walks four trees side by side (boosted_raw_scores): the last group is short here
+    x, y = _data(7)
+    model = lgb.LGBMClassifier(n_estimators=n_trees, num_leaves=7, random_state=1, verbose=-1).fit(x, y)
+    arrays, sigmoid = boosted_arrays(model.booster_.dump_model())
+    assert arrays["tree_offsets"].shape[0] - 1 == n_trees
+    rows, _ = _data(8)
+    assert np.abs(boosted_probabilities(rows, arrays, sigmoid) - model.booster_.predict(rows)).max() <= 1e-12
+
+
 def test_a_single_leaf_model_scores_its_leaf() -> None:
     x = np.zeros((50, 2))
     model = lgb.LGBMClassifier(n_estimators=2, verbose=-1).fit(x, np.arange(50) % 10 == 0)

@@ -65,6 +65,14 @@ def test_score_samples_equals_scikit_learn_on_100k_rows_with_nan(options: dict[s
     assert np.max(np.abs(expected - got)) <= 1e-12
 
 
+@pytest.mark.parametrize("n_trees", [1, 2, 3, 5, 7])
+def test_forests_that_leave_a_group_of_four_trees_short_score_as_scikit_learn(n_trees: int) -> None:
+    # a row walks four trees side by side (core.forest._leaves_of_four): the last group is short here
+    forest = IsolationForest(n_estimators=n_trees, random_state=n_trees).fit(_data(1_000, nan_share=0.03))
+    rows = _data(2_000, nan_share=0.05, scale=2.0)
+    assert np.max(np.abs(forest.score_samples(rows) - _bundle(forest).score_samples(rows))) <= 1e-12
+
+
 def test_inputs_are_cast_to_float32_like_scikit_learn() -> None:
     forest = IsolationForest(n_estimators=50, random_state=0).fit(_data(1_000))
     bundle = _bundle(forest)

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streamflow.core.compiled import compiled
-from streamflow.core.forest import ModelError
+from streamflow.core.forest import TREES_AT_ONCE, ModelError
 from streamflow.core.rules import RULE_IDS
 
 BOOSTED_ARRAYS: tuple[str, ...] = (
@@ -120,6 +120,33 @@ def _flatten(node: dict[str, Any], nodes: dict[str, list[Any]], start: int) -> i
 
 
 @compiled
+def boosted_next_node(
+    x: Any,
+    at: int,
+    base: int,
+    feature: Any,
+    threshold: Any,
+    left: Any,
+    right: Any,
+    default_left: Any,
+    missing_type: Any,
+) -> int:
+    """The node ``x`` (one row) goes to from node ``at`` (children count from the tree's ``base``); a leaf stays."""
+    split = feature[at]
+    if split == BOOSTED_LEAF:
+        return at
+    value = x[split]
+    kind = missing_type[at]
+    if math.isnan(value) and kind != MISSING_NAN:
+        value = 0.0
+    if (kind == MISSING_ZERO and abs(value) <= _ZERO_THRESHOLD) or (kind == MISSING_NAN and math.isnan(value)):
+        go_left = default_left[at] != 0
+    else:
+        go_left = value <= threshold[at]
+    return int(base + (left[at] if go_left else right[at]))
+
+
+@compiled
 def boosted_raw_scores(
     x: Any,
     tree_offsets: Any,
@@ -132,27 +159,34 @@ def boosted_raw_scores(
     leaf_value: Any,
     out: Any,
 ) -> None:
-    """Each row's raw score: the sum, tree by tree in order, of the leaf values its splits lead to."""
+    """Each row's raw score: the sum, tree by tree in order, of the leaf values its splits lead to.
+
+    A row walks four trees side by side (past the last tree, the last stands in, unsummed): four
+    independent walks overlap in the CPU, where one walk waits on each node's loads in turn.
+    """
     n_trees = tree_offsets.shape[0] - 1
+    last = n_trees - 1
+    tree = (feature, threshold, left, right, default_left, missing_type)
     for row in range(x.shape[0]):
+        values = x[row]
         total = 0.0
-        for tree in range(n_trees):
-            base = tree_offsets[tree]
-            node = 0
-            while feature[base + node] != BOOSTED_LEAF:
-                at = base + node
-                value = x[row, feature[at]]
-                kind = missing_type[at]
-                if math.isnan(value) and kind != MISSING_NAN:
-                    value = 0.0
-                if (kind == MISSING_ZERO and abs(value) <= _ZERO_THRESHOLD) or (
-                    kind == MISSING_NAN and math.isnan(value)
-                ):
-                    go_left = default_left[at] != 0
-                else:
-                    go_left = value <= threshold[at]
-                node = left[at] if go_left else right[at]
-            total += leaf_value[base + node]
+        for first in range(0, n_trees, TREES_AT_ONCE):
+            base0, base1 = tree_offsets[first], tree_offsets[min(first + 1, last)]
+            base2, base3 = tree_offsets[min(first + 2, last)], tree_offsets[min(first + 3, last)]
+            node0, node1, node2, node3 = base0, base1, base2, base3
+            while (
+                feature[node0] != BOOSTED_LEAF
+                or feature[node1] != BOOSTED_LEAF
+                or feature[node2] != BOOSTED_LEAF
+                or feature[node3] != BOOSTED_LEAF
+            ):
+                node0 = boosted_next_node(values, node0, base0, *tree)
+                node1 = boosted_next_node(values, node1, base1, *tree)
+                node2 = boosted_next_node(values, node2, base2, *tree)
+                node3 = boosted_next_node(values, node3, base3, *tree)
+            leaves = (node0, node1, node2, node3)
+            for walked in range(min(TREES_AT_ONCE, n_trees - first)):
+                total += leaf_value[leaves[walked]]
         out[row] = total
 
 
