@@ -74,7 +74,7 @@ from flink_app.keying import (
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import dead_letter, deciding_version, explain, score_step, to_json, utc_now
 from flink_app.scoring_step import MerchantStep, StepResult, StreamStep, verdicts_of, waiting_outcomes
-from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache
+from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache, freeze_startup_objects
 from streamflow import __version__ as job_version
 from streamflow.core import (
     DuplicateEventError,
@@ -219,6 +219,7 @@ class ScoringFunction(ModelScoring):
         self._metrics.group.gauge("watermark_ms", lambda: self._clock.watermark_ms or 0)
         self._latency = self._metrics.group.distribution("scoring_latency_us")
         self._counts = self._metrics.counts.values  # counted here, added to Flink's every FLUSH_EVERY events
+        freeze_startup_objects()
 
     @abstractmethod
     def _open_state(self, runtime_context: RuntimeContext) -> None:
@@ -550,6 +551,7 @@ class ScoreMerchants(ModelScoring):
         self._latency = self._metrics.group.distribution("merchant_scoring_latency_us")
         self._counts = self._metrics.counts.values
         self._flushed_at = 0
+        freeze_startup_objects()
 
     def process_element(self, value: bytes, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts, then its scored records as one array."""

@@ -30,13 +30,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from streamflow.core.boosting import ANOMALY_INPUT, BOOSTED_ARRAYS, champion_inputs, champion_scores
+from streamflow.core.boosting import ANOMALY_INPUT, BOOSTED_LEAF, BOOSTED_NODE, champion_inputs, champion_scores
 from streamflow.core.compiled import compiled
 from streamflow.core.contract import Event
 from streamflow.core.dedup import MAX_IDS_BYTES, id_hash, is_late, is_remembered, remember_id, unpacked_ids
 from streamflow.core.errors import ConfigError, StateInvalidError
 from streamflow.core.features import FeatureSet, feature_set, step
-from streamflow.core.forest import ModelBundle, normalised_anomaly, serial_depths
+from streamflow.core.forest import WALK_NODE, ModelBundle, normalised_anomaly, serial_depths
 from streamflow.core.merchant import (
     MAX_MERCHANT_STATE_BYTES,
     MERCHANT_PARAMS,
@@ -106,21 +106,14 @@ MODEL_PARAMS = np.dtype(
 STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # else the state's decode status
 _NO_TREES: tuple[NDArray[Any], ...] = (
     np.zeros(1, dtype=np.int64),
-    *(np.zeros(1, dtype=np.int32) for _ in range(3)),
-    np.zeros(1, dtype=np.float64),
-    np.zeros(1, dtype=np.uint8),
+    np.zeros(1, dtype=WALK_NODE),
     np.zeros(1, dtype=np.float64),
 )
-_NO_CHAMPION: dict[str, NDArray[Any]] = {
-    "tree_offsets": np.zeros(1, dtype=np.int64),
-    "feature": np.full(1, -1, dtype=np.int32),
-    "threshold": np.zeros(1, dtype=np.float64),
-    "left": np.zeros(1, dtype=np.int32),
-    "right": np.zeros(1, dtype=np.int32),
-    "default_left": np.zeros(1, dtype=np.uint8),
-    "missing_type": np.zeros(1, dtype=np.uint8),
-    "leaf_value": np.zeros(1, dtype=np.float64),
-}
+_NO_CHAMPION: tuple[NDArray[Any], ...] = (
+    np.zeros(1, dtype=np.int64),
+    np.array([(0.0, 0, 0, BOOSTED_LEAF, 0, 0)], dtype=BOOSTED_NODE),
+    np.zeros(1, dtype=np.float64),
+)
 N_RULES = len(RULE_IDS)
 # After the features, the champion reads what the compiled call writes in this order (``_model_scores``)
 CHAMPION_EXTRA_INPUTS = len(champion_inputs(()))
@@ -161,6 +154,8 @@ _MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
 _MODEL_PARAMS_BYTES = MODEL_PARAMS.itemsize
 _MERCHANT_RECORD_BYTES = MERCHANT_STATE.itemsize
 _OUTCOME_BYTES = OUTCOME_INPUT.itemsize
+_WALK_NODE_BYTES = WALK_NODE.itemsize
+_BOOSTED_NODE_BYTES = BOOSTED_NODE.itemsize
 WAITING_CAPACITY = 16  # a customer's waiting outcomes the workspace holds at first; it grows
 MERCHANT_BATCH_CAPACITY = 64  # events a merchant workspace holds at first (MerchantBatches' batch size); it grows
 _SIGNAL_NAMES = SIGNALS.names or ()
@@ -207,9 +202,9 @@ def model_params(bundle: ModelBundle | None) -> NDArray[Any]:
 
 
 def _champion_sections(bundle: ModelBundle | None) -> dict[str, NDArray[Any]]:
-    """The champion's walk arrays by section name (placeholders without a champion)."""
-    arrays = bundle.champion_arrays if bundle is not None and bundle.champion_arrays is not None else _NO_CHAMPION
-    return {f"champion_{name}": arrays[name] for name in BOOSTED_ARRAYS}
+    """The champion's walk (``ModelBundle.champion_walk``) by section name (placeholders without a champion)."""
+    walk = bundle.champion_walk() if bundle is not None and bundle.champion_arrays is not None else _NO_CHAMPION
+    return dict(zip(_CHAMPION_SECTIONS, walk, strict=True))
 
 
 def champion_width(features: FeatureSet) -> int:
@@ -547,8 +542,8 @@ class MerchantStep:
         )
 
 
-_TREE_SECTIONS = ("offsets", "left", "right", "feature", "threshold", "missing_left", "leaf_value")
-_CHAMPION_SECTIONS = tuple(f"champion_{name}" for name in BOOSTED_ARRAYS)
+_TREE_SECTIONS = ("offsets", "nodes", "leaf_value")  # ModelBundle.walk_arrays
+_CHAMPION_SECTIONS = ("champion_offsets", "champion_nodes", "champion_leaf_value")  # ModelBundle.champion_walk
 _SECTIONS = (
     "params",
     "event",
@@ -567,6 +562,7 @@ _SECTIONS = (
     "waiting",
 )
 _CUSTOMER_WAITING = _SECTIONS.index("waiting")
+_CUSTOMER_TREES, _CUSTOMER_CHAMPION = _SECTIONS.index("offsets"), _SECTIONS.index(_CHAMPION_SECTIONS[0])
 _MERCHANT_SECTIONS = (
     "batch",
     "params",
@@ -596,6 +592,10 @@ _MERCHANT_SECTIONS = (
     "outcomes_too_late",
 )
 _WAITING = _MERCHANT_SECTIONS.index("waiting")
+_MERCHANT_TREES, _MERCHANT_CHAMPION = (
+    _MERCHANT_SECTIONS.index("offsets"),
+    _MERCHANT_SECTIONS.index(_CHAMPION_SECTIONS[0]),
+)
 
 
 def _tree_sections(trees: tuple[NDArray[Any], ...]) -> dict[str, NDArray[Any]]:
@@ -614,7 +614,7 @@ def _workspace(sections: tuple[str, ...], **arrays: NDArray[Any]) -> tuple[NDArr
     work = np.zeros(int(starts[-1]), dtype=np.uint8)
     header = work[: 8 * header_slots].view(np.int64)
     header[0] = arrays["offsets"].shape[0] - 1
-    header[1] = arrays["left"].shape[0]
+    header[1] = arrays["nodes"].shape[0]
     header[2:] = starts
     views = {}
     for name, start in zip(sections, starts[:-1], strict=True):
@@ -633,19 +633,15 @@ def _section(work: Any, index: int, size: int) -> Any:
 
 @compiled
 def _walk(work: Any, first: int, x32: Any, depths: Any) -> None:
-    """Each row's summed path length over the bundle's trees (in the seven sections from ``first``) into ``depths``."""
+    """Each row's summed path length over the bundle's trees (in the three sections from ``first``) into ``depths``."""
     n_trees = work[:8].view(np.int64)[0]
     n_nodes = work[8:16].view(np.int64)[0]
     depths[:] = 0.0
     serial_depths(
         x32,
         _section(work, first, 8 * (n_trees + 1)).view(np.int64),
-        _section(work, first + 1, 4 * n_nodes).view(np.int32),
-        _section(work, first + 2, 4 * n_nodes).view(np.int32),
-        _section(work, first + 3, 4 * n_nodes).view(np.int32),
-        _section(work, first + 4, 8 * n_nodes).view(np.float64),
-        _section(work, first + 5, n_nodes),
-        _section(work, first + 6, 8 * n_nodes).view(np.float64),
+        _section(work, first + 1, _WALK_NODE_BYTES * n_nodes).view(WALK_NODE),
+        _section(work, first + 2, 8 * n_nodes).view(np.float64),
         depths,
     )
 
@@ -654,7 +650,7 @@ def _walk(work: Any, first: int, x32: Any, depths: Any) -> None:
 def _model_scores(
     work: Any, first: int, model: Any, depth: float, vector: Any, signal_bytes: Any, inputs: Any, scores: Any
 ) -> None:
-    """The forest's normalised score and the champion's (its trees: the eight sections from ``first``) into ``scores``.
+    """The forest's normalised score and the champion's (its walk: the three sections from ``first``) into ``scores``.
 
     The champion's inputs, into ``inputs`` (one row): the features, each rule's verdict, the rules
     score (from the ``SIGNALS`` record's bytes), the forest's score.
@@ -673,13 +669,8 @@ def _model_scores(
     champion_scores(
         inputs,
         _section(work, first, 8 * (n_trees + 1)).view(np.int64),
-        _section(work, first + 1, 4 * n_nodes).view(np.int32),
+        _section(work, first + 1, _BOOSTED_NODE_BYTES * n_nodes).view(BOOSTED_NODE),
         _section(work, first + 2, 8 * n_nodes).view(np.float64),
-        _section(work, first + 3, 4 * n_nodes).view(np.int32),
-        _section(work, first + 4, 4 * n_nodes).view(np.int32),
-        _section(work, first + 5, n_nodes),
-        _section(work, first + 6, n_nodes),
-        _section(work, first + 7, 8 * n_nodes).view(np.float64),
         model["sigmoid"],
         model["override_input"],
         scores[1:2],
@@ -728,12 +719,12 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     step(customer, event, params, signals, feature_values, key)
     x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
     depth = np.zeros(1, dtype=np.float64)
-    _walk(work, 12, x32, depth)
+    _walk(work, _CUSTOMER_TREES, x32, depth)
     result["depth"] = depth[0]
     if model["has_forest"] != 0:
         scores = np.zeros(2, dtype=np.float64)
         signal_bytes = _section(work, 3, _SIGNALS_BYTES)
-        _model_scores(work, 19, model, depth[0], feature_values, signal_bytes, champion_inputs, scores)
+        _model_scores(work, _CUSTOMER_CHAMPION, model, depth[0], feature_values, signal_bytes, champion_inputs, scores)
         result["ml_score"], result["champion_score"] = scores[0], scores[1]
     result["state_size"] = encode_state(record_bytes, state_out)
     window_ms = stream_input["dedup_window_ms"]
@@ -790,10 +781,12 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
         for column in range(n_merchant):
             vector[positions[n_customer + column]] = merchant_values[column]
         x32[0, :] = vector  # the model reads float32 features, as the batch walk does
-        _walk(work, 21, x32, depths[index : index + 1])
+        _walk(work, _MERCHANT_TREES, x32, depths[index : index + 1])
         if model["has_forest"] != 0:
             row = champion_inputs[index : index + 1]
-            _model_scores(work, 28, model, depths[index], vector, event_signals[index], row, scores[index])
+            _model_scores(
+                work, _MERCHANT_CHAMPION, model, depths[index], vector, event_signals[index], row, scores[index]
+            )
     for merchant in range(n_merchants):
         if statuses[merchant] == STATE_READ:
             record_bytes = records[merchant : merchant + 1].view(np.uint8)

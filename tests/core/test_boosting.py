@@ -4,7 +4,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from streamflow.core.boosting import boosted_arrays, boosted_probabilities
+from streamflow.core.boosting import boosted_arrays, boosted_probabilities, boosted_walk
 from streamflow.core.forest import ModelError
 
 
@@ -30,7 +30,7 @@ def test_the_walk_equals_lightgbm_predict(zero_as_missing: bool) -> None:
     rows, _ = _data(6)
     rows[:5] = [np.nan, 0.0, -0.0, 1e-40, np.inf]  # each missing rule and an infinite value
     expected = booster.predict(rows)
-    got = boosted_probabilities(rows, arrays, sigmoid)
+    got = boosted_probabilities(rows, boosted_walk(arrays), sigmoid)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     assert np.abs(got - expected).max() <= 1e-12
 
@@ -43,14 +43,18 @@ def test_models_that_leave_a_group_of_four_trees_short_equal_lightgbm_predict(n_
     arrays, sigmoid = boosted_arrays(model.booster_.dump_model())
     assert arrays["tree_offsets"].shape[0] - 1 == n_trees
     rows, _ = _data(8)
-    assert np.abs(boosted_probabilities(rows, arrays, sigmoid) - model.booster_.predict(rows)).max() <= 1e-12
+    assert (
+        np.abs(boosted_probabilities(rows, boosted_walk(arrays), sigmoid) - model.booster_.predict(rows)).max() <= 1e-12
+    )
 
 
 def test_a_single_leaf_model_scores_its_leaf() -> None:
     x = np.zeros((50, 2))
     model = lgb.LGBMClassifier(n_estimators=2, verbose=-1).fit(x, np.arange(50) % 10 == 0)
     arrays, sigmoid = boosted_arrays(model.booster_.dump_model())
-    np.testing.assert_allclose(boosted_probabilities(x[:3], arrays, sigmoid), model.booster_.predict(x[:3]), atol=1e-12)
+    np.testing.assert_allclose(
+        boosted_probabilities(x[:3], boosted_walk(arrays), sigmoid), model.booster_.predict(x[:3]), atol=1e-12
+    )
 
 
 def test_other_objectives_are_refused() -> None:

@@ -65,6 +65,18 @@ def test_score_samples_equals_scikit_learn_on_100k_rows_with_nan(options: dict[s
     assert np.max(np.abs(expected - got)) <= 1e-12
 
 
+def test_float32_inputs_on_either_side_of_each_threshold_take_scikit_learn_paths() -> None:
+    # the walk reads thresholds rounded down to float32 (core.forest.walk_nodes): exact for float32 inputs
+    forest = IsolationForest(n_estimators=20, random_state=5).fit(_data(1_000))
+    bundle = _bundle(forest)
+    thresholds = bundle.arrays["threshold"][bundle.arrays["left"] != -1]
+    nearest = thresholds.astype(np.float32)
+    below = np.where(nearest > thresholds, np.nextafter(nearest, np.float32(-np.inf)), nearest)
+    sides = np.concatenate([below, np.nextafter(below, np.float32(np.inf))])
+    rows = np.repeat(sides[:, None], 6, axis=1)  # every feature at the value: each split of that feature is tested
+    assert np.max(np.abs(bundle.score_samples(rows) - forest.score_samples(rows))) <= 1e-12
+
+
 @pytest.mark.parametrize("n_trees", [1, 2, 3, 5, 7])
 def test_forests_that_leave_a_group_of_four_trees_short_score_as_scikit_learn(n_trees: int) -> None:
     # a row walks four trees side by side (core.forest._leaves_of_four): the last group is short here

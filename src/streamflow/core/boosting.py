@@ -46,6 +46,18 @@ BOOSTED_ARRAYS: tuple[str, ...] = (
     "leaf_value",
 )
 BOOSTED_LEAF = -1  # a node whose feature is this is a leaf
+# One node as the walk reads it: one record a node, where six arrays would cost a cache line each.
+BOOSTED_NODE = np.dtype(
+    [
+        ("threshold", np.float64),
+        ("left", np.int32),  # children count from the tree's first node
+        ("right", np.int32),
+        ("feature", np.int32),  # BOOSTED_LEAF: a leaf
+        ("default_left", np.uint8),
+        ("missing_type", np.uint8),
+    ],
+    align=True,
+)
 MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 _MISSING_TYPES = {"None": MISSING_NONE, "Zero": MISSING_ZERO, "NaN": MISSING_NAN}
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
@@ -119,46 +131,36 @@ def _flatten(node: dict[str, Any], nodes: dict[str, list[Any]], start: int) -> i
     return position - start
 
 
+Walk = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]  # what the walk reads (boosted_walk)
+
+
+def boosted_walk(arrays: dict[str, NDArray[Any]]) -> Walk:
+    """What the walk reads of the champion's :data:`BOOSTED_ARRAYS`: tree offsets, ``BOOSTED_NODE`` records, leaves."""
+    nodes = np.zeros(arrays["feature"].shape[0], dtype=BOOSTED_NODE)
+    for name in nodes.dtype.names or ():
+        nodes[name] = arrays[name]
+    return arrays["tree_offsets"].astype(np.int64), nodes, arrays["leaf_value"].astype(np.float64)
+
+
 @compiled
-def boosted_next_node(
-    x: Any,
-    at: int,
-    base: int,
-    feature: Any,
-    threshold: Any,
-    left: Any,
-    right: Any,
-    default_left: Any,
-    missing_type: Any,
-) -> int:
+def boosted_next_node(x: Any, at: int, base: int, nodes: Any) -> int:
     """The node ``x`` (one row) goes to from node ``at`` (children count from the tree's ``base``); a leaf stays."""
-    split = feature[at]
-    if split == BOOSTED_LEAF:
+    node = nodes[at]
+    if node["feature"] == BOOSTED_LEAF:
         return at
-    value = x[split]
-    kind = missing_type[at]
+    value = x[node["feature"]]
+    kind = node["missing_type"]
     if math.isnan(value) and kind != MISSING_NAN:
         value = 0.0
     if (kind == MISSING_ZERO and abs(value) <= _ZERO_THRESHOLD) or (kind == MISSING_NAN and math.isnan(value)):
-        go_left = default_left[at] != 0
+        go_left = node["default_left"] != 0
     else:
-        go_left = value <= threshold[at]
-    return int(base + (left[at] if go_left else right[at]))
+        go_left = value <= node["threshold"]
+    return int(base + (node["left"] if go_left else node["right"]))
 
 
 @compiled
-def boosted_raw_scores(
-    x: Any,
-    tree_offsets: Any,
-    feature: Any,
-    threshold: Any,
-    left: Any,
-    right: Any,
-    default_left: Any,
-    missing_type: Any,
-    leaf_value: Any,
-    out: Any,
-) -> None:
+def boosted_raw_scores(x: Any, tree_offsets: Any, nodes: Any, leaf_value: Any, out: Any) -> None:
     """Each row's raw score: the sum, tree by tree in order, of the leaf values its splits lead to.
 
     A row walks four trees side by side (past the last tree, the last stands in, unsummed): four
@@ -166,7 +168,6 @@ def boosted_raw_scores(
     """
     n_trees = tree_offsets.shape[0] - 1
     last = n_trees - 1
-    tree = (feature, threshold, left, right, default_left, missing_type)
     for row in range(x.shape[0]):
         values = x[row]
         total = 0.0
@@ -175,15 +176,15 @@ def boosted_raw_scores(
             base2, base3 = tree_offsets[min(first + 2, last)], tree_offsets[min(first + 3, last)]
             node0, node1, node2, node3 = base0, base1, base2, base3
             while (
-                feature[node0] != BOOSTED_LEAF
-                or feature[node1] != BOOSTED_LEAF
-                or feature[node2] != BOOSTED_LEAF
-                or feature[node3] != BOOSTED_LEAF
+                nodes[node0]["feature"] != BOOSTED_LEAF
+                or nodes[node1]["feature"] != BOOSTED_LEAF
+                or nodes[node2]["feature"] != BOOSTED_LEAF
+                or nodes[node3]["feature"] != BOOSTED_LEAF
             ):
-                node0 = boosted_next_node(values, node0, base0, *tree)
-                node1 = boosted_next_node(values, node1, base1, *tree)
-                node2 = boosted_next_node(values, node2, base2, *tree)
-                node3 = boosted_next_node(values, node3, base3, *tree)
+                node0 = boosted_next_node(values, node0, base0, nodes)
+                node1 = boosted_next_node(values, node1, base1, nodes)
+                node2 = boosted_next_node(values, node2, base2, nodes)
+                node3 = boosted_next_node(values, node3, base3, nodes)
             leaves = (node0, node1, node2, node3)
             for walked in range(min(TREES_AT_ONCE, n_trees - first)):
                 total += leaf_value[leaves[walked]]
@@ -218,44 +219,29 @@ def overridden_scores(probabilities: Any, override_verdicts: Any, out: Any) -> N
 
 @compiled
 def champion_scores(
-    x: Any,
-    tree_offsets: Any,
-    feature: Any,
-    threshold: Any,
-    left: Any,
-    right: Any,
-    default_left: Any,
-    missing_type: Any,
-    leaf_value: Any,
-    sigmoid: float,
-    override_input: int,
-    out: Any,
+    x: Any, tree_offsets: Any, nodes: Any, leaf_value: Any, sigmoid: float, override_input: int, out: Any
 ) -> None:
     """The champion's score of each row of its inputs: the walk's probability, or 1.0 on an override."""
-    boosted_raw_scores(x, tree_offsets, feature, threshold, left, right, default_left, missing_type, leaf_value, out)
+    boosted_raw_scores(x, tree_offsets, nodes, leaf_value, out)
     for row in range(x.shape[0]):
         out[row] = overridden(sigmoid_probability(out[row], sigmoid), x[row, override_input])
 
 
-def boosted_probabilities(x: NDArray[Any], arrays: dict[str, NDArray[Any]], sigmoid: float) -> NDArray[np.float64]:
-    """The fraud probability of each row of ``x`` (float64, the model's inputs in order)."""
+def boosted_probabilities(x: NDArray[Any], walk: Walk, sigmoid: float) -> NDArray[np.float64]:
+    """The fraud probability of each row of ``x`` (float64, the model's inputs in order): :func:`boosted_walk`'s."""
     rows = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
     raw = np.zeros(rows.shape[0], dtype=np.float64)
-    walk: Any = boosted_raw_scores  # compiled: takes the arrays in BOOSTED_ARRAYS order
-    walk(rows, *(arrays[name] for name in BOOSTED_ARRAYS), raw)
+    boosted_raw_scores(rows, *walk, raw)
     probabilities = np.zeros_like(raw)
     sigmoid_probabilities(raw, sigmoid, probabilities)
     return probabilities
 
 
-def boosted_scores(
-    x: NDArray[Any], arrays: dict[str, NDArray[Any]], sigmoid: float, override_input: int
-) -> NDArray[np.float64]:
+def boosted_scores(x: NDArray[Any], walk: Walk, sigmoid: float, override_input: int) -> NDArray[np.float64]:
     """The champion's score of each row of ``x`` (float64, its inputs in order): :func:`champion_scores`."""
     rows = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
     scores = np.zeros(rows.shape[0], dtype=np.float64)
-    score: Any = champion_scores  # compiled: takes the arrays in BOOSTED_ARRAYS order
-    score(rows, *(arrays[name] for name in BOOSTED_ARRAYS), sigmoid, override_input, scores)
+    champion_scores(rows, *walk, sigmoid, override_input, scores)
     return scores
 
 

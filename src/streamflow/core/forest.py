@@ -61,6 +61,19 @@ TREE_ARRAYS: tuple[str, ...] = (
     "node_value",
 )
 LEAF = -1
+# One node as the depth walk reads it: one 16-byte record a node, where five arrays would cost a
+# cache line each (walk_nodes).
+WALK_NODE = np.dtype(
+    [
+        ("left", np.int32),  # the left child, from the tree's first node (LEAF: a leaf)
+        ("right", np.int32),
+        ("feature", np.int16),
+        ("missing_left", np.uint8),  # where NaN goes
+        ("threshold", np.float32),  # the split's threshold rounded down to float32 (walk_nodes)
+    ],
+    align=True,
+)
+_WALK_NODE_BYTES = WALK_NODE.itemsize
 ROW_BLOCK = 256
 TREES_AT_ONCE = 4  # trees one row walks side by side (_leaves_of_four)
 PARALLEL_MIN_ROWS = 4 * ROW_BLOCK
@@ -277,6 +290,7 @@ class ModelBundle:
             arrays["threshold"].astype(np.float64),
             arrays["missing_left"].astype(np.uint8),
         )
+        self._nodes = walk_nodes(*self._tree[1:])  # what the depth walk reads
         self._leaf_value = arrays["leaf_value"].astype(np.float64)
         self._node_value = arrays["node_value"].astype(np.float64)
         low, high = manifest.score_normalisation["low"], manifest.score_normalisation["high"]
@@ -284,6 +298,7 @@ class ModelBundle:
         self._norm_span = high - low if high > low else 1.0
         self._one_row_walker: _OneRow | None = None
         self._tree_shap: Any = None  # streamflow.core.boosting.TreeShap, made on the first alert
+        self._champion_walk: tuple[NDArray[Any], NDArray[Any], NDArray[Any]] | None = None
 
     def champion_probabilities(self, inputs: NDArray[Any]) -> NDArray[np.float64]:
         """The champion's fraud probability of each row of its inputs (``manifest.champion.inputs``, in order).
@@ -292,10 +307,10 @@ class ModelBundle:
             ModelMissingError: The bundle has no champion.
 
         """
-        champion, arrays = self._champion()
+        champion, _ = self._champion()
         from streamflow.core.boosting import boosted_probabilities
 
-        return boosted_probabilities(inputs, arrays, champion.sigmoid)
+        return boosted_probabilities(inputs, self.champion_walk(), champion.sigmoid)
 
     def champion_scores(self, inputs: NDArray[Any]) -> NDArray[np.float64]:
         """The champion's score of each row of its inputs: its probability, 1.0 on a hard override (the blacklist).
@@ -304,10 +319,23 @@ class ModelBundle:
             ModelMissingError: The bundle has no champion.
 
         """
-        champion, arrays = self._champion()
+        champion, _ = self._champion()
         from streamflow.core.boosting import boosted_scores
 
-        return boosted_scores(inputs, arrays, champion.sigmoid, self.override_input)
+        return boosted_scores(inputs, self.champion_walk(), champion.sigmoid, self.override_input)
+
+    def champion_walk(self) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+        """What the champion's walk reads (``streamflow.core.boosting.boosted_walk``), made once.
+
+        Raises:
+            ModelMissingError: The bundle has no champion.
+
+        """
+        if self._champion_walk is None:
+            from streamflow.core.boosting import boosted_walk
+
+            self._champion_walk = boosted_walk(self._champion()[1])
+        return self._champion_walk
 
     @property
     def override_input(self) -> int:
@@ -439,7 +467,7 @@ class ModelBundle:
         """Summed path lengths over the trees (``depth(x)``) for each row."""
         x32 = np.ascontiguousarray(np.atleast_2d(features), dtype=np.float32)
         out = np.zeros(x32.shape[0], dtype=np.float64)
-        _KERNELS.depths(x32, *self._tree, self._leaf_value, out)
+        _KERNELS.depths(x32, *self.walk_arrays(), out)
         return out
 
     def score_samples(self, features: NDArray[Any]) -> NDArray[np.float64]:
@@ -470,13 +498,13 @@ class ModelBundle:
         return self.manifest.denominator, self._norm_low, self._norm_span
 
     def walk_arrays(self) -> tuple[NDArray[Any], ...]:
-        """The arrays a depth walk reads: tree offsets, children, features, thresholds, missing directions, leaves."""
-        return (*self._tree, self._leaf_value)
+        """The arrays a depth walk reads: where each tree starts, the ``WALK_NODE`` records, the leaves' values."""
+        return self._tree[0], self._nodes, self._leaf_value
 
     def _one_row(self) -> _OneRow:
         if self._one_row_walker is None:
             n_features = len(self.manifest.feature_names)
-            self._one_row_walker = _OneRow(self._tree, self._leaf_value, self._node_value, n_features)
+            self._one_row_walker = _OneRow(self._tree, self.walk_arrays(), self._node_value, n_features)
         return self._one_row_walker
 
     def blend(self, ml_score: float, rules_score: float) -> float:
@@ -502,35 +530,61 @@ class ModelBundle:
         return [(names[i], float(values[i])) for i in order]
 
 
-def _next_node(x, at, base, left, right, feature, threshold, missing_left):  # type: ignore[no-untyped-def]
-    # The node x goes to from node `at` (indices from the tree's `base`, as the children are);
-    # a leaf stays where it is.
-    child = left[at]
-    if child == LEAF:
+def walk_nodes(
+    left: NDArray[Any], right: NDArray[Any], feature: NDArray[Any], threshold: NDArray[Any], missing_left: NDArray[Any]
+) -> NDArray[Any]:
+    """The trees' nodes as ``WALK_NODE`` records, each threshold rounded down to float32.
+
+    The walk compares float32 inputs, and for every float32 ``x``, ``x <= t`` exactly when
+    ``x <= t32``, ``t32`` the largest float32 not above ``t``: the paths are scikit-learn's.
+
+    Raises:
+        ModelFormatError: a split reads a feature beyond int16.
+
+    """
+    if feature.shape[0] and int(feature.max()) > np.iinfo(np.int16).max:
+        raise ModelFormatError(f"the trees read feature {int(feature.max())}: at most 32767 features can be walked")
+    with np.errstate(over="ignore"):  # beyond float32: inf, then the largest float32
+        nearest = threshold.astype(np.float32)
+    below = np.where(nearest.astype(np.float64) > threshold, np.nextafter(nearest, np.float32(-np.inf)), nearest)
+    nodes = np.zeros(left.shape[0], dtype=WALK_NODE)
+    nodes["left"], nodes["right"], nodes["feature"] = left, right, feature
+    nodes["missing_left"], nodes["threshold"] = missing_left, below
+    return nodes
+
+
+def _next_node(x, at, base, nodes):  # type: ignore[no-untyped-def]
+    # The node x goes to from node `at` (children count from the tree's `base`); a leaf stays.
+    node = nodes[at]
+    if node["left"] == LEAF:
         return at
-    value = x[feature[at]]
-    go_left = missing_left[at] != 0 if math.isnan(value) else value <= threshold[at]
-    return base + (child if go_left else right[at])
+    value = x[node["feature"]]
+    go_left = node["missing_left"] != 0 if math.isnan(value) else value <= node["threshold"]
+    return base + (node["left"] if go_left else node["right"])
 
 
-def _leaves_of_four(x, offsets, first, left, right, feature, threshold, missing_left):  # type: ignore[no-untyped-def]
+def _leaves_of_four(x, offsets, first, nodes):  # type: ignore[no-untyped-def]
     # The leaves x reaches in trees first .. first + 3 (past the last tree, the last stands in),
     # walked side by side: four independent walks overlap in the CPU, where one walk waits on
     # each node's loads in turn (about 1.3 times faster than tree by tree).
     last = offsets.shape[0] - 2
     base0, base1 = offsets[first], offsets[min(first + 1, last)]
     base2, base3 = offsets[min(first + 2, last)], offsets[min(first + 3, last)]
-    tree = (left, right, feature, threshold, missing_left)
     node0, node1, node2, node3 = base0, base1, base2, base3
-    while left[node0] != LEAF or left[node1] != LEAF or left[node2] != LEAF or left[node3] != LEAF:
-        node0 = next_node(x, node0, base0, *tree)
-        node1 = next_node(x, node1, base1, *tree)
-        node2 = next_node(x, node2, base2, *tree)
-        node3 = next_node(x, node3, base3, *tree)
+    while (
+        nodes[node0]["left"] != LEAF
+        or nodes[node1]["left"] != LEAF
+        or nodes[node2]["left"] != LEAF
+        or nodes[node3]["left"] != LEAF
+    ):
+        node0 = next_node(x, node0, base0, nodes)
+        node1 = next_node(x, node1, base1, nodes)
+        node2 = next_node(x, node2, base2, nodes)
+        node3 = next_node(x, node3, base3, nodes)
     return node0, node1, node2, node3
 
 
-def _walk_depths(x32, offsets, left, right, feature, threshold, missing_left, leaf_value, out):  # type: ignore[no-untyped-def]
+def _walk_depths(x32, offsets, nodes, leaf_value, out):  # type: ignore[no-untyped-def]
     # Rows in blocks of ROW_BLOCK (blocks run in parallel under numba's prange); inside a
     # block, four trees at a time so their nodes stay in cache. Each row's trees are added in
     # order, as scikit-learn adds them, so sums are bit-identical for any thread count.
@@ -541,7 +595,7 @@ def _walk_depths(x32, offsets, left, right, feature, threshold, missing_left, le
         stop = min(start + ROW_BLOCK, n_rows)
         for first in range(0, n_trees, TREES_AT_ONCE):
             for i in range(start, stop):
-                leaves = leaves_of_four(x32[i], offsets, first, left, right, feature, threshold, missing_left)
+                leaves = leaves_of_four(x32[i], offsets, first, nodes)
                 for tree in range(min(TREES_AT_ONCE, n_trees - first)):
                     out[i] += leaf_value[leaves[tree]]
 
@@ -645,11 +699,15 @@ class _OneRow:
     """
 
     def __init__(
-        self, tree: tuple[NDArray[Any], ...], leaf_value: NDArray[Any], node_value: NDArray[Any], n_features: int
+        self,
+        tree: tuple[NDArray[Any], ...],
+        walk: tuple[NDArray[Any], ...],
+        node_value: NDArray[Any],
+        n_features: int,
     ) -> None:
-        self._tree = tree
+        self._tree = tree  # what the attribution walks: offsets, children, features, thresholds, missing
+        self._walk = walk  # what the depth walks: offsets, WALK_NODE records, leaf values
         self._row = struct.Struct(f"={n_features}f")
-        self._leaf_value = leaf_value
         self._node_value = node_value
         self._x = np.zeros((1, n_features), dtype=np.float32)
         self._x_bytes = memoryview(self._x.data).cast("B")
@@ -660,10 +718,13 @@ class _OneRow:
             self._c_depth = self._c_push = None
             return
         depth_entry, push_entry = entry_points
-        common = (n_features, tree[0].shape[0] - 1, *map(_address, tree))
-        x = _address(self._x)
-        self._c_depth = functools.partial(depth_entry, x, *common, _address(leaf_value), _address(self._depth))
-        self._c_push = functools.partial(push_entry, x, *common, _address(node_value), _address(self._push))
+        n_trees, x = tree[0].shape[0] - 1, _address(self._x)
+        self._c_depth = functools.partial(
+            depth_entry, x, n_features, n_trees, *map(_address, walk), _address(self._depth)
+        )
+        self._c_push = functools.partial(
+            push_entry, x, n_features, n_trees, *map(_address, tree), _address(node_value), _address(self._push)
+        )
 
     def _set_row(self, features: tuple[float, ...] | list[float] | NDArray[Any]) -> None:
         """Write the features into the float32 row (struct rounds as numpy's cast does, faster)."""
@@ -679,7 +740,7 @@ class _OneRow:
         if self._c_depth is not None:
             self._c_depth()
         else:
-            _KERNELS.depths(self._x, *self._tree, self._leaf_value, self._depth)
+            _KERNELS.depths(self._x, *self._walk, self._depth)
         return float(self._depth[0])
 
     def contributions(self, features: tuple[float, ...] | list[float] | NDArray[Any]) -> NDArray[np.float64]:
@@ -716,11 +777,11 @@ def _tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, v
 _compiled_tree_views: Any = compiled(_tree_views)
 
 
-def _depth_entry(  # type: ignore[no-untyped-def]
-    x_p, n_features, n_trees, offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, out_p
-):
-    tree = _compiled_tree_views(offsets_p, left_p, right_p, feature_p, threshold_p, missing_p, leaf_p, n_trees)
-    serial_depths(carray(x_p, (1, n_features)), *tree, carray(out_p, (1,)))
+def _depth_entry(x_p, n_features, n_trees, offsets_p, nodes_p, leaf_p, out_p):  # type: ignore[no-untyped-def]
+    offsets = carray(offsets_p, (n_trees + 1,))
+    n_nodes = offsets[n_trees]
+    nodes = carray(nodes_p, (n_nodes * _WALK_NODE_BYTES,)).view(WALK_NODE)
+    serial_depths(carray(x_p, (1, n_features)), offsets, nodes, carray(leaf_p, (n_nodes,)), carray(out_p, (1,)))
 
 
 def _push_entry(  # type: ignore[no-untyped-def]
@@ -737,22 +798,13 @@ def _c_entry_points() -> tuple[Any, Any] | None:
         from numba import cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
         return None
-    signature = types.void(
-        types.CPointer(types.float32),
-        types.int64,
-        types.int64,
-        types.CPointer(types.int64),
-        types.CPointer(types.int32),
-        types.CPointer(types.int32),
-        types.CPointer(types.int32),
-        types.CPointer(types.float64),
-        types.CPointer(types.uint8),
-        types.CPointer(types.float64),
-        types.CPointer(types.float64),
-    )
+    x, count, nodes = types.CPointer(types.float32), types.int64, types.CPointer(types.uint8)
+    offsets, children, values = types.CPointer(types.int64), types.CPointer(types.int32), types.CPointer(types.float64)
+    depth = types.void(x, count, count, offsets, nodes, values, values)
+    push = types.void(x, count, count, offsets, children, children, children, values, nodes, values, values)
     return (
-        _keeping_the_gil(cfunc(signature, cache=True, nopython=True)(_depth_entry)),
-        _keeping_the_gil(cfunc(signature, cache=True, nopython=True)(_push_entry)),
+        _keeping_the_gil(cfunc(depth, cache=True, nopython=True)(_depth_entry)),
+        _keeping_the_gil(cfunc(push, cache=True, nopython=True)(_push_entry)),
     )
 
 
