@@ -65,5 +65,8 @@ def remember_id(hashes: Any, times: Any, new_hash: int, event_time_ms: int, wind
 
 @compiled
 def is_remembered(hashes: Any, new_hash: int) -> bool:
-    """Whether a transaction id's hash is among the remembered ones."""
-    return bool(np.any(hashes == new_hash))
+    """Whether a transaction id's hash is among the remembered ones (a loop: no temporary array on every event)."""
+    for remembered in hashes:  # noqa: SIM110 - numba compiles the loop, not any() over a generator
+        if remembered == new_hash:
+            return True
+    return False

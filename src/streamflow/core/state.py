@@ -216,10 +216,28 @@ def is_possible(state: Any) -> bool:
         and -90.0 <= state["last_latitude"] <= 90.0
         and -180.0 <= state["last_longitude"] <= 180.0
         and (count > 0 or state["last_event_time_ms"] == 0)
-        and bool(np.all(np.isfinite(state["window_amounts"])))
+        and all_finite(state["window_amounts"])
         and state["fraud_known_ms"] >= 0
-        and (recent.shape[0] < 2 or bool(np.all(recent[:-1] <= recent[1:])))
+        and is_sorted(recent)
     )
+
+
+@compiled
+def all_finite(values: Any) -> bool:
+    """Whether every value of an array is finite (a loop: no temporary array on every event)."""
+    for value in values.flat:  # noqa: SIM110 - numba compiles the loop, not all() over a generator
+        if not math.isfinite(value):
+            return False
+    return True
+
+
+@compiled
+def is_sorted(values: Any) -> bool:
+    """Whether a 1-d array is in ascending order (ties allowed)."""
+    for index in range(1, values.shape[0]):  # noqa: SIM110 - numba compiles the loop, not all() over a generator
+        if values[index - 1] > values[index]:
+            return False
+    return True
 
 
 @compiled
