@@ -17,8 +17,9 @@ where ``c(n)`` is the average path length of an unsuccessful BST search. The lea
 values ``decision_path_length + c(n) - 1.0`` are precomputed at packaging in the same
 float64 operation order, so the sums are bit-identical.
 
-Tree walks are compiled with numba when it is installed (about 10 us per event); a
-pure numpy walk is the fallback.
+Tree walks are compiled with numba when it is installed (about 3 us an event for 100 trees:
+four trees side by side, over one ``WALK_NODE`` record a node); the same walk in plain Python is
+the fallback.
 """
 
 from __future__ import annotations
