@@ -73,7 +73,7 @@ from flink_app.keying import (
 )
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import dead_letter, deciding_version, explain, score_step, to_json, utc_now
-from flink_app.scoring_step import MerchantStep, StepResult, StreamStep, verdicts_of, waiting_outcomes
+from flink_app.scoring_step import HandedOn, MerchantStep, StepResult, StreamStep, verdicts_of, waiting_outcomes
 from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache, freeze_startup_objects
 from streamflow import __version__ as job_version
 from streamflow.core import (
@@ -287,7 +287,8 @@ class ScoringFunction(ModelScoring):
         """
         slot = stored if stored is not None else EMPTY_SLOT
         waiting = slot[2] if len(slot) == 3 else b""
-        step = self._step(slot[0], slot[1], event, waiting)
+        step_of = self._step.hand_on if self._hands_on else self._step
+        step: StepResult | HandedOn | None = step_of(slot[0], slot[1], event, waiting)
         if step is None:
             duplicate = DuplicateEventError(
                 f"transaction {event.transaction_id} was seen before", field="transaction_id"
@@ -299,8 +300,8 @@ class ScoringFunction(ModelScoring):
         if waiting:  # outcomes from another topic can come after later events (Kafka): batch's counted them
             counts["outcome_read_too_late"] += self._step.outcomes_read_too_late
         new_slot: CustomerSlot = (step.state, step.ids, step.waiting) if step.waiting else (step.state, step.ids)
-        if self._hands_on:
-            return new_slot, handoff_payload(event, step, self._step), None
+        if isinstance(step, HandedOn):
+            return new_slot, handoff_payload(event, step), None
         scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, scored_at)
         counts["events_scored"] += 1
         if alert is None:
@@ -477,17 +478,16 @@ class ScoreMiniBatches(ScoringFunction):
             yield b"".join(outputs) if hands_on else outputs
 
 
-def handoff_payload(event: Event, step: StepResult, stream_step: StreamStep) -> bytes:
+def handoff_payload(event: Event, step: HandedOn) -> bytes:
     """What the merchant stage needs of an accepted event (``marshal``).
 
-    The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.handoff``), its
+    The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.hand_on``), its
     ``SIGNALS`` record and whether it was late; an outcome's is ``(labelled_at_ms, is_fraud)``.
     ``marshal`` is the fastest encoding of these plain values. Events waiting in ``MerchantBatches``
     at a checkpoint are stored as these bytes, so the format is pinned: ``marshal`` version 4, which
     every Python 3 since 3.4 reads.
     """
-    event_input, customer_features = stream_step.handoff()
-    fields: Any = (tuple(event), event_input, customer_features, step.signals, step.late)
+    fields: Any = (tuple(event), step.event_input, step.customer_features, step.signals, step.late)
     return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION)
 
 

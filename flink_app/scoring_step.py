@@ -230,6 +230,18 @@ class StepResult(NamedTuple):
     waiting: bytes = b""  # the customer's outcomes not known at this event: they wait for a later one
 
 
+class HandedOn(NamedTuple):
+    """One event's customer step before the merchant stage (:meth:`StreamStep.hand_on`)."""
+
+    late: bool
+    signals: bytes  # the SIGNALS record: the merchant stage writes the verdicts from it
+    state: bytes
+    ids: bytes
+    waiting: bytes  # the customer's outcomes not known at this event
+    event_input: bytes  # the EVENT_INPUT record, as MerchantStep reads it
+    customer_features: bytes  # the customer's features (float64, FeatureSet.customer_names order)
+
+
 def signals_of(step: StepResult) -> dict[str, Any]:
     """The step's ``SIGNALS`` record by field name: what the fired rules' reasons are written from."""
     return dict(zip(_SIGNAL_NAMES, _SIGNALS.unpack(step.signals), strict=True))
@@ -246,8 +258,8 @@ class StreamStep:
         dedup_window_ms: How long a customer's transaction ids are remembered.
 
     With merchant features in ``features``, the step computes the customer's features only (a
-    plain tuple in ``features.customer_names`` order) and walks no trees: :meth:`handoff` packs
-    what the merchant stage's :class:`MerchantStep` needs.
+    plain tuple in ``features.customer_names`` order) and walks no trees: :meth:`hand_on` returns
+    what the merchant stage's :class:`MerchantStep` needs (:meth:`handoff`, of the last call).
 
     """
 
@@ -322,6 +334,49 @@ class StreamStep:
             StateError: ``state`` is not a readable customer state.
 
         """
+        stepped = self._stepped(state, ids, event, waiting)
+        if stepped is None:
+            return None
+        late, new_state, new_ids, still_waiting, depth, ml_score, champion_score = stepped
+        fired_rules, rules_score = verdicts_of(self._signals_bytes)
+        return StepResult(
+            late,
+            self._vector(self._feature_values.unpack_from(self._features_bytes)),
+            fired_rules,
+            rules_score,
+            depth if self._has_model else None,
+            bytes(self._signals_bytes),
+            new_state,
+            new_ids,
+            ml_score if self._has_model else None,
+            champion_score if self._has_champion else None,
+            bytes(self._champion_inputs_bytes) if self._has_champion else b"",
+            still_waiting,
+        )
+
+    def hand_on(self, state: bytes | None, ids: bytes, event: Event, waiting: bytes = b"") -> HandedOn | None:
+        """The event's step before a merchant stage: the customer's new state and what :class:`MerchantStep` reads.
+
+        The same call as :meth:`__call__`; the verdicts and the model's vector are left to the
+        merchant stage, which makes them. ``None`` for a repeated transaction id.
+
+        Raises:
+            StateError: ``state`` is not a readable customer state.
+
+        """
+        stepped = self._stepped(state, ids, event, waiting)
+        if stepped is None:
+            return None
+        late, new_state, new_ids, still_waiting = stepped[:4]
+        event_input, customer_features = self.handoff()
+        return HandedOn(
+            late, bytes(self._signals_bytes), new_state, new_ids, still_waiting, event_input, customer_features
+        )
+
+    def _stepped(
+        self, state: bytes | None, ids: bytes, event: Event, waiting: bytes
+    ) -> tuple[bool, bytes, bytes, bytes, float, float, float] | None:
+        """The compiled call: lateness, new state, ids and waiting outcomes, the walks; ``None`` for a repeat."""
         n_waiting = len(waiting) // _OUTCOME_BYTES
         if n_waiting > self._waiting_capacity:
             self._arrays["waiting"] = np.zeros(1 << (n_waiting - 1).bit_length(), dtype=OUTCOME_INPUT)
@@ -344,22 +399,16 @@ class StreamStep:
             raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
         if status != STATUS_SCORED:
             raise state_error(status)
-        fired_rules, rules_score = verdicts_of(self._signals_bytes)
         if n_waiting:
             self.outcomes_read_too_late = too_late
-        return StepResult(
+        return (
             late != 0,
-            self._vector(self._feature_values.unpack_from(self._features_bytes)),
-            fired_rules,
-            rules_score,
-            depth if self._has_model else None,
-            bytes(self._signals_bytes),
             bytes(self._state_out_bytes[:state_size]),
             bytes(self._ids_out_bytes[:ids_size]),
-            ml_score if self._has_model else None,
-            champion_score if self._has_champion else None,
-            bytes(self._champion_inputs_bytes) if self._has_champion else b"",
             waiting[folded * _OUTCOME_BYTES :] if n_waiting else b"",
+            depth,
+            ml_score,
+            champion_score,
         )
 
     def handoff(self) -> tuple[bytes, bytes]:
