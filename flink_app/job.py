@@ -129,6 +129,7 @@ class ModelScoring(KeyedProcessFunction):  # type: ignore[misc]
         self._model_required = job.model.required
         self._rules_only_threshold = job.rules_only_threshold
         self._state_ttl_ms = int(job.state_ttl_days * 86_400_000)
+        self._execution_mode = job.python_execution_mode
         self._metrics: FlinkCounters
 
     def close(self) -> None:
@@ -416,7 +417,7 @@ class ScoreMiniBatches(ScoringFunction):
 
     def _open_state(self, runtime_context: RuntimeContext) -> None:
         self._customers: ShardedSlots[CustomerSlot] = ShardedSlots(
-            runtime_context, "customers", self._state_ttl_ms, self._shards, self._cached_customers
+            runtime_context, "customers", self._state_ttl_ms, self._shards, self._cached_customers, self._execution_mode
         )
         self._flushed_at = 0
 
@@ -542,7 +543,7 @@ class ScoreMerchants(ModelScoring):
         self._bundle, _ = load_bundle(self._model, self._features_config, required=self._model_required)
         self._step = MerchantStep(self._bundle, features, merchant_lag_ms=self._features_config.merchant_lag_ms)
         self._merchants: ShardedSlots[MerchantSlot] = ShardedSlots(
-            runtime_context, "merchants", self._state_ttl_ms, self._shards, self._cached_merchants
+            runtime_context, "merchants", self._state_ttl_ms, self._shards, self._cached_merchants, self._execution_mode
         )
         self._metrics = FlinkCounters(
             runtime_context,
@@ -639,13 +640,17 @@ class ShardedSlots(Generic[Slot]):
 
     Each shard stores the ``stream.mini_batch.shards`` it was cut with; a shard restored under
     another count fails the job (``state_shard_count_changed``), since its entities would belong
-    to other shards.
+    to other shards. ``execution_mode``: PyFlink's (``stream.python_execution_mode``), whose two
+    ``MapState.put_all`` differ: thread mode's reads a dict, process mode's iterates (key, value) pairs.
     """
 
-    def __init__(self, runtime_context: RuntimeContext, name: str, ttl_ms: int, shards: int, cached: int) -> None:
+    def __init__(
+        self, runtime_context: RuntimeContext, name: str, ttl_ms: int, shards: int, cached: int, execution_mode: str
+    ) -> None:
         slots = MapStateDescriptor(name, Types.STRING(), Types.PICKLED_BYTE_ARRAY())
         slots.enable_time_to_live(map_state_ttl(ttl_ms))
         self._slots = runtime_context.get_map_state(slots)
+        self._written_as_pairs = execution_mode == "process"
         self._cache: SlotCache[Slot] = SlotCache(cached, ttl_ms)
         self._shards = shards
         self._shard_count = runtime_context.get_state(ValueStateDescriptor("shard_count", Types.INT()))
@@ -673,7 +678,7 @@ class ShardedSlots(Generic[Slot]):
     def put_all(self, slots: dict[str, Slot], now_ms: int) -> None:
         """Write the slots a batch changed, in one call."""
         if slots:
-            self._slots.put_all(slots)
+            self._slots.put_all(slots.items() if self._written_as_pairs else slots)
             self._cache.put_all(slots, now_ms)
 
 
