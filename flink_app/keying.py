@@ -256,8 +256,12 @@ def _keyed_by_shard(batches: Any, uid: str, upstream: DataStream) -> KeyedStream
 
 
 def explode_lines(batches: DataStream) -> DataStream:
-    """One record per line of a stream of line arrays (``ExplodeLines.java``), in the JVM."""
+    """One record per line of a stream of line arrays (``ExplodeLines.java``), in the JVM.
+
+    It starts a chain of its own: the records' split and their sink run in a task thread beside
+    the scoring task, not in its turn (the scoring thread is the job's bottleneck).
+    """
     gateway: Any = get_gateway()
-    lines = batches._j_data_stream.flatMap(gateway.jvm.io.streamflow.flink.ExplodeLines())
+    lines = batches._j_data_stream.flatMap(gateway.jvm.io.streamflow.flink.ExplodeLines()).startNewChain()
     lines = lines.returns(Types.STRING().get_java_type_info()).uid("explode-scored").name("explode-scored")
     return DataStream(lines)
