@@ -103,7 +103,7 @@ class GeneratorConfig:
     def first_day(self) -> date:
         """``start_date`` as a date, or ``days`` days before the day before yesterday (UTC).
 
-        The last local day then ends 16 to 37 hours before the next UTC midnight (the cities lie 8
+        The last local day then ends 16 to 37 hours before today began in UTC (the cities lie 8
         hours behind to 13 ahead of UTC): recent enough for freshness. Fraud incidents that start
         near the end may run on to the end of yesterday (UTC), never later than now.
         """
