@@ -58,8 +58,8 @@ MALFORMED_OUTCOMES = {"bad_value": 1, "labelled_before_event": 1, "invalid_json"
 def outcome_records(lines: list[str]) -> list[dict[str, Any]]:
     """Outcomes of every fifth valid event, known 15 minutes to 12 hours after it; every third of them fraud.
 
-    Never known later than now: the generator's last fraud incidents run to the end of yesterday
-    (UTC), and an outcome from the future is dead-lettered (``future_labelled_at``).
+    Never known later than now (nor before the event): the generator's last fraud incidents run to
+    the end of yesterday (UTC), and an outcome from the future is dead-lettered (``future_labelled_at``).
     """
     now_ms = time.time_ns() // 1_000_000
     records = []
@@ -70,7 +70,7 @@ def outcome_records(lines: list[str]) -> list[dict[str, Any]]:
             continue
         if index % 5:
             continue
-        known = min(event.event_time_ms + ((index // 5) % 48 + 1) * 900_000, now_ms)
+        known = min(event.event_time_ms + ((index // 5) % 48 + 1) * 900_000, max(now_ms, event.event_time_ms))
         fraud = (index // 5) % 3 == 0
         records.append(
             {
