@@ -259,7 +259,7 @@ class StreamStep:
 
     With merchant features in ``features``, the step computes the customer's features only (a
     plain tuple in ``features.customer_names`` order) and walks no trees: :meth:`hand_on` returns
-    what the merchant stage's :class:`MerchantStep` needs (:meth:`handoff`, of the last call).
+    what the merchant stage's :class:`MerchantStep` needs.
 
     """
 
@@ -368,9 +368,14 @@ class StreamStep:
         if stepped is None:
             return None
         late, new_state, new_ids, still_waiting = stepped[:4]
-        event_input, customer_features = self.handoff()
         return HandedOn(
-            late, bytes(self._signals_bytes), new_state, new_ids, still_waiting, event_input, customer_features
+            late,
+            bytes(self._signals_bytes),
+            new_state,
+            new_ids,
+            still_waiting,
+            bytes(self._event_bytes),
+            bytes(self._features_bytes),
         )
 
     def _stepped(
@@ -410,10 +415,6 @@ class StreamStep:
             ml_score,
             champion_score,
         )
-
-    def handoff(self) -> tuple[bytes, bytes]:
-        """The last call's ``EVENT_INPUT`` record and customer features, packed: what :class:`MerchantStep` reads."""
-        return bytes(self._event_bytes), bytes(self._features_bytes)
 
 
 class MerchantBatch(NamedTuple):

@@ -129,11 +129,10 @@ def _stream_vectors(events: list[Event], features: FeatureSet = EVERY_WINDOW) ->
     merchants: dict[str, bytes] = {}
     vectors = []
     for event in events:
-        step = customer_stage(*customers.get(event.customer_id, (None, b"")), event)
+        step = customer_stage.hand_on(*customers.get(event.customer_id, (None, b"")), event)
         assert step is not None
         customers[event.customer_id] = (step.state, step.ids)
-        event_input, customer_features = customer_stage.handoff()
-        merchant = merchant_stage([merchants.get(event.store_id)], [0], [event_input], [customer_features])
+        merchant = merchant_stage([merchants.get(event.store_id)], [0], [step.event_input], [step.customer_features])
         merchants[event.store_id] = merchant.states[0]
         vectors.append(tuple(merchant.vectors[0]))
     return vectors
