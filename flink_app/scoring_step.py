@@ -115,7 +115,7 @@ _NO_CHAMPION: tuple[NDArray[Any], ...] = (
     np.zeros(1, dtype=np.float64),
 )
 N_RULES = len(RULE_IDS)
-# After the features, the champion reads what the compiled call writes in this order (``_model_scores``)
+# After the features, the champion reads what the compiled call writes in this order (``_champion_inputs``)
 CHAMPION_EXTRA_INPUTS = len(champion_inputs(()))
 if champion_inputs(()) != (*RULE_IDS, "rules_score", ANOMALY_INPUT):
     raise TypeError("the champion's inputs after the features must be the verdicts, the rules score, ml_score")
@@ -485,7 +485,7 @@ class MerchantStep:
             merchant_features=np.zeros(len(features.merchant_names), dtype=np.float64),
             positions=np.array([features.names.index(name) for name in by_source], dtype=np.int64),
             features=np.zeros((capacity, n_features), dtype=np.float64),
-            x32=np.zeros((1, n_features), dtype=np.float32),
+            x32=np.zeros((capacity, n_features), dtype=np.float32),
             depths=np.zeros(capacity, dtype=np.float64),
             too_late=np.zeros(capacity, dtype=np.int64),
             states_out=np.zeros((capacity, MAX_MERCHANT_STATE_BYTES), dtype=np.uint8),
@@ -697,24 +697,27 @@ def _walk(work: Any, first: int, x32: Any, depths: Any) -> None:
 
 
 @compiled
-def _model_scores(
-    work: Any, first: int, model: Any, depth: float, vector: Any, signal_bytes: Any, inputs: Any, scores: Any
-) -> None:
-    """The forest's normalised score and the champion's (its walk: the three sections from ``first``) into ``scores``.
+def _champion_inputs(model: Any, depth: float, vector: Any, signal_bytes: Any, inputs: Any) -> float:
+    """The forest's normalised score of a walk's ``depth``; with a champion, its inputs into ``inputs`` (one row).
 
-    The champion's inputs, into ``inputs`` (one row): the features, each rule's verdict, the rules
-    score (from the ``SIGNALS`` record's bytes), the forest's score.
+    The champion's inputs: the features, each rule's verdict, the rules score (from the
+    ``SIGNALS`` record's bytes), the forest's score.
     """
-    ml_score = normalised_anomaly(depth, model["denominator"], model["norm_low"], model["norm_span"])
-    scores[0] = ml_score
+    ml_score: float = normalised_anomaly(depth, model["denominator"], model["norm_low"], model["norm_span"])
     if model["has_champion"] == 0:
-        return
+        return ml_score
     n_features = vector.shape[0]
-    inputs[0, :n_features] = vector
+    inputs[:n_features] = vector
     for rule in range(N_RULES):
-        inputs[0, n_features + rule] = 1.0 if signal_bytes[_VERDICTS_AT + rule] != 0 else 0.0
-    inputs[0, n_features + N_RULES] = signal_bytes.view(SIGNALS)[0]["rules_score"]
-    inputs[0, n_features + N_RULES + 1] = ml_score
+        inputs[n_features + rule] = 1.0 if signal_bytes[_VERDICTS_AT + rule] != 0 else 0.0
+    inputs[n_features + N_RULES] = signal_bytes.view(SIGNALS)[0]["rules_score"]
+    inputs[n_features + N_RULES + 1] = ml_score
+    return ml_score
+
+
+@compiled
+def _champion_walk(work: Any, first: int, model: Any, inputs: Any, scores: Any) -> None:
+    """The champion's score of each row of ``inputs`` into ``scores`` (its walk: the three sections from ``first``)."""
     n_trees, n_nodes = model["champion_trees"], model["champion_nodes"]
     champion_scores(
         inputs,
@@ -723,7 +726,7 @@ def _model_scores(
         _section(work, first + 2, 8 * n_nodes).view(np.float64),
         model["sigmoid"],
         model["override_input"],
-        scores[1:2],
+        scores,
     )
 
 
@@ -772,10 +775,12 @@ def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
     _walk(work, _CUSTOMER_TREES, x32, depth)
     result["depth"] = depth[0]
     if model["has_forest"] != 0:
-        scores = np.zeros(2, dtype=np.float64)
         signal_bytes = _section(work, 3, _SIGNALS_BYTES)
-        _model_scores(work, _CUSTOMER_CHAMPION, model, depth[0], feature_values, signal_bytes, champion_inputs, scores)
-        result["ml_score"], result["champion_score"] = scores[0], scores[1]
+        result["ml_score"] = _champion_inputs(model, depth[0], feature_values, signal_bytes, champion_inputs[0])
+        champion = np.zeros(1, dtype=np.float64)
+        if model["has_champion"] != 0:
+            _champion_walk(work, _CUSTOMER_CHAMPION, model, champion_inputs, champion)
+        result["champion_score"] = champion[0]
     result["state_size"] = encode_state(record_bytes, state_out)
     window_ms = stream_input["dedup_window_ms"]
     result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
@@ -799,7 +804,7 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
     merchant_values = _section(work, 10, 8 * n_merchant).view(np.float64)
     positions = _section(work, 11, 8 * n_features).view(np.int64)
     feature_values = _section(work, 12, 8 * capacity * n_features).view(np.float64).reshape((capacity, n_features))
-    x32 = _section(work, 13, 4 * n_features).view(np.float32).reshape((1, n_features))
+    x32 = _section(work, 13, 4 * capacity * n_features).view(np.float32).reshape((capacity, n_features))
     depths = _section(work, 14, 8 * capacity).view(np.float64)
     too_late = _section(work, 15, 8 * capacity).view(np.int64)
     states_out = _section(work, 16, capacity * MAX_MERCHANT_STATE_BYTES).reshape((capacity, MAX_MERCHANT_STATE_BYTES))
@@ -830,13 +835,18 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
             vector[positions[column]] = customer_values[index, column]
         for column in range(n_merchant):
             vector[positions[n_customer + column]] = merchant_values[column]
-        x32[0, :] = vector  # the model reads float32 features, as the batch walk does
-        _walk(work, _MERCHANT_TREES, x32, depths[index : index + 1])
-        if model["has_forest"] != 0:
-            row = champion_inputs[index : index + 1]
-            _model_scores(
-                work, _MERCHANT_CHAMPION, model, depths[index], vector, event_signals[index], row, scores[index]
-            )
+        x32[index, :] = vector  # the model reads float32 features, as the batch walk does
+    # The batch's walks, each tree over all its events: the tree's nodes stay in cache (an event
+    # of an unreadable merchant walks stale values, and the batch fails on its status).
+    _walk(work, _MERCHANT_TREES, x32[:n_events], depths[:n_events])
+    if model["has_forest"] != 0:
+        for index in range(n_events):
+            vector, signal_bytes = feature_values[index], event_signals[index]
+            scores[index, 0] = _champion_inputs(model, depths[index], vector, signal_bytes, champion_inputs[index])
+        if model["has_champion"] != 0:
+            champion = np.zeros(n_events, dtype=np.float64)
+            _champion_walk(work, _MERCHANT_CHAMPION, model, champion_inputs[:n_events], champion)
+            scores[:n_events, 1] = champion
     for merchant in range(n_merchants):
         if statuses[merchant] == STATE_READ:
             record_bytes = records[merchant : merchant + 1].view(np.uint8)
