@@ -23,7 +23,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pyflink.common import Configuration, Duration, Types, WatermarkStrategy
@@ -60,9 +60,9 @@ from flink_app.config import (
 )
 from flink_app.errors import ModelRequiredError, ShardCountChangedError
 from flink_app.keying import (
-    BATCH_TYPE,
     HANDOFF_TYPE,
     ORIGIN_SEPARATOR,
+    SCORED_LINES_TYPE,
     explode_lines,
     kafka_jar,
     key_by_customer,
@@ -72,7 +72,7 @@ from flink_app.keying import (
     routing_jar,
 )
 from flink_app.metric_counts import MetricCounts
-from flink_app.records import dead_letter, deciding_version, explain, score_step, to_json, utc_now
+from flink_app.records import dead_letter, deciding_version, explain, json_line, score_step, to_json, utc_now
 from flink_app.scoring_step import HandedOn, MerchantStep, StepResult, StreamStep, verdicts_of, waiting_outcomes
 from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache, freeze_startup_objects
 from streamflow import __version__ as job_version
@@ -97,8 +97,8 @@ logger = logging.getLogger(__name__)
 ALERTS = OutputTag("fraud-alerts", Types.STRING())
 DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
 METRIC_GROUP = "streamflow"
-# the customer's new slot, the scored record (handing on: the merchant stage's payload), the alert
-Scored = tuple[CustomerSlot, str | bytes, str | None]
+# the customer's new slot, the scored record (a JSON line, UTF-8; handing on: the merchant stage's payload), the alert
+Scored = tuple[CustomerSlot, bytes, str | None]
 # A merchant's slot: its serialized state; while outcomes wait for its events, (state, waiting OUTCOME_INPUT records).
 MerchantSlot = bytes | tuple[bytes, bytes]
 OUTCOME_BYTES = OUTCOME_INPUT.itemsize
@@ -306,9 +306,9 @@ class ScoringFunction(ModelScoring):
         scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, scored_at)
         counts["events_scored"] += 1
         if alert is None:
-            return new_slot, to_json(scored), None
+            return new_slot, json_line(scored), None
         counts["alerts"] += 1
-        return new_slot, to_json(scored), to_json(alert)
+        return new_slot, json_line(scored), to_json(alert)
 
     def _awaiting(self, stored: CustomerSlot | None, outcome: Outcome) -> CustomerSlot | None:
         """The slot with ``outcome`` waiting for the customer's next event, if its features read outcomes; else none."""
@@ -374,7 +374,7 @@ class ScoreEvents(ScoringFunction):
             self._latency.update((time.perf_counter_ns() - started) // 1_000)
             if counts["events_in"] % FlinkCounters.FLUSH_EVERY == 0:
                 self._metrics.flush()
-        yield scored
+        yield scored.decode()
         if alert is not None:
             yield ALERTS, alert
 
@@ -388,7 +388,7 @@ class ScoreMiniBatches(ScoringFunction):
     ``MapState`` holds one :data:`CustomerSlot` per customer (its TTL per customer): each
     customer's slot is read once per batch (from a :class:`SlotCache` of what the task last wrote,
     if there) and all are written back in one call. The scored
-    records leave as one array (one record each again in the JVM); alerts and dead letters one
+    records leave as one byte array, JSON lines (one record each again in the JVM); alerts and dead letters one
     by one. The latency histogram takes each batch's scoring time per event.
 
     With merchant features, the batches are stamped (``[key, stamp, line, ...]``) and the
@@ -426,7 +426,7 @@ class ScoreMiniBatches(ScoringFunction):
         return slots[customer] if customer in slots else self._customers.get(customer, now_ms)
 
     def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        """Yield the batch's alerts and dead letters, then its scored records as one array.
+        """Yield the batch's alerts and dead letters, then its scored records as one byte array (``SCORED_LINES_TYPE``).
 
         Handing on to the merchant stage, it yields the batch's handed-on events as one array of frames instead.
         """
@@ -437,7 +437,7 @@ class ScoreMiniBatches(ScoringFunction):
         counts = self._counts
         width, hands_on = self._width, self._hands_on
         slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
-        outputs: list[Any] = []  # scored records, or handed-on frames
+        outputs: list[bytes] = []  # scored records (JSON lines), or handed-on frames
         for index in range(0, len(value), width):
             key = value[index]
             source, line = self._origin(value[index + width - 1])
@@ -465,7 +465,7 @@ class ScoreMiniBatches(ScoringFunction):
                 continue
             slots[customer], scored, alert = outcome
             if hands_on:
-                outputs.append(handoff_frame(event.store_id, int(value[index + 1]), cast(bytes, scored)))
+                outputs.append(handoff_frame(event.store_id, int(value[index + 1]), scored))
             else:
                 outputs.append(scored)
             if alert is not None:
@@ -476,7 +476,7 @@ class ScoreMiniBatches(ScoringFunction):
             self._metrics.flush()
             self._flushed_at = counts["events_in"]
         if outputs:
-            yield b"".join(outputs) if hands_on else outputs
+            yield b"".join(outputs) if hands_on else b"\n".join(outputs)
 
 
 def handoff_payload(event: Event, step: HandedOn) -> bytes:
@@ -555,7 +555,7 @@ class ScoreMerchants(ModelScoring):
         freeze_startup_objects()
 
     def process_element(self, value: bytes, ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
-        """Yield the batch's alerts, then its scored records as one array."""
+        """Yield the batch's alerts, then its scored records as one byte array (``SCORED_LINES_TYPE``)."""
         started = time.perf_counter_ns()
         self._merchants.check_shard(ctx.get_current_key())
         now_ms = time.time_ns() // 1_000_000
@@ -592,7 +592,7 @@ class ScoreMerchants(ModelScoring):
         unscored: list[Any] = [None] * len(merchant_of)
         ml_scores, champion_scores = batch.ml_scores or unscored, batch.champion_scores or unscored
         champion_inputs = batch.champion_inputs or [b""] * len(merchant_of)
-        scored_lines: list[str] = []
+        scored_lines: list[bytes] = []
         for index, (fields, _, _, signals, late) in enumerate(events):
             fired_rules, rules_score = verdicts_of(signals)
             step = StepResult(
@@ -611,7 +611,7 @@ class ScoreMerchants(ModelScoring):
             scored, alert = score_step(
                 Event._make(fields), step, self._rules, self._bundle, self._rules_only_threshold, scored_at
             )
-            scored_lines.append(to_json(scored))
+            scored_lines.append(json_line(scored))
             if alert is not None:
                 counts["alerts"] += 1
                 yield ALERTS, to_json(alert)
@@ -622,7 +622,7 @@ class ScoreMerchants(ModelScoring):
             self._metrics.flush()
             self._flushed_at = counts["events_scored"]
         if scored_lines:
-            yield scored_lines
+            yield b"\n".join(scored_lines)
 
     @staticmethod
     def _waiting(slots: list[MerchantSlot | None], arrived: dict[int, list[tuple[int, bool]]]) -> list[bytes]:
@@ -856,14 +856,14 @@ def build_job(
         )
     if batches is not None:
         function = ScoreMiniBatches(config, model, source=source_name, outcome_origins=outcome_origins)
-        scoring = batches.process(function, output_type=HANDOFF_TYPE if two_entities else BATCH_TYPE)
+        scoring = batches.process(function, output_type=HANDOFF_TYPE if two_entities else SCORED_LINES_TYPE)
         # The uid names the state version and the windows: state saved under others is refused, not
         # misread. The shard count is checked by the function (each shard stores it), so rescaling keeps the uid.
         scoring = scoring.uid(state_uid("score-mini-batches", STATE_VERSION, windows)).name("score-mini-batches")
         scorer = scoring
         if two_entities:  # the merchant stage scores (ADR 0012)
             merchants = merchant_batches(scoring, batching.shards, batching.size, batching.allow_latency_ms)
-            scorer = merchants.process(ScoreMerchants(config, model), output_type=BATCH_TYPE)
+            scorer = merchants.process(ScoreMerchants(config, model), output_type=SCORED_LINES_TYPE)
             scorer = scorer.uid(state_uid("score-merchants", MERCHANT_STATE_VERSION, windows)).name("score-merchants")
         scored, alerts = explode_lines(scorer), scorer.get_side_output(ALERTS)
     elif two_entities:

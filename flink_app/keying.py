@@ -171,6 +171,8 @@ def key_by_customer(env: StreamExecutionEnvironment, lines: DataStream, keying: 
 
 BATCH_TYPE = Types.BASIC_ARRAY(Types.STRING())  # a mini-batch: [key, line, key, line, ...]
 HANDOFF_TYPE = Types.PRIMITIVE_ARRAY(Types.BYTE())  # handed-on events, framed (HandoffFrames.java)
+# a batch's scored records: UTF-8 JSON lines joined by newlines (ExplodeLines.java splits them)
+SCORED_LINES_TYPE = Types.PRIMITIVE_ARRAY(Types.BYTE())
 
 
 def shard_of(customer_id: str, shards: int) -> int:
@@ -256,7 +258,10 @@ def _keyed_by_shard(batches: Any, uid: str, upstream: DataStream) -> KeyedStream
 
 
 def explode_lines(batches: DataStream) -> DataStream:
-    """One record per line of a stream of line arrays (``ExplodeLines.java``), in the JVM.
+    """One record per line of a stream of scored batches (``SCORED_LINES_TYPE``, ``ExplodeLines.java``), in the JVM.
+
+    A batch crosses from Python as one byte array, copied once: as an array of strings, each
+    line would be converted to UTF-16 and serialized a character at a time on the scoring thread.
 
     It starts a chain of its own: the records' split and their sink run in a task thread beside
     the scoring task, not in its turn (the scoring thread is the job's bottleneck).

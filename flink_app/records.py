@@ -206,12 +206,18 @@ utc_now = _UtcClock()
 
 
 def to_json(record: dict[str, Any]) -> str:
-    """One compact JSON line.
+    """One compact JSON line (:func:`json_line`, as text)."""
+    return json_line(record).decode()
+
+
+def json_line(record: dict[str, Any]) -> bytes:
+    """One compact JSON line, UTF-8.
 
     orjson, or the standard encoder for what orjson refuses (such as an integer beyond 64
-    bits echoed from a rejected payload).
+    bits echoed from a rejected payload, or a lone surrogate): its output escapes every
+    non-ASCII character.
     """
     try:
-        return orjson.dumps(record).decode()
+        return orjson.dumps(record)
     except (orjson.JSONEncodeError, UnicodeEncodeError):
-        return json.dumps(record, separators=(",", ":"))
+        return json.dumps(record, separators=(",", ":")).encode("ascii")

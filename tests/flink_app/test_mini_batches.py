@@ -20,14 +20,15 @@ CONFIG = load_config()
 
 
 def outputs(records: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """Scored records (arrays from batches, strings one by one), alerts and dead letters, stamps left out."""
+    """Scored records (a batch's lines joined by newlines, or one string), alerts and dead letters, stamps left out."""
     found: dict[str, list[dict[str, Any]]] = {"scored": [], "alerts": [], "dlq": []}
     for record in records:
         if isinstance(record, tuple):
             tag, payload = record
             found["alerts" if tag is ALERTS else "dlq"].append(json.loads(payload))
         else:
-            found["scored"] += [json.loads(line) for line in ([record] if isinstance(record, str) else record)]
+            lines = [record] if isinstance(record, str) else record.split(b"\n")
+            found["scored"] += [json.loads(line) for line in lines]
     for kind in found.values():
         for record in kind:
             record.pop("scored_at", None)
@@ -90,7 +91,7 @@ def test_a_line_batched_under_another_customer_id_is_dead_lettered() -> None:
     assert kind is DEAD_LETTERS
     assert json.loads(record)["error_code"] == "unroutable_event"
     (scored,) = function.process_element(["Cé-1", line], context)
-    assert [json.loads(line)["customer_id"] for line in scored] == ["Cé-1"]
+    assert [json.loads(line)["customer_id"] for line in scored.split(b"\n")] == ["Cé-1"]
 
 
 def test_a_shard_restored_under_another_shard_count_is_refused_not_misread() -> None:

@@ -317,7 +317,7 @@ def test_the_two_stage_functions_outside_flink_compute_the_batch_table(tmp_path:
             if isinstance(output, tuple):
                 alerts.append(json.loads(output[1]))
             else:
-                scored += [json.loads(record) for record in output]
+                scored += [json.loads(record) for record in output.split(b"\n")]
     merchants.close()
     assert len(scored) + len(dead_letters) == len(lines) + sum(MALFORMED_OUTCOMES.values())
     assert {alert["transaction_id"] for alert in alerts} == {
