@@ -517,7 +517,7 @@ class MerchantStep:
         signals: Sequence[bytes] = (),
         waiting: Sequence[bytes] = (),
     ) -> MerchantBatch:
-        """A batch's merchant steps, in order, from what :meth:`StreamStep.handoff` packed for each event.
+        """A batch's merchant steps, in order, from what :meth:`StreamStep.hand_on` packed for each event.
 
         Args:
             states: Each merchant's packed state (``None`` for a new one).
