@@ -20,7 +20,7 @@ import struct
 import sys
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -73,7 +73,15 @@ from flink_app.keying import (
 )
 from flink_app.metric_counts import MetricCounts
 from flink_app.records import dead_letter, deciding_version, explain, json_line, score_step, to_json, utc_now
-from flink_app.scoring_step import HandedOn, MerchantStep, StepResult, StreamStep, verdicts_of, waiting_outcomes
+from flink_app.scoring_step import (
+    HandedOn,
+    MerchantStep,
+    StepResult,
+    StreamStep,
+    step_result,
+    verdicts_of,
+    waiting_outcomes,
+)
 from flink_app.task_state import EMPTY_SLOT, CustomerSlot, EventClock, Slot, SlotCache, freeze_startup_objects
 from streamflow import __version__ as job_version
 from streamflow.core import (
@@ -291,10 +299,7 @@ class ScoringFunction(ModelScoring):
         step_of = self._step.hand_on if self._hands_on else self._step
         step: StepResult | HandedOn | None = step_of(slot[0], slot[1], event, waiting)
         if step is None:
-            duplicate = DuplicateEventError(
-                f"transaction {event.transaction_id} was seen before", field="transaction_id"
-            )
-            return self._dead_letter(landed_bytes(value), duplicate, source)
+            return self._duplicate(value, event, source)
         self._clock.observe(event.event_time_ms)
         counts = self._counts
         counts["late_events"] += step.late
@@ -302,21 +307,32 @@ class ScoringFunction(ModelScoring):
             counts["outcome_read_too_late"] += self._step.outcomes_read_too_late
         new_slot: CustomerSlot = (step.state, step.ids, step.waiting) if step.waiting else (step.state, step.ids)
         if isinstance(step, HandedOn):
-            return new_slot, handoff_payload(event, step), None
+            payload = handoff_payload(event, step.late, step.event_input, step.customer_features, step.signals)
+            return new_slot, payload, None
+        scored, alert = self._recorded(event, step, scored_at)
+        return new_slot, scored, alert
+
+    def _recorded(self, event: Event, step: StepResult, scored_at: str) -> tuple[bytes, str | None]:
+        """The scored record (a JSON line) and the alert (or ``None``) of a stepped event; counted."""
         scored, alert = score_step(event, step, self._rules, self._bundle, self._rules_only_threshold, scored_at)
+        counts = self._counts
         counts["events_scored"] += 1
         if alert is None:
-            return new_slot, json_line(scored), None
+            return json_line(scored), None
         counts["alerts"] += 1
-        return new_slot, json_line(scored), to_json(alert)
+        return json_line(scored), to_json(alert)
+
+    def _duplicate(self, value: str, event: Event, source: str) -> str:
+        """The dead-letter record of an event whose transaction id its customer's ids hold."""
+        duplicate = DuplicateEventError(f"transaction {event.transaction_id} was seen before", field="transaction_id")
+        return self._dead_letter(landed_bytes(value), duplicate, source)
 
     def _awaiting(self, stored: CustomerSlot | None, outcome: Outcome) -> CustomerSlot | None:
         """The slot with ``outcome`` waiting for the customer's next event, if its features read outcomes; else none."""
         if not self._features.customer_outcome_names:
             return None
         slot = stored if stored is not None else EMPTY_SLOT
-        arrived = [(outcome.labelled_at_ms, outcome.is_fraud)]
-        return slot[0], slot[1], waiting_outcomes(slot[2] if len(slot) == 3 else b"", arrived)
+        return slot[0], slot[1], _waiting(slot, [(outcome.labelled_at_ms, outcome.is_fraud)])
 
     def _dead_letter(self, payload: bytes, error: EventError, source: str) -> str:
         self._counts["dead_letters"] += 1
@@ -383,13 +399,14 @@ class ScoreMiniBatches(ScoringFunction):
     """A mini-batch per call (``keying: mini_batch``, ADR 0009): one Python call per batch, not per event.
 
     Batches come from ``MiniBatchLines.java``, keyed by shard of ``customer_id``: each holds
-    lines of that shard's customers in arrival order (``[key, line, key, line, ...]``), and the
-    events are scored one after the other exactly as :class:`ScoreEvents` scores them. The shard's
-    ``MapState`` holds one :data:`CustomerSlot` per customer (its TTL per customer): each
-    customer's slot is read once per batch (from a :class:`SlotCache` of what the task last wrote,
-    if there) and all are written back in one call. The scored
-    records leave as one byte array, JSON lines (one record each again in the JVM); alerts and dead letters one
-    by one. The latency histogram takes each batch's scoring time per event.
+    lines of that shard's customers in arrival order (``[key, line, key, line, ...]``). The lines
+    are parsed one by one; the accepted events are stepped in one compiled call
+    (``StreamStep.batch``), each customer's in arrival order, as :class:`ScoreEvents` steps them.
+    The shard's ``MapState`` holds one :data:`CustomerSlot` per customer (its TTL per customer):
+    each customer's slot is read once per batch (from a :class:`SlotCache` of what the task last
+    wrote, if there) and all are written back in one call. The scored records leave as one byte
+    array, JSON lines (one record each again in the JVM); alerts and dead letters one by one. The
+    latency histogram takes each batch's scoring time per event.
 
     With merchant features, the batches are stamped (``[key, stamp, line, ...]``) and the
     function hands each accepted event on to the merchant stage instead of scoring it
@@ -421,10 +438,6 @@ class ScoreMiniBatches(ScoringFunction):
         )
         self._flushed_at = 0
 
-    def _latest(self, slots: dict[str, CustomerSlot], customer: str, now_ms: int) -> CustomerSlot | None:
-        """The customer's newest slot: as this batch left it, else as stored."""
-        return slots[customer] if customer in slots else self._customers.get(customer, now_ms)
-
     def process_element(self, value: Sequence[str], ctx: KeyedProcessFunction.Context) -> Iterator[Any]:
         """Yield the batch's alerts and dead letters, then its scored records as one byte array (``SCORED_LINES_TYPE``).
 
@@ -433,53 +446,110 @@ class ScoreMiniBatches(ScoringFunction):
         started = time.perf_counter_ns()
         self._customers.check_shard(ctx.get_current_key())
         now_ms = time.time_ns() // 1_000_000
-        scored_at = utc_now()  # one stamp a batch: it is scored within a millisecond or two
         counts = self._counts
         width, hands_on = self._width, self._hands_on
-        slots: dict[str, CustomerSlot] = {}  # the customers this batch touched, their newest slot
-        outputs: list[bytes] = []  # scored records (JSON lines), or handed-on frames
+        order: list[bytes | int] = []  # in line order: a handed-on outcome's frame, or an accepted event's index
+        events: list[Event] = []
+        lines: list[tuple[str, str, int]] = []  # each accepted event's raw line, source and stamp
+        arrived: dict[str, list[tuple[int, bool]]] = {}  # per customer, the outcomes of this batch it waits on
         for index in range(0, len(value), width):
             key = value[index]
+            stamp = int(value[index + 1]) if hands_on else 0
             source, line = self._origin(value[index + width - 1])
             if self._is_outcome(source):
                 labelled = self._admit_outcome(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
                 if isinstance(labelled, str):
                     yield DEAD_LETTERS, labelled
                     continue
-                awaiting = self._awaiting(self._latest(slots, labelled.customer_id, now_ms), labelled)
-                if awaiting is not None:
-                    slots[labelled.customer_id] = awaiting
+                if self._features.customer_outcome_names:
+                    arrived.setdefault(labelled.customer_id, []).append((labelled.labelled_at_ms, labelled.is_fraud))
                 if hands_on:
                     payload = marshal.dumps((labelled.labelled_at_ms, labelled.is_fraud), HANDOFF_MARSHAL_VERSION)
-                    outputs.append(handoff_frame(labelled.store_id, int(value[index + 1]), payload))
+                    order.append(handoff_frame(labelled.store_id, stamp, payload))
                 continue
             counts["events_in"] += 1
             event = self._admit(line, lambda key=key: key, now_ms, source)  # type: ignore[misc]
             if isinstance(event, str):
                 yield DEAD_LETTERS, event
                 continue
-            customer = event.customer_id
-            outcome = self._score(line, event, self._latest(slots, customer, now_ms), source, scored_at)
-            if isinstance(outcome, str):
-                yield DEAD_LETTERS, outcome
-                continue
-            slots[customer], scored, alert = outcome
-            if hands_on:
-                outputs.append(handoff_frame(event.store_id, int(value[index + 1]), scored))
-            else:
-                outputs.append(scored)
-            if alert is not None:
-                yield ALERTS, alert
-        self._customers.put_all(slots, now_ms)
+            order.append(len(events))
+            events.append(event)
+            lines.append((line, source, stamp))
+        outputs = yield from self._stepped(events, lines, arrived, now_ms)
+        merged = [item if isinstance(item, bytes) else outputs[item] for item in order]
         self._latency.update((time.perf_counter_ns() - started) // 1_000 // max(1, len(value) // width))
         if counts["events_in"] - self._flushed_at >= FlinkCounters.FLUSH_EVERY:
             self._metrics.flush()
             self._flushed_at = counts["events_in"]
-        if outputs:
-            yield b"".join(outputs) if hands_on else b"\n".join(outputs)
+        kept = [output for output in merged if output]
+        if kept:
+            yield b"".join(kept) if hands_on else b"\n".join(kept)
+
+    def _stepped(
+        self,
+        events: list[Event],
+        lines: list[tuple[str, str, int]],
+        arrived: dict[str, list[tuple[int, bool]]],
+        now_ms: int,
+    ) -> Generator[Any, None, list[bytes]]:
+        """Step the batch's events (one ``StreamStep.batch``) and keep each customer's new slot.
+
+        Yields the repeats' dead letters and the alerts; returns each event's scored record, or its
+        handed-on frame (empty for a repeat). A customer's outcomes of this batch wait in its slot
+        before its events, as the merchant stage's do: each is folded at its first event after its
+        ``labelled_at``. A customer with outcomes and no event keeps them waiting.
+        """
+        counts, hands_on = self._counts, self._hands_on
+        customer_index: dict[str, int] = {}
+        customer_of = [customer_index.setdefault(event.customer_id, len(customer_index)) for event in events]
+        customers = list(customer_index)
+        slots = [self._customers.get(customer, now_ms) or EMPTY_SLOT for customer in customers]
+        new_slots: dict[str, CustomerSlot] = {}
+        for customer, outcomes in arrived.items():
+            if customer not in customer_index:
+                stored = self._customers.get(customer, now_ms) or EMPTY_SLOT
+                new_slots[customer] = (stored[0], stored[1], _waiting(stored, outcomes))
+        waiting = []
+        if arrived or any(len(slot) == 3 for slot in slots):
+            waiting = [
+                _waiting(slot, arrived.get(customer, ())) for customer, slot in zip(customers, slots, strict=True)
+            ]
+        batch = self._step.batch([slot[0] for slot in slots], [slot[1] for slot in slots], customer_of, events, waiting)
+        still_waiting = batch.waiting or [b""] * len(customers)
+        for customer, state, ids, left in zip(customers, batch.states, batch.ids, still_waiting, strict=True):
+            new_slots[customer] = (state, ids, left) if left else (state, ids)
+        self._customers.put_all(new_slots, now_ms)
+        counts["outcome_read_too_late"] += batch.outcomes_read_too_late
+        scored_at = utc_now()  # one stamp a batch: it is scored within a millisecond or two
+        outputs: list[bytes] = []
+        for index, event in enumerate(events):
+            line, source, stamp = lines[index]
+            if not batch.stepped[index]:
+                yield DEAD_LETTERS, self._duplicate(line, event, source)
+                outputs.append(b"")
+                continue
+            self._clock.observe(event.event_time_ms)
+            late = batch.late[index]
+            counts["late_events"] += late
+            if hands_on:
+                payload = handoff_payload(
+                    event, late, batch.event_inputs[index], batch.features[index], batch.signals[index]
+                )
+                outputs.append(handoff_frame(event.store_id, stamp, payload))
+                continue
+            scored, alert = self._recorded(event, step_result(batch, index), scored_at)
+            outputs.append(scored)
+            if alert is not None:
+                yield ALERTS, alert
+        return outputs
 
 
-def handoff_payload(event: Event, step: HandedOn) -> bytes:
+def _waiting(slot: CustomerSlot, arrived: Sequence[tuple[int, bool]]) -> bytes:
+    """The slot's waiting outcomes with those ``arrived``, by time."""
+    return waiting_outcomes(slot[2] if len(slot) == 3 else b"", arrived)
+
+
+def handoff_payload(event: Event, late: bool, event_input: bytes, customer_features: bytes, signals: bytes) -> bytes:
     """What the merchant stage needs of an accepted event (``marshal``).
 
     The event, its ``EVENT_INPUT`` record and customer features (``StreamStep.hand_on``), its
@@ -488,7 +558,7 @@ def handoff_payload(event: Event, step: HandedOn) -> bytes:
     at a checkpoint are stored as these bytes, so the format is pinned: ``marshal`` version 4, which
     every Python 3 since 3.4 reads.
     """
-    fields: Any = (tuple(event), step.event_input, step.customer_features, step.signals, step.late)
+    fields: Any = (tuple(event), event_input, customer_features, signals, late)
     return marshal.dumps(fields, HANDOFF_MARSHAL_VERSION)
 
 

@@ -63,28 +63,17 @@ from streamflow.core.state import (
     state_error,
 )
 
-# How the stream treats the event beside the core's step.
-STREAM_INPUT = np.dtype(
+# A customer batch's sizes and settings, and what it counts (the first section of its workspace).
+CUSTOMER_BATCH = np.dtype(
     [
-        ("transaction_hash", np.int64),
+        ("capacity", np.int64),  # events and customers the workspace holds
+        ("n_events", np.int64),
+        ("n_customers", np.int64),
+        ("waiting_capacity", np.int64),  # outcomes
+        ("ids_capacity", np.int64),  # bytes of packed ids
         ("max_out_of_orderness_ms", np.int64),
         ("dedup_window_ms", np.int64),
-        ("n_waiting", np.int64),  # the customer's waiting outcomes in the workspace (OUTCOME_INPUT, by time)
-    ],
-    align=True,
-)
-# What the call says besides the assessment.
-STREAM_OUTPUT = np.dtype(
-    [
-        ("status", np.int64),
-        ("late", np.int64),
-        ("state_size", np.int64),
-        ("ids_size", np.int64),
-        ("depth", np.float64),
-        ("ml_score", np.float64),
-        ("champion_score", np.float64),
-        ("waiting_folded", np.int64),  # how many of the waiting outcomes were known before the event: folded
-        ("outcomes_too_late", np.int64),  # of those, frauds folded after a later event had been scored
+        ("outcomes_too_late", np.int64),  # out: folded frauds a later event had missed (fold_known_customer_outcomes)
     ],
     align=True,
 )
@@ -103,7 +92,7 @@ MODEL_PARAMS = np.dtype(
     ],
     align=True,
 )
-STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # else the state's decode status
+STATUS_SCORED, STATUS_DUPLICATE, STATUS_BAD_IDS = -1, -2, -3  # an event's; a customer's, else decode_state's
 _NO_TREES: tuple[NDArray[Any], ...] = (
     np.zeros(1, dtype=np.int64),
     np.zeros(1, dtype=WALK_NODE),
@@ -144,20 +133,19 @@ def struct_of(dtype: np.dtype[Any], names: tuple[str, ...] | None = None) -> str
 
 _EVENT = struct_of(EVENT_INPUT)
 _SIGNALS = struct_of(SIGNALS)
-_STREAM_INPUT = struct_of(STREAM_INPUT)
-_STREAM_OUTPUT = struct_of(STREAM_OUTPUT)
 # record sizes, as compiled code reads them
-_PARAMS_BYTES, _EVENT_BYTES, _STREAM_INPUT_BYTES, _SIGNALS_BYTES, _STREAM_OUTPUT_BYTES, _STATE_RECORD_BYTES = (
-    dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, STREAM_INPUT, SIGNALS, STREAM_OUTPUT, CUSTOMER_STATE)
+_PARAMS_BYTES, _EVENT_BYTES, _SIGNALS_BYTES, _STATE_RECORD_BYTES = (
+    dtype.itemsize for dtype in (RULE_PARAMS, EVENT_INPUT, SIGNALS, CUSTOMER_STATE)
 )
+_CUSTOMER_BATCH_BYTES = CUSTOMER_BATCH.itemsize
+_STATE_SLOT_BYTES = MAX_STATE_BYTES + 8  # a packed state's room in the batch; a longer one is cut (it cannot be read)
 _MERCHANT_PARAMS_BYTES = MERCHANT_PARAMS.itemsize
 _MODEL_PARAMS_BYTES = MODEL_PARAMS.itemsize
 _MERCHANT_RECORD_BYTES = MERCHANT_STATE.itemsize
 _OUTCOME_BYTES = OUTCOME_INPUT.itemsize
 _WALK_NODE_BYTES = WALK_NODE.itemsize
 _BOOSTED_NODE_BYTES = BOOSTED_NODE.itemsize
-WAITING_CAPACITY = 16  # a customer's waiting outcomes the workspace holds at first; it grows
-MERCHANT_BATCH_CAPACITY = 64  # events a merchant workspace holds at first (MerchantBatches' batch size); it grows
+BATCH_CAPACITY = 64  # events a workspace holds at first (the mini-batch size); it grows
 _SIGNAL_NAMES = SIGNALS.names or ()
 # Every event needs the verdicts and the score (they end the SIGNALS record); the rest only an alert.
 _VERDICTS_AT = field_layout(SIGNALS, RULE_NAMES[0])[1]
@@ -166,9 +154,6 @@ if _SIGNAL_NAMES[-len(RULE_NAMES) - 1 :] != (*RULE_NAMES, "rules_score"):
     raise TypeError("SIGNALS must end with the rules' verdicts and the rules score")
 if [field_layout(SIGNALS, name)[1] - _VERDICTS_AT for name in RULE_NAMES] != list(range(len(RULE_NAMES))):
     raise TypeError("the rules' verdicts must be consecutive bytes of SIGNALS (the champion reads them so)")
-_TRANSACTION_HASH = struct.Struct("=q")
-_N_WAITING = struct.Struct("=q")
-_N_WAITING_OFFSET = field_layout(STREAM_INPUT, "n_waiting")[1]
 
 
 _FIRED_RULES = {
@@ -247,8 +232,45 @@ def signals_of(step: StepResult) -> dict[str, Any]:
     return dict(zip(_SIGNAL_NAMES, _SIGNALS.unpack(step.signals), strict=True))
 
 
+class CustomerBatch(NamedTuple):
+    """A batch's customer steps: per event what the stream records; per customer its new slot."""
+
+    stepped: list[bool]  # per event: False for a repeated transaction id (nothing else of it is meant)
+    late: list[bool]  # per event
+    signals: list[bytes]  # per event, its SIGNALS record
+    # per event: the FeatureSet's vector; before a merchant stage, the customer's features (float64 bytes)
+    features: list[Any]
+    event_inputs: list[bytes]  # per event, its EVENT_INPUT record (what MerchantStep reads)
+    states: list[bytes]  # per customer, in the order given
+    ids: list[bytes]  # per customer
+    waiting: list[bytes] | None  # per customer, its outcomes not known at its events yet (None: no outcome waited)
+    depths: list[float] | None  # per event (None: no bundle)
+    ml_scores: list[float] | None  # per event (None: no bundle)
+    champion_scores: list[float] | None  # per event (None: no champion)
+    champion_inputs: list[bytes] | None  # per event, as the champion read them (float64; None: no champion)
+    outcomes_read_too_late: int  # folded frauds that came after a later event of their customer
+
+
+def step_result(batch: CustomerBatch, index: int) -> StepResult:
+    """The batch's ``index``-th event's :class:`StepResult` (its customer's slot left empty)."""
+    fired_rules, rules_score = verdicts_of(batch.signals[index])
+    return StepResult(
+        batch.late[index],
+        batch.features[index],
+        fired_rules,
+        rules_score,
+        None if batch.depths is None else batch.depths[index],
+        batch.signals[index],
+        b"",
+        b"",
+        None if batch.ml_scores is None else batch.ml_scores[index],
+        None if batch.champion_scores is None else batch.champion_scores[index],
+        b"" if batch.champion_inputs is None else batch.champion_inputs[index],
+    )
+
+
 class StreamStep:
-    """Scores events against packed customer state, one compiled call each.
+    """Scores events against packed customer states, one compiled call a batch.
 
     Args:
         rules: Rule thresholds.
@@ -257,9 +279,10 @@ class StreamStep:
         max_out_of_orderness_ms: An event older than the customer's newest by more is late.
         dedup_window_ms: How long a customer's transaction ids are remembered.
 
-    With merchant features in ``features``, the step computes the customer's features only (a
-    plain tuple in ``features.customer_names`` order) and walks no trees: :meth:`hand_on` returns
-    what the merchant stage's :class:`MerchantStep` needs.
+    Each customer's state is decoded once a batch and encoded once, after its last event; its
+    events are stepped in order. With merchant features in ``features``, the step computes the
+    customer's features only and walks no trees: the merchant stage's :class:`MerchantStep` reads
+    what :meth:`batch` returns (:meth:`hand_on` for one event).
 
     """
 
@@ -278,53 +301,178 @@ class StreamStep:
             if self._features.merchant_names:
                 raise ConfigError("the model reads merchant features: the merchant stage walks it (MerchantStep)")
             bundle.check_features(self._features.names)
-        n_features = len(self._features.customer_names)
-        self._vector = tuple if self._features.merchant_names else self._features.vector._make
+        self._hands_on = bool(self._features.merchant_names)
         self._has_model = bundle is not None
         self._has_champion = bundle is not None and bundle.manifest.champion is not None
-        trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
-        stream_input = np.zeros(1, dtype=STREAM_INPUT)
-        stream_input[0]["max_out_of_orderness_ms"] = max_out_of_orderness_ms
-        stream_input[0]["dedup_window_ms"] = dedup_window_ms
-        self._arrays = {
-            "params": rule_params(rules, self._features.windows),
-            "event": np.zeros(1, dtype=EVENT_INPUT),
-            "stream_input": stream_input,
-            "signals": np.zeros(1, dtype=SIGNALS),
-            "stream_output": np.zeros(1, dtype=STREAM_OUTPUT),
-            "state": np.zeros(1, dtype=CUSTOMER_STATE),
-            "state_out": np.zeros(MAX_STATE_BYTES, dtype=np.uint8),
-            "ids_out": np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
-            "features": np.zeros(n_features, dtype=np.float64),
-            "x32": np.zeros((1, n_features), dtype=np.float32),
-            "model": model_params(bundle),
-            "champion_inputs": np.zeros((1, champion_width(self._features)), dtype=np.float64),
-            **_tree_sections(trees),
-            **_champion_sections(bundle),
-            "waiting": np.zeros(WAITING_CAPACITY, dtype=OUTCOME_INPUT),
-        }
-        # of the outcomes the last call with some waiting folded, the frauds that came after a later event
+        self._trees: tuple[NDArray[Any], ...] = bundle.walk_arrays() if bundle is not None else _NO_TREES
+        self._model = model_params(bundle)
+        self._champion = _champion_sections(bundle)
+        self._params = rule_params(rules, self._features.windows)
+        self._bounds = (max_out_of_orderness_ms, dedup_window_ms)
+        self._capacity = self._waiting_capacity = self._ids_capacity = 0
+        # of the outcomes the last call folded, the frauds that came after a later event of their customer
         self.outcomes_read_too_late = 0
-        self._build()
+        self._allocate(BATCH_CAPACITY, BATCH_CAPACITY, BATCH_CAPACITY * 16)
 
-    def _build(self) -> None:
-        """The workspace of the arrays in ``self._arrays``, and the views the calls read and write."""
-        self._work, views = _workspace(_SECTIONS, **self._arrays)
+    def _allocate(self, capacity: int, waiting_capacity: int, ids_capacity: int) -> None:
+        """A workspace: ``capacity`` events and customers, ``waiting_capacity`` outcomes, ``ids_capacity`` id bytes."""
         n_features = len(self._features.customer_names)
-        self._waiting_bytes = views["waiting"].view(np.uint8).data
-        self._waiting_capacity = views["waiting"].shape[0]
-        self._n_waiting = 0  # what the workspace's stream_input says
-        self._champion_inputs_bytes = views["champion_inputs"].data.cast("B")
-        self._event_bytes, self._stream_input_bytes, self._signals_bytes, self._output_bytes = (
-            views[name].data.cast("B") for name in ("event", "stream_input", "signals", "stream_output")
+        max_out_of_orderness_ms, dedup_window_ms = self._bounds
+        sizes = {"capacity": capacity, "waiting_capacity": waiting_capacity, "ids_capacity": ids_capacity}
+        batch = np.zeros(1, dtype=CUSTOMER_BATCH)
+        for name, value in (*sizes.items(), ("max_out_of_orderness_ms", max_out_of_orderness_ms)):
+            batch[name] = value
+        batch["dedup_window_ms"] = dedup_window_ms
+        self._work, views = _workspace(
+            _SECTIONS,
+            batch=batch,
+            params=self._params,
+            events=np.zeros(capacity, dtype=EVENT_INPUT),
+            transaction_hashes=np.zeros(capacity, dtype=np.int64),
+            customer_of=np.zeros(capacity, dtype=np.int64),
+            states_in=np.zeros(capacity * _STATE_SLOT_BYTES, dtype=np.uint8),
+            state_ends=np.zeros(capacity, dtype=np.int64),
+            ids_in=np.zeros(ids_capacity, dtype=np.uint8),
+            ids_ends=np.zeros(capacity, dtype=np.int64),
+            ids=np.zeros(ids_capacity + 16 * capacity, dtype=np.uint8),  # each customer's, room for its events
+            ids_starts=np.zeros(capacity, dtype=np.int64),
+            ids_sizes=np.zeros(capacity, dtype=np.int64),
+            ids_scratch=np.zeros(MAX_IDS_BYTES, dtype=np.uint8),
+            records=np.zeros(capacity, dtype=CUSTOMER_STATE),
+            statuses=np.zeros(capacity, dtype=np.int64),
+            states_out=np.zeros((capacity, MAX_STATE_BYTES), dtype=np.uint8),
+            state_sizes=np.zeros(capacity, dtype=np.int64),
+            event_statuses=np.zeros(capacity, dtype=np.int64),
+            late=np.zeros(capacity, dtype=np.int64),
+            signals=np.zeros(capacity, dtype=SIGNALS),
+            features=np.zeros((capacity, n_features), dtype=np.float64),
+            x32=np.zeros((capacity, n_features), dtype=np.float32),
+            depths=np.zeros(capacity, dtype=np.float64),
+            model=self._model,
+            scores=np.zeros((capacity, 2), dtype=np.float64),
+            champion_inputs=np.zeros((capacity, champion_width(self._features)), dtype=np.float64),
+            **_tree_sections(self._trees),
+            **self._champion,
+            waiting=np.zeros(waiting_capacity, dtype=OUTCOME_INPUT),
+            waiting_bounds=np.zeros((capacity, 2), dtype=np.int64),
         )
-        self._state_out_bytes, self._ids_out_bytes = (views[name].data.cast("B") for name in ("state_out", "ids_out"))
-        self._features_bytes = views["features"].data.cast("B")
-        self._feature_values = struct.Struct(f"={n_features}d")
+        self._views = views
+        packed = ("events", "states_in", "ids_in", "ids", "waiting", "states_out")
+        self._events_bytes, self._states_in_bytes, self._ids_in_bytes, self._ids_bytes, self._waiting_bytes, _ = (
+            views[name].reshape(-1).view(np.uint8).data for name in packed
+        )
+        self._states_out = views["states_out"]
+        self._capacity, self._waiting_capacity, self._ids_capacity = capacity, waiting_capacity, ids_capacity
         self._run = _entry(self._work, self._features, "customer")
 
+    def batch(
+        self,
+        states: Sequence[bytes | None],
+        ids: Sequence[bytes],
+        customer_of: Sequence[int],
+        events: Sequence[Event],
+        waiting: Sequence[bytes] = (),
+    ) -> CustomerBatch:
+        """A batch's customer steps, each customer's events in order.
+
+        Args:
+            states: Each customer's packed state (``None`` for a new one).
+            ids: Each customer's remembered transaction ids.
+            customer_of: Each event's customer, as an index in ``states``.
+            events: The events.
+            waiting: Each customer's outcomes not folded yet (:func:`waiting_outcomes`; none: no
+                outcome): before each of its events, those known before it are folded
+                (``core.state.fold_known_customer_outcomes``); the rest wait in ``CustomerBatch.waiting``.
+
+        Raises:
+            StateError: a state, or its ids, cannot be read.
+
+        """
+        n_events, n_customers = len(events), len(states)
+        cut_states = [b"" if state is None else state[:_STATE_SLOT_BYTES] for state in states]
+        packed_states = b"".join(cut_states)
+        packed_ids = b"".join(ids)
+        waiting_sizes = [len(outcomes) // _OUTCOME_BYTES for outcomes in waiting] or [0] * n_customers
+        n_waiting = sum(waiting_sizes)
+        if (
+            max(n_events, n_customers) > self._capacity
+            or n_waiting > self._waiting_capacity
+            or len(packed_ids) > self._ids_capacity
+        ):
+            self._allocate(
+                max(self._capacity, _power_of_two(max(n_events, n_customers))),
+                max(self._waiting_capacity, _power_of_two(n_waiting)),
+                max(self._ids_capacity, _power_of_two(len(packed_ids))),
+            )
+        views = self._views
+        views["batch"]["n_events"], views["batch"]["n_customers"] = n_events, n_customers
+        rules = self._rules
+        self._events_bytes[: n_events * _EVENT_BYTES] = b"".join(
+            [_EVENT.pack(*event_input_of(event, rules)) for event in events]
+        )
+        views["transaction_hashes"][:n_events] = [id_hash(event.transaction_id) for event in events]
+        views["customer_of"][:n_events] = customer_of
+        self._states_in_bytes[: len(packed_states)] = packed_states
+        views["state_ends"][:n_customers] = list(itertools.accumulate(map(len, cut_states)))
+        self._ids_in_bytes[: len(packed_ids)] = packed_ids
+        views["ids_ends"][:n_customers] = list(itertools.accumulate(map(len, ids)))
+        if n_waiting:
+            self._waiting_bytes[: n_waiting * _OUTCOME_BYTES] = b"".join(waiting)
+        ends = np.cumsum(waiting_sizes)
+        views["waiting_bounds"][:n_customers, 0] = ends - waiting_sizes
+        views["waiting_bounds"][:n_customers, 1] = ends
+        self._run()
+        for status in views["statuses"][:n_customers].tolist():
+            if status == STATUS_BAD_IDS:
+                raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
+            if status != STATE_READ:
+                raise state_error(status)
+        return self._results(n_events, n_customers, n_waiting)
+
+    def _results(self, n_events: int, n_customers: int, n_waiting: int) -> CustomerBatch:
+        """What the compiled call wrote for the batch, as Python values."""
+        views = self._views
+        signals = views["signals"][:n_events].tobytes()
+        events = self._events_bytes[: n_events * _EVENT_BYTES].tobytes()
+        features = views["features"][:n_events]
+        if self._hands_on:
+            packed, row = features.tobytes(), features.shape[1] * 8
+            vectors = [packed[index * row : (index + 1) * row] for index in range(n_events)]
+        else:
+            make = self._features.vector._make
+            vectors = [make(vector) for vector in features.tolist()]
+        states_out, ids_out = self._states_out, self._ids_bytes
+        state_sizes = views["state_sizes"][:n_customers].tolist()
+        starts, sizes = views["ids_starts"][:n_customers].tolist(), views["ids_sizes"][:n_customers].tolist()
+        still_waiting = None
+        if n_waiting:
+            bounds, outcomes = views["waiting_bounds"][:n_customers].tolist(), self._waiting_bytes
+            still_waiting = [bytes(outcomes[first * _OUTCOME_BYTES : end * _OUTCOME_BYTES]) for first, end in bounds]
+        champion_inputs = None
+        if self._has_champion:
+            packed_inputs = views["champion_inputs"][:n_events].tobytes()
+            row = len(packed_inputs) // max(n_events, 1)
+            champion_inputs = [packed_inputs[index * row : (index + 1) * row] for index in range(n_events)]
+        scores = views["scores"][:n_events]
+        self.outcomes_read_too_late = int(views["batch"][0]["outcomes_too_late"])
+        return CustomerBatch(
+            [status == STATUS_SCORED for status in views["event_statuses"][:n_events].tolist()],
+            [late != 0 for late in views["late"][:n_events].tolist()],
+            [signals[index * _SIGNALS_BYTES : (index + 1) * _SIGNALS_BYTES] for index in range(n_events)],
+            vectors,
+            [events[index * _EVENT_BYTES : (index + 1) * _EVENT_BYTES] for index in range(n_events)],
+            [states_out[index, :size].tobytes() for index, size in enumerate(state_sizes)],
+            [bytes(ids_out[start : start + size]) for start, size in zip(starts, sizes, strict=True)],
+            still_waiting,
+            views["depths"][:n_events].tolist() if self._has_model else None,
+            scores[:, 0].tolist() if self._has_model else None,
+            scores[:, 1].tolist() if self._has_champion else None,
+            champion_inputs,
+            self.outcomes_read_too_late,
+        )
+
     def __call__(self, state: bytes | None, ids: bytes, event: Event, waiting: bytes = b"") -> StepResult | None:
-        """The event's step; ``None`` when the customer's ids already hold its transaction id.
+        """One event's step (a batch of one); ``None`` when the customer's ids already hold its transaction id.
 
         ``waiting``: the customer's outcomes not folded yet (``waiting_outcomes``): those known
         before the event are folded first (``core.state.fold_known_customer_outcomes``); the rest
@@ -334,28 +482,14 @@ class StreamStep:
             StateError: ``state`` is not a readable customer state.
 
         """
-        stepped = self._stepped(state, ids, event, waiting)
-        if stepped is None:
+        batch = self.batch([state], [ids], [0], [event], [waiting] if waiting else [])
+        if not batch.stepped[0]:
             return None
-        late, new_state, new_ids, still_waiting, depth, ml_score, champion_score = stepped
-        fired_rules, rules_score = verdicts_of(self._signals_bytes)
-        return StepResult(
-            late,
-            self._vector(self._feature_values.unpack_from(self._features_bytes)),
-            fired_rules,
-            rules_score,
-            depth if self._has_model else None,
-            bytes(self._signals_bytes),
-            new_state,
-            new_ids,
-            ml_score if self._has_model else None,
-            champion_score if self._has_champion else None,
-            bytes(self._champion_inputs_bytes) if self._has_champion else b"",
-            still_waiting,
-        )
+        still_waiting = batch.waiting[0] if batch.waiting is not None else b""
+        return step_result(batch, 0)._replace(state=batch.states[0], ids=batch.ids[0], waiting=still_waiting)
 
     def hand_on(self, state: bytes | None, ids: bytes, event: Event, waiting: bytes = b"") -> HandedOn | None:
-        """The event's step before a merchant stage: the customer's new state and what :class:`MerchantStep` reads.
+        """One event's step before a merchant stage: the customer's new state and what :class:`MerchantStep` reads.
 
         The same call as :meth:`__call__`; the verdicts and the model's vector are left to the
         merchant stage, which makes them. ``None`` for a repeated transaction id.
@@ -364,57 +498,23 @@ class StreamStep:
             StateError: ``state`` is not a readable customer state.
 
         """
-        stepped = self._stepped(state, ids, event, waiting)
-        if stepped is None:
+        batch = self.batch([state], [ids], [0], [event], [waiting] if waiting else [])
+        if not batch.stepped[0]:
             return None
-        late, new_state, new_ids, still_waiting = stepped[:4]
         return HandedOn(
-            late,
-            bytes(self._signals_bytes),
-            new_state,
-            new_ids,
-            still_waiting,
-            bytes(self._event_bytes),
-            bytes(self._features_bytes),
+            batch.late[0],
+            batch.signals[0],
+            batch.states[0],
+            batch.ids[0],
+            batch.waiting[0] if batch.waiting is not None else b"",
+            batch.event_inputs[0],
+            batch.features[0],
         )
 
-    def _stepped(
-        self, state: bytes | None, ids: bytes, event: Event, waiting: bytes
-    ) -> tuple[bool, bytes, bytes, bytes, float, float, float] | None:
-        """The compiled call: lateness, new state, ids and waiting outcomes, the walks; ``None`` for a repeat."""
-        n_waiting = len(waiting) // _OUTCOME_BYTES
-        if n_waiting > self._waiting_capacity:
-            self._arrays["waiting"] = np.zeros(1 << (n_waiting - 1).bit_length(), dtype=OUTCOME_INPUT)
-            self._build()
-        if n_waiting:
-            self._waiting_bytes[: len(waiting)] = waiting
-        if n_waiting != self._n_waiting:  # most events find none waiting: no write
-            _N_WAITING.pack_into(self._stream_input_bytes, _N_WAITING_OFFSET, n_waiting)
-            self._n_waiting = n_waiting
-        _EVENT.pack_into(self._event_bytes, 0, *event_input_of(event, self._rules))
-        _TRANSACTION_HASH.pack_into(self._stream_input_bytes, 0, id_hash(event.transaction_id))
-        packed_state = b"" if state is None else state
-        self._run(packed_state, len(packed_state), ids, len(ids))
-        status, late, state_size, ids_size, depth, ml_score, champion_score, folded, too_late = (
-            _STREAM_OUTPUT.unpack_from(self._output_bytes)
-        )
-        if status == STATUS_DUPLICATE:
-            return None
-        if status == STATUS_BAD_IDS:
-            raise StateInvalidError("the customer's remembered ids are not a whole number of (hash, time) pairs")
-        if status != STATUS_SCORED:
-            raise state_error(status)
-        if n_waiting:
-            self.outcomes_read_too_late = too_late
-        return (
-            late != 0,
-            bytes(self._state_out_bytes[:state_size]),
-            bytes(self._ids_out_bytes[:ids_size]),
-            waiting[folded * _OUTCOME_BYTES :] if n_waiting else b"",
-            depth,
-            ml_score,
-            champion_score,
-        )
+
+def _power_of_two(size: int) -> int:
+    """The smallest power of two at least ``size`` (1 for nothing)."""
+    return 1 << max(size - 1, 0).bit_length()
 
 
 class MerchantBatch(NamedTuple):
@@ -462,7 +562,7 @@ class MerchantStep:
         self._champion = _champion_sections(bundle)
         self._params = merchant_params(merchant_lag_ms, features.windows)
         self._capacity = self._waiting_capacity = 0
-        self._allocate(MERCHANT_BATCH_CAPACITY, MERCHANT_BATCH_CAPACITY)
+        self._allocate(BATCH_CAPACITY, BATCH_CAPACITY)
 
     def _allocate(self, capacity: int, waiting_capacity: int) -> None:
         """A workspace for batches of up to ``capacity`` events and merchants, and ``waiting_capacity`` outcomes."""
@@ -539,8 +639,8 @@ class MerchantStep:
         n_waiting = sum(waiting_sizes)
         if max(n_events, n_merchants) > self._capacity or n_waiting > self._waiting_capacity:
             self._allocate(
-                max(self._capacity, 1 << (max(n_events, n_merchants) - 1).bit_length()),
-                max(self._waiting_capacity, 1 << max(n_waiting - 1, 0).bit_length()),
+                max(self._capacity, _power_of_two(max(n_events, n_merchants))),
+                max(self._waiting_capacity, _power_of_two(n_waiting)),
             )
         views = self._views
         views["batch"][1:3] = n_events, n_merchants
@@ -563,7 +663,7 @@ class MerchantStep:
             if state:
                 states_in[index * width : index * width + len(state)] = state
         views["state_sizes"][:n_merchants] = sizes
-        self._run(b"", 0, b"", 0)
+        self._run()
         for status in views["statuses"][:n_merchants].tolist():
             if status != STATE_READ:
                 raise merchant_state_error(status)
@@ -595,21 +695,36 @@ class MerchantStep:
 _TREE_SECTIONS = ("offsets", "nodes", "leaf_value")  # ModelBundle.walk_arrays
 _CHAMPION_SECTIONS = ("champion_offsets", "champion_nodes", "champion_leaf_value")  # ModelBundle.champion_walk
 _SECTIONS = (
+    "batch",
     "params",
-    "event",
-    "stream_input",
+    "events",
+    "transaction_hashes",
+    "customer_of",
+    "states_in",
+    "state_ends",
+    "ids_in",
+    "ids_ends",
+    "ids",
+    "ids_starts",
+    "ids_sizes",
+    "ids_scratch",
+    "records",
+    "statuses",
+    "states_out",
+    "state_sizes",
+    "event_statuses",
+    "late",
     "signals",
-    "stream_output",
-    "state",
-    "state_out",
-    "ids_out",
     "features",
     "x32",
+    "depths",
     "model",
+    "scores",
     "champion_inputs",
     *_TREE_SECTIONS,
     *_CHAMPION_SECTIONS,
     "waiting",
+    "waiting_bounds",
 )
 _CUSTOMER_WAITING = _SECTIONS.index("waiting")
 _CUSTOMER_TREES, _CUSTOMER_CHAMPION = _SECTIONS.index("offsets"), _SECTIONS.index(_CHAMPION_SECTIONS[0])
@@ -731,59 +846,94 @@ def _champion_walk(work: Any, first: int, model: Any, inputs: Any, scores: Any) 
 
 
 @compiled
-def _call(work: Any, state: Any, ids: Any, n_features: int, key: str) -> None:
-    """Dedup, decode, the core's step for the features named in ``key``, the walk, encode: on the workspace."""
-    params = _section(work, 0, _PARAMS_BYTES).view(RULE_PARAMS)[0]
-    event = _section(work, 1, _EVENT_BYTES).view(EVENT_INPUT)[0]
-    stream_input = _section(work, 2, _STREAM_INPUT_BYTES).view(STREAM_INPUT)[0]
-    signals = _section(work, 3, _SIGNALS_BYTES).view(SIGNALS)[0]
-    result = _section(work, 4, _STREAM_OUTPUT_BYTES).view(STREAM_OUTPUT)[0]
-    record_bytes = _section(work, 5, _STATE_RECORD_BYTES)
-    state_out = _section(work, 6, MAX_STATE_BYTES)
-    ids_out = _section(work, 7, MAX_IDS_BYTES)
-    feature_values = _section(work, 8, 8 * n_features).view(np.float64)
-    x32 = _section(work, 9, 4 * n_features).view(np.float32).reshape((1, n_features))
-    model = _section(work, 10, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
+def _customer_batch(work: Any, n_features: int, key: str) -> None:
+    """Read each customer's ids and state; each event in order: dedup, outcomes, the core's step; walks; encode."""
+    batch = _section(work, 0, _CUSTOMER_BATCH_BYTES).view(CUSTOMER_BATCH)[0]
+    capacity, n_events, n_customers = batch["capacity"], batch["n_events"], batch["n_customers"]
+    ids_capacity = batch["ids_capacity"]
+    params = _section(work, 1, _PARAMS_BYTES).view(RULE_PARAMS)[0]
+    events = _section(work, 2, capacity * _EVENT_BYTES).view(EVENT_INPUT)
+    transaction_hashes = _section(work, 3, 8 * capacity).view(np.int64)
+    customer_of = _section(work, 4, 8 * capacity).view(np.int64)
+    states_in = _section(work, 5, capacity * _STATE_SLOT_BYTES)
+    state_ends = _section(work, 6, 8 * capacity).view(np.int64)
+    ids_in = _section(work, 7, ids_capacity)
+    ids_ends = _section(work, 8, 8 * capacity).view(np.int64)
+    ids = _section(work, 9, ids_capacity + 16 * capacity)
+    ids_starts = _section(work, 10, 8 * capacity).view(np.int64)
+    ids_sizes = _section(work, 11, 8 * capacity).view(np.int64)
+    ids_scratch = _section(work, 12, MAX_IDS_BYTES)
+    records = _section(work, 13, capacity * _STATE_RECORD_BYTES).view(CUSTOMER_STATE)
+    statuses = _section(work, 14, 8 * capacity).view(np.int64)
+    states_out = _section(work, 15, capacity * MAX_STATE_BYTES).reshape((capacity, MAX_STATE_BYTES))
+    state_sizes = _section(work, 16, 8 * capacity).view(np.int64)
+    event_statuses = _section(work, 17, 8 * capacity).view(np.int64)
+    late = _section(work, 18, 8 * capacity).view(np.int64)
+    signal_bytes = _section(work, 19, capacity * _SIGNALS_BYTES).reshape((capacity, _SIGNALS_BYTES))
+    feature_values = _section(work, 20, 8 * capacity * n_features).view(np.float64).reshape((capacity, n_features))
+    x32 = _section(work, 21, 4 * capacity * n_features).view(np.float32).reshape((capacity, n_features))
+    depths = _section(work, 22, 8 * capacity).view(np.float64)
+    model = _section(work, 23, _MODEL_PARAMS_BYTES).view(MODEL_PARAMS)[0]
+    scores = _section(work, 24, 16 * capacity).view(np.float64).reshape((capacity, 2))
     n_inputs = n_features + CHAMPION_EXTRA_INPUTS
-    champion_inputs = _section(work, 11, 8 * n_inputs).view(np.float64).reshape((1, n_inputs))
-    result["waiting_folded"] = 0
-    result["outcomes_too_late"] = 0
-    if ids.shape[0] % 16 != 0:
-        result["status"] = STATUS_BAD_IDS
-        return
-    hashes, times = unpacked_ids(ids)
-    transaction_hash = stream_input["transaction_hash"]
-    if is_remembered(hashes, transaction_hash):
-        result["status"] = STATUS_DUPLICATE
-        return
-    status = decode_state(state, record_bytes)
-    if status != STATE_READ:
-        result["status"] = status
-        return
-    customer = record_bytes.view(CUSTOMER_STATE)[0]
-    time_ms = event["event_time_ms"]
-    n_waiting = stream_input["n_waiting"]
-    waiting = _section(work, _CUSTOMER_WAITING, n_waiting * _OUTCOME_BYTES).view(OUTCOME_INPUT)
-    result["waiting_folded"], result["outcomes_too_late"] = fold_known_customer_outcomes(
-        customer, waiting, 0, n_waiting, time_ms
-    )
-    result["status"] = STATUS_SCORED
-    result["late"] = is_late(times, time_ms, stream_input["max_out_of_orderness_ms"])
-    step(customer, event, params, signals, feature_values, key)
-    x32[0, :] = feature_values  # the model reads float32 features, as the batch walk does
-    depth = np.zeros(1, dtype=np.float64)
-    _walk(work, _CUSTOMER_TREES, x32, depth)
-    result["depth"] = depth[0]
+    champion_inputs = _section(work, 25, 8 * capacity * n_inputs).view(np.float64).reshape((capacity, n_inputs))
+    waiting = _section(work, _CUSTOMER_WAITING, batch["waiting_capacity"] * _OUTCOME_BYTES).view(OUTCOME_INPUT)
+    waiting_bounds = _section(work, _CUSTOMER_WAITING + 1, 16 * capacity).view(np.int64).reshape((capacity, 2))
+    batch["outcomes_too_late"] = 0
+    # Each customer's ids go in its own span of ``ids``, with room for one more id per event of it.
+    ids_starts[:n_customers] = 0
+    for index in range(n_events):
+        ids_starts[customer_of[index]] += 16
+    ids_at = ids_in_at = state_at = 0
+    for customer in range(n_customers):
+        ids_end, state_end = ids_ends[customer], state_ends[customer]
+        size, room = ids_end - ids_in_at, ids_starts[customer]
+        ids[ids_at : ids_at + size] = ids_in[ids_in_at:ids_end]
+        ids_starts[customer], ids_sizes[customer] = ids_at, size
+        ids_at, ids_in_at = ids_at + size + room, ids_end
+        record_bytes = records[customer : customer + 1].view(np.uint8)
+        if ids_sizes[customer] % 16 != 0:
+            statuses[customer] = STATUS_BAD_IDS
+        else:
+            statuses[customer] = decode_state(states_in[state_at:state_end], record_bytes)
+        state_at = state_end
+    for index in range(n_events):
+        customer = customer_of[index]
+        if statuses[customer] != STATE_READ:
+            continue
+        start = ids_starts[customer]
+        hashes, times = unpacked_ids(ids[start : start + ids_sizes[customer]])
+        transaction_hash = transaction_hashes[index]
+        if is_remembered(hashes, transaction_hash):
+            event_statuses[index] = STATUS_DUPLICATE
+            continue
+        state, event = records[customer], events[index]
+        time_ms = event["event_time_ms"]
+        first, end = waiting_bounds[customer, 0], waiting_bounds[customer, 1]
+        first, too_late = fold_known_customer_outcomes(state, waiting, first, end, time_ms)
+        waiting_bounds[customer, 0] = first
+        batch["outcomes_too_late"] += too_late
+        event_statuses[index] = STATUS_SCORED
+        late[index] = is_late(times, time_ms, batch["max_out_of_orderness_ms"])
+        step(state, event, params, signal_bytes[index].view(SIGNALS)[0], feature_values[index], key)
+        x32[index, :] = feature_values[index]  # the model reads float32 features, as the batch walk does
+        size = remember_id(hashes, times, transaction_hash, time_ms, batch["dedup_window_ms"], ids_scratch)
+        ids[start : start + size] = ids_scratch[:size]
+        ids_sizes[customer] = size
+    # The batch's walks, each tree over all its events (a repeated event's row walks stale values, unread).
+    _walk(work, _CUSTOMER_TREES, x32[:n_events], depths[:n_events])
     if model["has_forest"] != 0:
-        signal_bytes = _section(work, 3, _SIGNALS_BYTES)
-        result["ml_score"] = _champion_inputs(model, depth[0], feature_values, signal_bytes, champion_inputs[0])
-        champion = np.zeros(1, dtype=np.float64)
+        for index in range(n_events):
+            vector, signals = feature_values[index], signal_bytes[index]
+            scores[index, 0] = _champion_inputs(model, depths[index], vector, signals, champion_inputs[index])
         if model["has_champion"] != 0:
-            _champion_walk(work, _CUSTOMER_CHAMPION, model, champion_inputs, champion)
-        result["champion_score"] = champion[0]
-    result["state_size"] = encode_state(record_bytes, state_out)
-    window_ms = stream_input["dedup_window_ms"]
-    result["ids_size"] = remember_id(hashes, times, transaction_hash, time_ms, window_ms, ids_out)
+            champion = np.zeros(n_events, dtype=np.float64)
+            _champion_walk(work, _CUSTOMER_CHAMPION, model, champion_inputs[:n_events], champion)
+            scores[:n_events, 1] = champion
+    for customer in range(n_customers):
+        if statuses[customer] == STATE_READ:
+            record_bytes = records[customer : customer + 1].view(np.uint8)
+            state_sizes[customer] = encode_state(record_bytes, states_out[customer])
 
 
 @compiled
@@ -854,17 +1004,16 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
 
 
 def _entry(work: NDArray[np.uint8], features: FeatureSet, stage: str) -> Any:
-    """The ``stage``'s compiled call with the workspace bound: it takes the state and the ids (bytes and sizes)."""
+    """The ``stage``'s compiled call with the workspace bound: it takes no argument."""
     compiled_call = _c_call(features, stage)
     if compiled_call is not None:
         return functools.partial(compiled_call, int(work.ctypes.data), work.shape[0])
 
-    def run(state: bytes, n_state: int, ids: bytes, n_ids: int) -> None:  # pragma: no cover - no numba
-        packed_state, packed_ids = np.frombuffer(state, dtype=np.uint8), np.frombuffer(ids, dtype=np.uint8)
+    def run() -> None:  # pragma: no cover - no numba
+        n_customer, n_merchant = len(features.customer_names), len(features.merchant_names)
         if stage == "customer":
-            _call(work, packed_state, packed_ids, len(features.customer_names), features.key)
+            _customer_batch(work, n_customer, features.key)
         else:
-            n_customer, n_merchant = len(features.customer_names), len(features.merchant_names)
             _merchant_batch(work, n_customer, n_merchant, features.merchant_key)
 
     return run
@@ -877,22 +1026,20 @@ def _c_call(features: FeatureSet, stage: str) -> Any:
         from numba import carray, cfunc, types
     except ImportError:  # pragma: no cover - numba ships with shap in this environment
         return None
-    bytes_ = types.CPointer(types.uint8)
-    signature = types.void(bytes_, types.int64, bytes_, types.int64, bytes_, types.int64)
+    signature = types.void(types.CPointer(types.uint8), types.int64)
 
     # constants of the compiled entry
     n_customer, n_merchant = len(features.customer_names), len(features.merchant_names)
     key, merchant_key = features.key, features.merchant_key
 
-    def entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
-        _call(carray(work_p, (n_work,)), carray(state_p, (n_state,)), carray(ids_p, (n_ids,)), n_customer, key)
+    def customer_entry(work_p, n_work):  # type: ignore[no-untyped-def]
+        _customer_batch(carray(work_p, (n_work,)), n_customer, key)
 
-    def merchant_entry(work_p, n_work, state_p, n_state, ids_p, n_ids):  # type: ignore[no-untyped-def]
+    def merchant_entry(work_p, n_work):  # type: ignore[no-untyped-def]
         _merchant_batch(carray(work_p, (n_work,)), n_customer, n_merchant, merchant_key)
 
-    chosen = entry if stage == "customer" else merchant_entry
+    chosen = customer_entry if stage == "customer" else merchant_entry
     compiled_entry = cfunc(signature, cache=True, nopython=True)(chosen)  # one cache entry per feature set
-    # the workspace's address as a plain int; the packed state and ids as bytes, passed without a
-    # copy; PYFUNCTYPE keeps the GIL (releasing and taking it back costs more than the step)
-    argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
-    return ctypes.PYFUNCTYPE(None, *argtypes)(compiled_entry.address)
+    # the workspace's address as a plain int; PYFUNCTYPE keeps the GIL (releasing and taking it
+    # back costs more than a batch's step)
+    return ctypes.PYFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(compiled_entry.address)

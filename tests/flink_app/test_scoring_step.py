@@ -1,4 +1,4 @@
-"""The stream's per-event call: the core's step on packed state, with dedup, lateness and the walk.
+"""The stream's compiled call: the core's step on packed state, with dedup, lateness and the walk, one batch a call.
 
 There is one definition of the step (``streamflow.core.features.step``); these tests check the
 stream's plumbing around it (decode, encode, the workspace, dedup, the walk) against the batch
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta, timezone
 
 import numpy as np
 import pytest
-from flink_app.scoring_step import StreamStep
+from flink_app.scoring_step import StepResult, StreamStep, step_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,18 +47,33 @@ def bundle() -> ModelBundle:
     return make_bundle(n_estimators=40, training_rows=2000, feature_scale=(2.0, 3.0, 4.0, 300.0, 0.3, 2.0))
 
 
+def _stepped(step: StreamStep, events: list[Event], batch_size: int) -> Iterator[StepResult | None]:
+    """Each event's step (``None`` for a repeat), in batches of ``batch_size`` as ``ScoreMiniBatches`` steps them."""
+    slots: dict[str, tuple[bytes | None, bytes]] = {}
+    for start in range(0, len(events), batch_size):
+        chunk = events[start : start + batch_size]
+        customers: dict[str, int] = {}
+        customer_of = [customers.setdefault(event.customer_id, len(customers)) for event in chunk]
+        stored = [slots.get(customer, (None, b"")) for customer in customers]
+        batch = step.batch([slot[0] for slot in stored], [slot[1] for slot in stored], customer_of, chunk)
+        slots.update(zip(customers, zip(batch.states, batch.ids, strict=True), strict=True))
+        yield from (step_result(batch, index) if batch.stepped[index] else None for index in range(len(chunk)))
+
+
 def _stream_against_batch(
-    events: Iterable[Event], rules: RulesConfig, bundle: ModelBundle | None, features: FeatureSet | None = None
+    events: Iterable[Event],
+    rules: RulesConfig,
+    bundle: ModelBundle | None,
+    features: FeatureSet | None = None,
+    batch_size: int = 1,
 ) -> int:
     """Step every event as the job does and compare with the batch replay of the events it kept; the number kept."""
     step = StreamStep(rules, bundle, features, max_out_of_orderness_ms=BOUND_MS, dedup_window_ms=WINDOW_MS)
-    slots: dict[str, tuple[bytes | None, bytes]] = {}
     seen: set[tuple[str, str]] = set()
     newest: dict[str, int] = {}
     kept, results = [], []
-    for event in events:
-        state, ids = slots.get(event.customer_id, (None, b""))
-        result = step(state, ids, event)
+    ordered = list(events)
+    for event, result in zip(ordered, _stepped(step, ordered, batch_size), strict=True):
         key = (event.customer_id, event.transaction_id)
         if key in seen:
             assert result is None
@@ -67,7 +82,6 @@ def _stream_against_batch(
         seen.add(key)
         assert result.late == (event.event_time_ms < newest.get(event.customer_id, event.event_time_ms) - BOUND_MS)
         newest[event.customer_id] = max(newest.get(event.customer_id, event.event_time_ms), event.event_time_ms)
-        slots[event.customer_id] = (result.state, result.ids)
         kept.append(event)
         results.append(result)
     for result, (_, assessment) in zip(results, replay_events(kept, rules, features), strict=True):
@@ -95,6 +109,7 @@ def _generated_events() -> list[Event]:
 def test_a_generated_stream_steps_as_the_batch_replay_scores_it(bundle: ModelBundle) -> None:
     events = _generated_events()
     assert _stream_against_batch(events, RULES, bundle) > 5000
+    assert _stream_against_batch(events, RULES, bundle, batch_size=64) > 5000  # a customer's events share batches
     assert _stream_against_batch(events, RULES, None) > 5000
 
 
@@ -132,6 +147,7 @@ def test_random_event_sequences_step_as_the_batch_replay_scores_them(events: lis
         {"velocity": {"max_transactions": 2, "window_minutes": 30, "max_tracked_events": 4}, "min_history": 2}
     )
     _stream_against_batch(events, rules, None)
+    _stream_against_batch(events, rules, None, batch_size=7)  # repeats and both customers within a batch
 
 
 def test_ids_beyond_the_cap_are_forgotten_oldest_first() -> None:
