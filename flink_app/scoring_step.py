@@ -1,11 +1,12 @@
-"""The stream's per-event calls: the customer's (dedup, lateness, the core's step, the walk) and the merchant's.
+"""The stream's compiled calls, one a batch: the customer's (dedup, lateness, the step, the walks), the merchant's.
 
 The stream keeps each customer as two byte strings: the core's serialized ``CUSTOMER_STATE``
 (``streamflow.core.state.encode_state``) and the remembered transaction ids
-(``streamflow.core.dedup``). :class:`StreamStep` hands both to one function compiled by numba,
-which decodes the state, runs the core's :func:`~streamflow.core.features.step` (the same
-function the batch replay runs), walks the bundle's trees with the batch walk
-(``streamflow.core.forest``) and encodes the new state. It adds no arithmetic of its own.
+(``streamflow.core.dedup``). :meth:`StreamStep.batch` hands a batch's events and their customers'
+strings to one function compiled by numba, which decodes each state once, runs the core's
+:func:`~streamflow.core.features.step` (the same function the batch replay runs) for each event in
+order, walks the bundle's trees with the batch walk (``streamflow.core.forest``) over all the
+batch's rows and encodes each new state once. It adds no arithmetic of its own.
 
 The call goes through a C entry point with one workspace buffer holding every array it reads
 or writes: numba's boxing layer would hand its runtime objects that later take the GIL with
