@@ -358,8 +358,8 @@ class StreamStep:
             waiting_bounds=np.zeros((capacity, 2), dtype=np.int64),
         )
         self._views = views
-        packed = ("events", "states_in", "ids_in", "ids", "waiting", "states_out")
-        self._events_bytes, self._states_in_bytes, self._ids_in_bytes, self._ids_bytes, self._waiting_bytes, _ = (
+        packed = ("events", "states_in", "ids_in", "ids")
+        self._events_bytes, self._states_in_bytes, self._ids_in_bytes, self._ids_bytes = (
             views[name].reshape(-1).view(np.uint8).data for name in packed
         )
         self._states_out = views["states_out"]
@@ -393,7 +393,7 @@ class StreamStep:
         cut_states = [b"" if state is None else state[:_STATE_SLOT_BYTES] for state in states]
         packed_states = b"".join(cut_states)
         packed_ids = b"".join(ids)
-        waiting_sizes = [len(outcomes) // _OUTCOME_BYTES for outcomes in waiting] or [0] * n_customers
+        waiting_sizes = _waiting_sizes(waiting, n_customers)
         n_waiting = sum(waiting_sizes)
         if (
             max(n_events, n_customers) > self._capacity
@@ -417,11 +417,7 @@ class StreamStep:
         views["state_ends"][:n_customers] = list(itertools.accumulate(map(len, cut_states)))
         self._ids_in_bytes[: len(packed_ids)] = packed_ids
         views["ids_ends"][:n_customers] = list(itertools.accumulate(map(len, ids)))
-        if n_waiting:
-            self._waiting_bytes[: n_waiting * _OUTCOME_BYTES] = b"".join(waiting)
-        ends = np.cumsum(waiting_sizes)
-        views["waiting_bounds"][:n_customers, 0] = ends - waiting_sizes
-        views["waiting_bounds"][:n_customers, 1] = ends
+        _put_waiting(views, waiting, waiting_sizes)
         self._run()
         for status in views["statuses"][:n_customers].tolist():
             if status == STATUS_BAD_IDS:
@@ -433,42 +429,29 @@ class StreamStep:
     def _results(self, n_events: int, n_customers: int, n_waiting: int) -> CustomerBatch:
         """What the compiled call wrote for the batch, as Python values."""
         views = self._views
-        signals = views["signals"][:n_events].tobytes()
-        events = self._events_bytes[: n_events * _EVENT_BYTES].tobytes()
-        features = views["features"][:n_events]
         if self._hands_on:
-            packed, row = features.tobytes(), features.shape[1] * 8
-            vectors = [packed[index * row : (index + 1) * row] for index in range(n_events)]
+            vectors = _rows(views["features"], n_events)
         else:
             make = self._features.vector._make
-            vectors = [make(vector) for vector in features.tolist()]
+            vectors = [make(vector) for vector in views["features"][:n_events].tolist()]
         states_out, ids_out = self._states_out, self._ids_bytes
         state_sizes = views["state_sizes"][:n_customers].tolist()
         starts, sizes = views["ids_starts"][:n_customers].tolist(), views["ids_sizes"][:n_customers].tolist()
-        still_waiting = None
-        if n_waiting:
-            bounds, outcomes = views["waiting_bounds"][:n_customers].tolist(), self._waiting_bytes
-            still_waiting = [bytes(outcomes[first * _OUTCOME_BYTES : end * _OUTCOME_BYTES]) for first, end in bounds]
-        champion_inputs = None
-        if self._has_champion:
-            packed_inputs = views["champion_inputs"][:n_events].tobytes()
-            row = len(packed_inputs) // max(n_events, 1)
-            champion_inputs = [packed_inputs[index * row : (index + 1) * row] for index in range(n_events)]
         scores = views["scores"][:n_events]
         self.outcomes_read_too_late = int(views["batch"][0]["outcomes_too_late"])
         return CustomerBatch(
             [status == STATUS_SCORED for status in views["event_statuses"][:n_events].tolist()],
             [late != 0 for late in views["late"][:n_events].tolist()],
-            [signals[index * _SIGNALS_BYTES : (index + 1) * _SIGNALS_BYTES] for index in range(n_events)],
+            _rows(views["signals"], n_events),
             vectors,
-            [events[index * _EVENT_BYTES : (index + 1) * _EVENT_BYTES] for index in range(n_events)],
+            _rows(views["events"], n_events),
             [states_out[index, :size].tobytes() for index, size in enumerate(state_sizes)],
             [bytes(ids_out[start : start + size]) for start, size in zip(starts, sizes, strict=True)],
-            still_waiting,
+            _left_waiting(views, n_customers) if n_waiting else None,
             views["depths"][:n_events].tolist() if self._has_model else None,
             scores[:, 0].tolist() if self._has_model else None,
             scores[:, 1].tolist() if self._has_champion else None,
-            champion_inputs,
+            _rows(views["champion_inputs"], n_events) if self._has_champion else None,
             self.outcomes_read_too_late,
         )
 
@@ -516,6 +499,33 @@ class StreamStep:
 def _power_of_two(size: int) -> int:
     """The smallest power of two at least ``size`` (1 for nothing)."""
     return 1 << max(size - 1, 0).bit_length()
+
+
+def _waiting_sizes(waiting: Sequence[bytes], n_entities: int) -> list[int]:
+    """How many outcomes wait for each entity (all none without ``waiting``)."""
+    return [len(outcomes) // _OUTCOME_BYTES for outcomes in waiting] or [0] * n_entities
+
+
+def _put_waiting(views: dict[str, NDArray[Any]], waiting: Sequence[bytes], sizes: list[int]) -> None:
+    """The entities' waiting outcomes into the workspace, one after the other, and where each one's start and end."""
+    ends = np.cumsum(sizes, dtype=np.int64)
+    if sizes and ends[-1]:
+        views["waiting"][: ends[-1]] = np.frombuffer(b"".join(waiting), dtype=OUTCOME_INPUT)
+    views["waiting_bounds"][: len(sizes), 0] = ends - sizes
+    views["waiting_bounds"][: len(sizes), 1] = ends
+
+
+def _left_waiting(views: dict[str, NDArray[Any]], n_entities: int) -> list[bytes]:
+    """Each entity's outcomes still waiting after the batch (``OUTCOME_INPUT`` records)."""
+    outcomes = views["waiting"]
+    return [outcomes[first:end].tobytes() for first, end in views["waiting_bounds"][:n_entities].tolist()]
+
+
+def _rows(array: NDArray[Any], n_rows: int) -> list[bytes]:
+    """The first ``n_rows`` rows (records) of ``array``, each as bytes."""
+    packed = array[:n_rows].tobytes()
+    row = array.itemsize * (array.size // array.shape[0])
+    return [packed[index * row : (index + 1) * row] for index in range(n_rows)]
 
 
 class MerchantBatch(NamedTuple):
@@ -605,7 +615,6 @@ class MerchantStep:
         self._events_bytes, self._customer_bytes, self._states_in_bytes, self._states_out_bytes, self._signals_bytes = (
             views[name].reshape(-1).view(np.uint8).data for name in packed
         )
-        self._waiting_bytes = views["waiting"].view(np.uint8).data
         self._capacity, self._waiting_capacity = capacity, waiting_capacity
         self._run = _entry(self._work, features, "merchant")
 
@@ -636,7 +645,7 @@ class MerchantStep:
 
         """
         n_events, n_merchants = len(merchant_of), len(states)
-        waiting_sizes = [len(outcomes) // _OUTCOME_BYTES for outcomes in waiting] or [0] * n_merchants
+        waiting_sizes = _waiting_sizes(waiting, n_merchants)
         n_waiting = sum(waiting_sizes)
         if max(n_events, n_merchants) > self._capacity or n_waiting > self._waiting_capacity:
             self._allocate(
@@ -645,11 +654,7 @@ class MerchantStep:
             )
         views = self._views
         views["batch"][1:3] = n_events, n_merchants
-        if n_waiting:
-            self._waiting_bytes[: n_waiting * _OUTCOME_BYTES] = b"".join(waiting)
-        ends = np.cumsum(waiting_sizes)
-        views["waiting_bounds"][:n_merchants, 0] = ends - waiting_sizes
-        views["waiting_bounds"][:n_merchants, 1] = ends
+        _put_waiting(views, waiting, waiting_sizes)
         self._events_bytes[: n_events * _EVENT_BYTES] = b"".join(event_inputs)
         packed_features = b"".join(customer_features)
         self._customer_bytes[: len(packed_features)] = packed_features
@@ -671,15 +676,6 @@ class MerchantStep:
         states_out, sizes = self._states_out_bytes, views["state_sizes"][:n_merchants].tolist()
         make = self._features.vector._make
         scores = views["scores"][:n_events]
-        champion_inputs = None
-        if self._has_champion:
-            packed_inputs = views["champion_inputs"][:n_events].tobytes()
-            row = len(packed_inputs) // max(n_events, 1)
-            champion_inputs = [packed_inputs[index * row : (index + 1) * row] for index in range(n_events)]
-        still_waiting = None
-        if n_waiting:
-            bounds, packed = views["waiting_bounds"][:n_merchants].tolist(), self._waiting_bytes
-            still_waiting = [bytes(packed[first * _OUTCOME_BYTES : end * _OUTCOME_BYTES]) for first, end in bounds]
         return MerchantBatch(
             [make(vector) for vector in views["features"][:n_events].tolist()],
             views["depths"][:n_events].tolist() if self._has_model else None,
@@ -687,8 +683,8 @@ class MerchantStep:
             [bytes(states_out[index * width : index * width + size]) for index, size in enumerate(sizes)],
             scores[:, 0].tolist() if self._has_model else None,
             scores[:, 1].tolist() if self._has_champion else None,
-            champion_inputs,
-            still_waiting,
+            _rows(views["champion_inputs"], n_events) if self._has_champion else None,
+            _left_waiting(views, n_merchants) if n_waiting else None,
             int(views["outcomes_too_late"][0]),
         )
 
@@ -847,6 +843,27 @@ def _champion_walk(work: Any, first: int, model: Any, inputs: Any, scores: Any) 
 
 
 @compiled
+def _scored_rows(work: Any, trees: int, champion_trees: int, model: Any, rows: Any, n_rows: int) -> None:
+    """The first ``n_rows`` rows' walks and scores: the forest's depth and score, the champion's inputs and score.
+
+    ``rows``: the float32 features, the features, the ``SIGNALS`` records' bytes (in), the depths,
+    the champion's inputs and the (forest, champion) scores (out). Each tree goes over all the rows,
+    so its nodes stay in cache.
+    """
+    x32, feature_values, signal_bytes, depths, champion_inputs, scores = rows
+    _walk(work, trees, x32[:n_rows], depths[:n_rows])
+    if model["has_forest"] == 0:
+        return
+    for index in range(n_rows):
+        vector, signals = feature_values[index], signal_bytes[index]
+        scores[index, 0] = _champion_inputs(model, depths[index], vector, signals, champion_inputs[index])
+    if model["has_champion"] != 0:
+        champion = np.zeros(n_rows, dtype=np.float64)
+        _champion_walk(work, champion_trees, model, champion_inputs[:n_rows], champion)
+        scores[:n_rows, 1] = champion
+
+
+@compiled
 def _customer_batch(work: Any, n_features: int, key: str) -> None:
     """Read each customer's ids and state; each event in order: dedup, outcomes, the core's step; walks; encode."""
     batch = _section(work, 0, _CUSTOMER_BATCH_BYTES).view(CUSTOMER_BATCH)[0]
@@ -921,16 +938,9 @@ def _customer_batch(work: Any, n_features: int, key: str) -> None:
         size = remember_id(hashes, times, transaction_hash, time_ms, batch["dedup_window_ms"], ids_scratch)
         ids[start : start + size] = ids_scratch[:size]
         ids_sizes[customer] = size
-    # The batch's walks, each tree over all its events (a repeated event's row walks stale values, unread).
-    _walk(work, _CUSTOMER_TREES, x32[:n_events], depths[:n_events])
-    if model["has_forest"] != 0:
-        for index in range(n_events):
-            vector, signals = feature_values[index], signal_bytes[index]
-            scores[index, 0] = _champion_inputs(model, depths[index], vector, signals, champion_inputs[index])
-        if model["has_champion"] != 0:
-            champion = np.zeros(n_events, dtype=np.float64)
-            _champion_walk(work, _CUSTOMER_CHAMPION, model, champion_inputs[:n_events], champion)
-            scores[:n_events, 1] = champion
+    # The batch's walks (a repeated event's row walks stale values, never read)
+    rows = (x32, feature_values, signal_bytes, depths, champion_inputs, scores)
+    _scored_rows(work, _CUSTOMER_TREES, _CUSTOMER_CHAMPION, model, rows, n_events)
     for customer in range(n_customers):
         if statuses[customer] == STATE_READ:
             record_bytes = records[customer : customer + 1].view(np.uint8)
@@ -987,17 +997,9 @@ def _merchant_batch(work: Any, n_customer: int, n_merchant: int, key: str) -> No
         for column in range(n_merchant):
             vector[positions[n_customer + column]] = merchant_values[column]
         x32[index, :] = vector  # the model reads float32 features, as the batch walk does
-    # The batch's walks, each tree over all its events: the tree's nodes stay in cache (an event
-    # of an unreadable merchant walks stale values, and the batch fails on its status).
-    _walk(work, _MERCHANT_TREES, x32[:n_events], depths[:n_events])
-    if model["has_forest"] != 0:
-        for index in range(n_events):
-            vector, signal_bytes = feature_values[index], event_signals[index]
-            scores[index, 0] = _champion_inputs(model, depths[index], vector, signal_bytes, champion_inputs[index])
-        if model["has_champion"] != 0:
-            champion = np.zeros(n_events, dtype=np.float64)
-            _champion_walk(work, _MERCHANT_CHAMPION, model, champion_inputs[:n_events], champion)
-            scores[:n_events, 1] = champion
+    # The batch's walks (an event of an unreadable merchant walks stale values; the batch fails on its status)
+    rows = (x32, feature_values, event_signals, depths, champion_inputs, scores)
+    _scored_rows(work, _MERCHANT_TREES, _MERCHANT_CHAMPION, model, rows, n_events)
     for merchant in range(n_merchants):
         if statuses[merchant] == STATE_READ:
             record_bytes = records[merchant : merchant + 1].view(np.uint8)
