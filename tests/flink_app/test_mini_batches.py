@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,12 @@ from flink_app.errors import ShardCountChangedError
 from flink_app.job import ALERTS, DEAD_LETTERS, ScoreEvents, ScoreMiniBatches, map_state_ttl
 from flink_app.keying import cut_batches
 
-from streamflow.core import ContractConfig, routing_key
+from streamflow.core import FEATURE_NAMES, ContractConfig, routing_key
 from streamflow.devtools.stream_benchmark import InMemoryContext, synthetic_bundle
 from streamflow.generator import GeneratorConfig, generate_stream
+from tests.factories import BASE_TIME, payload
 from tests.flink_app.test_keying import VALID
+from tests.flink_app.test_two_entities import conf_with_features
 
 CONFIG = load_config()
 
@@ -132,3 +135,56 @@ def test_a_far_future_event_is_refused_and_cannot_wipe_the_dedup_memory() -> Non
         assert [record["transaction_id"] for record in run["scored"]] == ["TF-1"]
         codes = [record["error_code"] for record in run["dlq"]]
         assert codes == ["future_timestamp", "duplicate_transaction_id", "duplicate_transaction_id"]
+
+
+def outcome_line(transaction: dict[str, Any], labelled_minutes: float) -> str:
+    """A fraud outcome of ``transaction`` known ``labelled_minutes`` after ``BASE_TIME``, as ``--labels`` feeds it."""
+    record = {
+        "transaction_id": transaction["transaction_id"],
+        "is_fraud": True,
+        "labelled_at": (BASE_TIME + timedelta(minutes=labelled_minutes)).isoformat(),
+        "source": "confirmed",
+        "customer_id": transaction["customer_id"],
+        "store_id": transaction["store_id"],
+        "event_time": transaction["timestamp"],
+    }
+    return f"labels:x\n{json.dumps(record)}"
+
+
+def event_at(customer: str, minutes: float) -> dict[str, Any]:
+    """An event of ``customer`` ``minutes`` after ``BASE_TIME``."""
+    timestamp = (BASE_TIME + timedelta(minutes=minutes)).isoformat()
+    return payload(customer_id=customer, transaction_id=f"{customer}-{minutes}", timestamp=timestamp)
+
+
+def test_an_outcome_folds_before_the_first_event_after_it_in_its_batch_or_a_later_one(tmp_path: Path) -> None:
+    """An outcome waits in its customer's slot; one batched after an event later than it still counts for it."""
+    config = load_config(conf_with_features(tmp_path / "conf", (*FEATURE_NAMES, "customer_fraud_known_30d")))
+    function, context = ScoreMiniBatches(config, None, source="t", outcome_origins=("labels:",)), InMemoryContext()
+    function.open(context)
+
+    def known_fraud(batch: list[str]) -> list[float]:
+        scored = outputs(list(function.process_element(batch, context)))["scored"]
+        return [record["features"]["customer_fraud_known_30d"] for record in scored]
+
+    first, later = event_at("C-1", 0), event_at("C-1", 60)
+    assert known_fraud(["C-1", json.dumps(first)]) == [0.0]
+    assert known_fraud(["C-1", outcome_line(first, 30)]) == []  # no event of C-1 in the batch: it waits
+    assert known_fraud(["C-1", json.dumps(later)]) == [1.0]
+    # Batched after C-2's event at minute 60, an outcome known at minute 30 counts for it, as in batch's replay.
+    before, after = event_at("C-2", 0), event_at("C-2", 60)
+    batch = ["C-2", json.dumps(before), "C-2", json.dumps(after), "C-2", outcome_line(before, 30)]
+    assert known_fraud(batch) == [0.0, 1.0]
+
+
+def test_one_line_at_a_time_an_outcome_folds_before_the_customers_next_event(tmp_path: Path) -> None:
+    config = load_config(conf_with_features(tmp_path / "conf", (*FEATURE_NAMES, "customer_fraud_known_30d")))
+    function, context = ScoreEvents(config, None, source="t", outcome_origins=("labels:",)), InMemoryContext()
+    function.open(context)
+    context.state.key = "C-1"
+    first, later = event_at("C-1", 0), event_at("C-1", 60)
+    known = []
+    for line in (json.dumps(first), outcome_line(first, 30), json.dumps(later)):
+        scored = outputs(list(function.process_element(line, context)))["scored"]
+        known += [record["features"]["customer_fraud_known_30d"] for record in scored]
+    assert known == [0.0, 1.0]

@@ -167,6 +167,7 @@ def test_a_repeated_transaction_id_is_reported_and_changes_nothing() -> None:
     first = step(None, b"", make_event(transaction_id="T1"))
     assert first is not None
     assert step(first.state, first.ids, make_event(minutes=5, transaction_id="T1")) is None
+    assert step.hand_on(first.state, first.ids, make_event(minutes=5, transaction_id="T1")) is None
 
 
 def _recrc(raw: bytes) -> bytes:
