@@ -309,7 +309,7 @@ class StreamStep:
         self._model = model_params(bundle)
         self._champion = _champion_sections(bundle)
         self._params = rule_params(rules, self._features.windows)
-        self._bounds = (max_out_of_orderness_ms, dedup_window_ms)
+        self._bounds = {"max_out_of_orderness_ms": max_out_of_orderness_ms, "dedup_window_ms": dedup_window_ms}
         self._capacity = self._waiting_capacity = self._ids_capacity = 0
         # of the outcomes the last call folded, the frauds that came after a later event of their customer
         self.outcomes_read_too_late = 0
@@ -318,12 +318,10 @@ class StreamStep:
     def _allocate(self, capacity: int, waiting_capacity: int, ids_capacity: int) -> None:
         """A workspace: ``capacity`` events and customers, ``waiting_capacity`` outcomes, ``ids_capacity`` id bytes."""
         n_features = len(self._features.customer_names)
-        max_out_of_orderness_ms, dedup_window_ms = self._bounds
         sizes = {"capacity": capacity, "waiting_capacity": waiting_capacity, "ids_capacity": ids_capacity}
         batch = np.zeros(1, dtype=CUSTOMER_BATCH)
-        for name, value in (*sizes.items(), ("max_out_of_orderness_ms", max_out_of_orderness_ms)):
+        for name, value in {**sizes, **self._bounds}.items():
             batch[name] = value
-        batch["dedup_window_ms"] = dedup_window_ms
         self._work, views = _workspace(
             _SECTIONS,
             batch=batch,
